@@ -1,0 +1,1 @@
+"""Who a request is and what it may do: accounts, OAuth identities, sessions, roles and permissions."""

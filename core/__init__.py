@@ -1,0 +1,1 @@
+"""Shared ground floor: settings, database engine, clock. Imports nothing of ours."""

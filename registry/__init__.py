@@ -1,0 +1,1 @@
+"""The domain: processes, aspirants, auxiliaries, supports and their events, roll, review, reports, audit."""

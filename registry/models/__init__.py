@@ -1,0 +1,42 @@
+"""Every table of the domain, imported here so the metadata (and Alembic) sees the whole schema."""
+
+from auth.models import Account, OAuthIdentity, RoleGrant, UserSession
+from registry.models.audit import AuditEvent, OutboxMessage
+from registry.models.geography import GeoUnit
+from registry.models.organisation import Aspirant, Auxiliary, Opl, PaperExceptionMunicipality, Process
+from registry.models.roll import RollEntry, RollImport
+from registry.models.supports import (
+    ActivationCode,
+    CredentialReading,
+    InconsistencyType,
+    Objection,
+    ReviewDecision,
+    StoredImage,
+    Support,
+    SupportEvent,
+)
+
+__all__ = [
+    "Account",
+    "ActivationCode",
+    "Aspirant",
+    "AuditEvent",
+    "Auxiliary",
+    "CredentialReading",
+    "GeoUnit",
+    "InconsistencyType",
+    "OAuthIdentity",
+    "Objection",
+    "Opl",
+    "OutboxMessage",
+    "PaperExceptionMunicipality",
+    "Process",
+    "ReviewDecision",
+    "RoleGrant",
+    "RollEntry",
+    "RollImport",
+    "StoredImage",
+    "Support",
+    "SupportEvent",
+    "UserSession",
+]

@@ -1,0 +1,167 @@
+"""Supports (apoyos), what was read from the credential, their append-only events, review and objections."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from core.clock import utcnow
+from core.columns import enum_type, utc_datetime
+from registry.states import (
+    Channel,
+    ImageKind,
+    ObjectionState,
+    ReadingSource,
+    ReviewOutcome,
+    SignatureMethod,
+    SituacionRegistral,
+    SupportStatus,
+)
+
+
+class StoredImage(SQLModel, table=True):
+    """An image kept in the (encrypted) image store; the row holds no pixels, only the key and hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, index=True)
+    kind: ImageKind = Field(sa_type=enum_type(ImageKind))
+    storage_key: str = Field(max_length=200, unique=True)
+    content_type: str = Field(default="image/jpeg", max_length=40)
+    byte_size: int
+    width: int
+    height: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+
+
+class CredentialReading(SQLModel, table=True):
+    """What was read from (or typed for) one credential; the device's own reading is never trusted."""
+
+    __table_args__ = (sa.Index("ix_credentialreading_cic", "cic"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: ReadingSource = Field(sa_type=enum_type(ReadingSource))
+    cic: str | None = Field(default=None, max_length=9)
+    identificador_ciudadano: str | None = Field(default=None, max_length=9)
+    ocr: str | None = Field(default=None, max_length=13)
+    clave_elector: str | None = Field(default=None, max_length=18)
+    qr_text: str | None = Field(default=None, max_length=200)  # the small QR's raw URL: an opaque token
+    model_hint: str | None = Field(default=None, max_length=8)  # "D" or "E-H" from the MRZ layout
+    expiry: date | None = None
+    back_image_id: int | None = Field(default=None, foreign_key="storedimage.id")
+    front_image_id: int | None = Field(default=None, foreign_key="storedimage.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+
+
+class Support(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_support_aspirant_status", "aspirant_id", "status"),
+        sa.Index("ix_support_process_received", "process_id", "received_at"),
+        sa.Index("ix_support_cic", "cic"),
+        sa.Index("ix_support_clave_elector", "clave_elector"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    folio: str = Field(max_length=20, unique=True)
+    idempotency_key: str = Field(max_length=80, unique=True)
+    process_id: int = Field(foreign_key="process.id")
+    aspirant_id: int = Field(foreign_key="aspirant.id")
+    channel: Channel = Field(sa_type=enum_type(Channel))
+    citizen_account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    auxiliary_id: int | None = Field(default=None, foreign_key="auxiliary.id", index=True)
+    reading_id: int = Field(foreign_key="credentialreading.id")
+    # Denormalised from the reading: the duplicate checks and roll match look these up.
+    cic: str | None = Field(default=None, max_length=9)
+    clave_elector: str | None = Field(default=None, max_length=18)
+    live_photo_id: int | None = Field(default=None, foreign_key="storedimage.id")
+    signature_image_id: int | None = Field(default=None, foreign_key="storedimage.id")
+    signature_method: SignatureMethod = Field(
+        default=SignatureMethod.DRAWN, sa_type=enum_type(SignatureMethod)
+    )
+    manual_capture: bool = False  # captura manual: identifiers typed, not read; mesa de control looks closer
+    device_time_suspect: bool = False  # captured_at far outside the window or in the future
+    captured_at: datetime = Field(sa_type=utc_datetime())  # device time
+    received_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())  # server time
+    status: SupportStatus = Field(default=SupportStatus.RECEIVED, sa_type=enum_type(SupportStatus))
+    situacion_registral: SituacionRegistral = Field(
+        default=SituacionRegistral.SIN_VERIFICAR, sa_type=enum_type(SituacionRegistral)
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+
+
+class SupportEvent(SQLModel, table=True):
+    """Append-only: every status change is one row, and reports are derived from these rows."""
+
+    __table_args__ = (sa.Index("ix_supportevent_support_at", "support_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    support_id: int = Field(foreign_key="support.id")
+    from_status: SupportStatus | None = Field(default=None, sa_type=enum_type(SupportStatus))
+    to_status: SupportStatus = Field(sa_type=enum_type(SupportStatus))
+    situacion_registral: SituacionRegistral = Field(sa_type=enum_type(SituacionRegistral))
+    reason: str = Field(default="", max_length=500)
+    actor_account_id: int | None = Field(default=None, foreign_key="account.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime(), index=True)
+
+
+class ActivationCode(SQLModel, table=True):
+    """A 24-hour code bound to one account and one credential; only its hash is stored."""
+
+    __table_args__ = (sa.Index("ix_activationcode_account_open", "account_id", "used_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    code_hash: str = Field(max_length=64, unique=True)
+    cic: str = Field(max_length=9, index=True)
+    qr_text: str = Field(max_length=200, index=True)
+    reading_id: int | None = Field(default=None, foreign_key="credentialreading.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+    expires_at: datetime = Field(sa_type=utc_datetime())
+    used_at: datetime | None = Field(default=None, sa_type=utc_datetime())
+    invalidated_at: datetime | None = Field(default=None, sa_type=utc_datetime())
+    failed_attempts: int = 0
+
+
+class InconsistencyType(SQLModel, table=True):
+    """The mesa de control's catalogue of inconsistencies: data, editable by the OPL."""
+
+    code: str = Field(primary_key=True, max_length=40)
+    label_es: str = Field(max_length=200)
+    label_en: str = Field(max_length=200)
+    requires_comment: bool = False
+    active: bool = True
+    sort_order: int = 0
+
+
+class ReviewDecision(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    support_id: int = Field(foreign_key="support.id", index=True)
+    reviewer_account_id: int = Field(foreign_key="account.id")
+    outcome: ReviewOutcome = Field(sa_type=enum_type(ReviewOutcome))
+    inconsistency_code: str | None = Field(default=None, foreign_key="inconsistencytype.code")
+    comment: str = Field(default="", max_length=2000)
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+
+
+class Objection(SQLModel, table=True):
+    """Garantía de audiencia: an aspirant contests a rejected support."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    support_id: int = Field(foreign_key="support.id", index=True)
+    filed_by_account_id: int = Field(foreign_key="account.id")
+    argument: str = Field(max_length=4000)
+    state: ObjectionState = Field(default=ObjectionState.FILED, sa_type=enum_type(ObjectionState))
+    filed_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+    resolved_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+    resolved_at: datetime | None = Field(default=None, sa_type=utc_datetime())
+    resolution: str = Field(default="", max_length=2000)
+
+
+def _refuse_changes(*_args: object) -> None:
+    raise RuntimeError("support events are append-only: add a new event instead")
+
+
+# An event once written is history: the ORM refuses to rewrite or delete it.
+sa.event.listen(SupportEvent, "before_update", _refuse_changes)
+sa.event.listen(SupportEvent, "before_delete", _refuse_changes)

@@ -1,0 +1,108 @@
+"""Workflow states and categories, each with the named sets the services and reports use."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    CITIZEN = "citizen"
+    AUXILIARY = "auxiliary"
+    PAPER = "paper"
+    BULK_IMPORT = "bulk_import"
+
+
+class SupportStatus(StrEnum):
+    RECEIVED = "received"  # recibido
+    VERIFYING = "verifying"  # en verificación (roll match under way)
+    IN_REVIEW = "in_review"  # en mesa de control
+    VALID = "valid"  # cuenta para el umbral
+    INVALID = "invalid"  # no cuenta (motivo en la situación registral o la inconsistencia)
+    CONTESTED = "contested"  # garantía de audiencia: the aspirant objected, awaiting resolution
+
+
+PENDING = frozenset({SupportStatus.RECEIVED, SupportStatus.VERIFYING, SupportStatus.IN_REVIEW})
+NEEDS_REVIEW = frozenset({SupportStatus.IN_REVIEW, SupportStatus.CONTESTED})
+FINAL = frozenset({SupportStatus.VALID, SupportStatus.INVALID})
+COUNTABLE = frozenset({SupportStatus.VALID})
+CONTESTABLE = frozenset({SupportStatus.INVALID})
+
+
+class SituacionRegistral(StrEnum):
+    """Result of matching against the Lista Nominal (LGIPE 385; INE's published categories)."""
+
+    SIN_VERIFICAR = "sin_verificar"
+    EN_LISTA_NOMINAL = "en_lista_nominal"
+    DUPLICADO_MISMO_ASPIRANTE = "duplicado_mismo_aspirante"
+    DUPLICADO_OTRO_ASPIRANTE = "duplicado_otro_aspirante"
+    EN_PADRON_NO_EN_LISTA = "en_padron_no_en_lista"
+    BAJA = "baja"
+    DATOS_NO_ENCONTRADOS = "datos_no_encontrados"
+    FUERA_DE_AMBITO = "fuera_de_ambito"
+    FUERA_REGIMEN_EXCEPCION = "fuera_regimen_excepcion"
+    CON_INCONSISTENCIA = "con_inconsistencia"
+
+
+COUNTS_FOR_THRESHOLD = frozenset({SituacionRegistral.EN_LISTA_NOMINAL})
+
+
+class ScopeKind(StrEnum):
+    STATE = "state"
+    DISTRICT = "district"
+    MUNICIPALITY = "municipality"
+
+
+class GeoKind(StrEnum):
+    STATE = "state"
+    DISTRICT = "district"
+    MUNICIPALITY = "municipality"
+    SECCION = "seccion"
+
+
+class InvitationState(StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+CAN_CAPTURE = frozenset({InvitationState.ACTIVE})
+
+
+class ImageKind(StrEnum):
+    BACK = "back"
+    FRONT = "front"
+    LIVE_PHOTO = "live_photo"
+    SIGNATURE = "signature"
+    PAPER_FORM = "paper_form"
+
+
+class ReadingSource(StrEnum):
+    PIPELINE = "pipeline"  # read from the photo by capture/
+    MANUAL = "manual"  # typed by a person after the pipeline could not read it (captura manual)
+    PAPER = "paper"
+    BULK = "bulk"
+
+
+class RollStatus(StrEnum):
+    VIGENTE = "vigente"
+    BAJA = "baja"
+
+
+class ReviewOutcome(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+
+
+class ObjectionState(StrEnum):
+    FILED = "filed"
+    UPHELD = "upheld"  # the support is restored
+    DISMISSED = "dismissed"
+
+
+OPEN_OBJECTIONS = frozenset({ObjectionState.FILED})
+
+
+class SignatureMethod(StrEnum):
+    DRAWN = "drawn"
+    ACCESSIBLE_ALTERNATIVE = "accessible_alternative"  # e.g. a person who cannot draw a signature

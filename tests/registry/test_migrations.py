@@ -1,0 +1,52 @@
+"""The schema the migrations build is the schema the models declare, on SQLite and on PostgreSQL alike."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from core.db import make_engine
+from registry import migrate
+
+
+def test_migrated_database_has_no_difference_from_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
+
+
+def test_every_table_and_column_of_the_models_exists(engine: Engine) -> None:
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        columns = {column["name"]: column for column in inspector.get_columns(table.name)}
+        assert set(columns) == {column.name for column in table.columns}, table.name
+        for column in table.columns:
+            assert columns[column.name]["nullable"] == column.nullable, f"{table.name}.{column.name}"
+
+
+def test_lookup_indexes_exist(engine: Engine) -> None:
+    inspector = inspect(engine)
+    indexed = {
+        (table, tuple(index["column_names"]))
+        for table in ("support", "rollentry", "credentialreading")
+        for index in inspector.get_indexes(table)
+    }
+    assert ("support", ("aspirant_id", "status")) in indexed
+    assert ("support", ("process_id", "received_at")) in indexed
+    assert ("support", ("cic",)) in indexed
+    assert ("rollentry", ("clave_elector",)) in indexed
+    assert ("rollentry", ("cic",)) in indexed
+
+
+def test_upgrade_is_idempotent(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    assert "support" in inspect(engine).get_table_names()
+
+
+def test_upgrade_builds_an_empty_sqlite_file(tmp_path: object) -> None:
+    fresh = make_engine(f"sqlite:///{tmp_path}/fresh.db")
+    migrate.upgrade(fresh)
+    assert set(inspect(fresh).get_table_names()) >= set(SQLModel.metadata.tables)
+    fresh.dispose()

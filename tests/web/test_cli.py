@@ -1,0 +1,62 @@
+"""The quick start, as a user runs it: `registro demo-data` then `registro serve`, answering in Spanish."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from web.cli import main
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRO_")}
+    return {**env, "REGISTRO_DATA_DIR": str(tmp_path / "var"), "REGISTRO_ENV": "development"}
+
+
+def test_migrate_and_demo_data_are_repeatable(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = _env(tmp_path)
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    first = runner.invoke(main, ["demo-data"], env=env)
+    second = runner.invoke(main, ["demo-data"], env=env)
+    assert first.exit_code == 0 and "demo data loaded" in first.output
+    assert second.exit_code == 0 and "already present" in second.output
+    assert (tmp_path / "var" / "registro.db").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_answers_in_spanish(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    registro = [sys.executable, "-m", "web.cli"]
+    subprocess.run([*registro, "demo-data"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen([*registro, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        response = _get_when_up(f"http://127.0.0.1:{port}/")
+        assert response.status_code == 200
+        assert "candidatura independiente" in response.text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _get_when_up(url: str) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -1,0 +1,50 @@
+"""The one app factory: declarative routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from core.db import make_engine
+from core.settings import Environment, Settings, load_settings
+from web.errors import http_exception, server_error
+from web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
+from web.routes import public
+from web.templating import build_templates
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings) -> Starlette:
+    engine = make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=[*public.routes, Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=settings.env is Environment.PRODUCTION),
+            Middleware(LocaleMiddleware),
+        ],
+        exception_handlers={404: http_exception, 403: http_exception, 405: http_exception, 500: server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.templates = build_templates()
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """Factory for `uvicorn --factory web.app:app_from_environment` (production workers)."""
+    return create_app(load_settings())

@@ -1,0 +1,38 @@
+"""Error pages in the user's language: never a stack trace, whatever went wrong."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger(__name__)
+
+_PAGES = {403: "errors/403.html", 404: "errors/404.html", 405: "errors/404.html"}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def render_error(request: Request, status_code: int) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": status_code}, status_code=status_code)
+    template = _PAGES.get(status_code, "errors/error.html")
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, template, {"status_code": status_code}, status_code=status_code
+    )
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    status_code = exc.status_code if isinstance(exc, HTTPException) else 500
+    return render_error(request, status_code)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # The path is logged, never the query string or form: they may carry personal data.
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render_error(request, 500)
