@@ -1,7 +1,8 @@
 """Translation layer. Source strings are Spanish (es-MX), the primary UI; English is the second locale.
 
-Catalogues are gettext .po files read at start-up (no compiled .mo files in git). The current locale lives in a
-context variable set per request by `LocaleMiddleware`, so templates and code share one `gettext`.
+Catalogues are gettext .po files (one per area of the UI) read at start-up (no compiled .mo files in git).
+The current locale lives in a context variable set per request by `LocaleMiddleware`, so templates and code
+share one `gettext`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from io import BytesIO
 from pathlib import Path
 
 from babel import Locale, negotiate_locale
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -24,14 +26,20 @@ LOCALE_COOKIE = "lang"
 _current_locale: ContextVar[str] = ContextVar("locale", default=SOURCE_LOCALE)
 
 
+def read_catalogue(locale: str) -> Catalog:
+    """All .po files of a locale merged: each area of the UI keeps its own file (auth.po, citizen.po, ...)."""
+    merged = Catalog(locale=locale)
+    for po_path in sorted((TRANSLATIONS_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with po_path.open("rb") as po_file:
+            for message in read_po(po_file, locale=locale):
+                if message.id and message.string:
+                    merged.add(message.id, message.string)
+    return merged
+
+
 def _load_catalogue(locale: str) -> gettext_module.NullTranslations:
-    po_path = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
-        return gettext_module.NullTranslations()
-    with po_path.open("rb") as po_file:
-        catalogue = read_po(po_file, locale=locale)
     buffer = BytesIO()
-    write_mo(buffer, catalogue)
+    write_mo(buffer, read_catalogue(locale))
     buffer.seek(0)
     return Translations(buffer)
 

@@ -1,15 +1,15 @@
-"""Developer tool: collect every translatable string (templates, including `_partials`, and Python) and merge
-them into the English catalogue. Run `python -m web.i18n_extract`, then fill in the empty msgstr lines."""
+"""Developer tool: collect every translatable string (templates, including `_partials`, and Python) and add
+the missing ones to the English catalogue. Run `python -m web.i18n_extract`, then fill in the empty msgstr lines
+(in messages.po, or move them to the .po file of their area)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from web.i18n import TRANSLATIONS_DIR
+from web.i18n import TRANSLATIONS_DIR, read_catalogue
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("web", "auth", "registry")
@@ -33,28 +33,34 @@ def source_messages() -> set[str]:
 
 
 def catalogue_path(locale: str) -> Path:
+    """Where new strings go; areas may keep their own files beside it (all are merged at start-up)."""
     return TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
 
 
-def read_catalogue(locale: str) -> Catalog:
-    with catalogue_path(locale).open("rb") as po_file:
-        return read_po(po_file, locale=locale)
+def catalogue_files(locale: str) -> list[Path]:
+    return sorted((TRANSLATIONS_DIR / locale / "LC_MESSAGES").glob("*.po"))
+
+
+def stale_messages(locale: str = "en") -> set[str]:
+    """Messages a catalogue file holds that no template or module uses any more."""
+    known: set[str] = set()
+    for path in catalogue_files(locale):
+        with path.open("rb") as po_file:
+            known.update(message.id for message in read_po(po_file, locale=locale) if isinstance(message.id, str))
+    return known - source_messages() - {""}
 
 
 def update_catalogue(locale: str = "en") -> int:
-    """Add missing messages (empty translations) and drop ones no longer in the source; returns how many are
-    still untranslated."""
-    catalogue = read_catalogue(locale)
-    wanted = source_messages()
-    for message in list(catalogue):
-        if message.id and message.id not in wanted:
-            catalogue.delete(message.id)
-    for message_id in sorted(wanted):
-        if message_id not in catalogue:
-            catalogue.add(message_id, "")
+    """Add messages no catalogue file has (empty, to messages.po); returns how many are untranslated."""
+    translated = read_catalogue(locale)
+    with catalogue_path(locale).open("rb") as po_file:
+        main_file = read_po(po_file, locale=locale)
+    for message_id in sorted(source_messages()):
+        if message_id not in translated and message_id not in main_file:
+            main_file.add(message_id, "")
     with catalogue_path(locale).open("wb") as po_file:
-        write_po(po_file, catalogue, width=0, omit_header=False, sort_output=True)
-    return sum(1 for message in catalogue if message.id and not message.string)
+        write_po(po_file, main_file, width=0, omit_header=False, sort_output=True)
+    return sum(1 for message_id in source_messages() if message_id not in translated)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Every table of the domain, imported here so the metadata (and Alembic) sees the whole schema."""
 
 from auth.models import Account, OAuthIdentity, RoleGrant, UserSession
-from registry.models.audit import AuditEvent, OutboxMessage
+from core.audit import AuditEvent, OutboxMessage
 from registry.models.geography import GeoUnit
 from registry.models.organisation import Aspirant, Auxiliary, Opl, PaperExceptionMunicipality, Process
 from registry.models.roll import RollEntry, RollImport

@@ -1,11 +1,11 @@
-"""Audit trail of who did what, and the durable e-mail outbox."""
+"""Audit trail of who did what (written by auth and the domain alike), and the durable e-mail outbox."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from core.clock import utcnow
 from core.columns import utc_datetime
@@ -36,3 +36,22 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=utc_datetime(), index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
+
+
+def record_audit(
+    session: Session,
+    *,
+    action: str,
+    actor_account_id: int | None = None,
+    object_type: str = "",
+    object_id: object = "",
+    before: str = "",
+    after: str = "",
+) -> AuditEvent:
+    """Add an audit row in the caller's transaction. Summaries must not carry personal data."""
+    event = AuditEvent(
+        action=action, actor_account_id=actor_account_id, object_type=object_type,
+        object_id=str(object_id), before_summary=before[:2000], after_summary=after[:2000],
+    )
+    session.add(event)
+    return event
