@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""
     secret_key: str = ""
+    image_key: str = ""  # Fernet key for the image store; derived from secret_key when empty
     base_url: str = "http://127.0.0.1:8000"
     default_locale: str = "es_MX"
     session_idle_minutes: int = Field(default=60, ge=5)
@@ -61,6 +63,14 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'registro.db').resolve()}"
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_absolute(self) -> timedelta:
+        return timedelta(hours=self.session_absolute_hours)
 
     @property
     def images_dir(self) -> Path:

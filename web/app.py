@@ -15,7 +15,8 @@ from core.db import make_engine
 from core.settings import Environment, Settings, load_settings
 from web.errors import http_exception, server_error
 from web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
-from web.routes import public
+from web.routes import ALL_ROUTES
+from web.security import PrincipalMiddleware
 from web.templating import build_templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -31,10 +32,11 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         debug=False,
-        routes=[*public.routes, Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
+        routes=[*ALL_ROUTES, Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
         middleware=[
             Middleware(SecurityHeadersMiddleware, hsts=settings.env is Environment.PRODUCTION),
             Middleware(LocaleMiddleware),
+            Middleware(PrincipalMiddleware, secure_cookies=settings.env is not Environment.DEVELOPMENT),
         ],
         exception_handlers={404: http_exception, 403: http_exception, 405: http_exception, 500: server_error},
         lifespan=lifespan,

@@ -10,17 +10,17 @@ from starlette.responses import JSONResponse, Response
 
 log = logging.getLogger(__name__)
 
-_PAGES = {403: "errors/403.html", 404: "errors/404.html", 405: "errors/404.html"}
+_PAGES = {403: "errors/403.html", 404: "errors/404.html", 405: "errors/404.html", 413: "errors/too_large.html"}
 
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
 
-def render_error(request: Request, status_code: int) -> Response:
+def render_error(request: Request, status_code: int, template: str | None = None) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": status_code}, status_code=status_code)
-    template = _PAGES.get(status_code, "errors/error.html")
+    template = template or _PAGES.get(status_code, "errors/error.html")
     templates = request.app.state.templates
     return templates.TemplateResponse(
         request, template, {"status_code": status_code}, status_code=status_code

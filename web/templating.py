@@ -6,6 +6,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from core.clock import to_local
@@ -26,6 +27,17 @@ def _path_for(context: Context, name: str, /, **params: object) -> str:
     return str(context["request"].app.url_path_for(name, **params))
 
 
+@pass_context
+def _csrf_field(context: Context) -> Markup:
+    token = getattr(context["request"].state, "csrf_token", "") or ""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
+
+
+@pass_context
+def _principal(context: Context) -> object:
+    return getattr(context["request"].state, "principal", None)
+
+
 def build_templates() -> Jinja2Templates:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -38,5 +50,7 @@ def build_templates() -> Jinja2Templates:
     env.globals["html_lang"] = i18n.html_lang
     env.globals["current_locale"] = i18n.current_locale
     env.globals["path_for"] = _path_for
+    env.globals["csrf_field"] = _csrf_field
+    env.globals["principal"] = _principal
     env.filters["local_time"] = _local_time
     return Jinja2Templates(env=env)

@@ -6,11 +6,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from web.security import public
 
+
+@public
 async def home(request: Request) -> Response:
     return request.app.state.templates.TemplateResponse(request, "public/index.html", {})
 
 
+@public
 async def health(request: Request) -> Response:
     return PlainTextResponse("ok")
 

@@ -1,0 +1,93 @@
+"""Server-side sessions: the cookie carries only a random token; the row (keyed by its hash) is the truth, so
+logging out or disabling an account ends the session at once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from auth.models import Account, RoleGrant, UserSession
+from auth.principal import Grant, Principal
+from core.clock import as_utc
+
+SESSION_COOKIE = "registro_sesion"
+# Writing last_seen_at on every request would turn each page view into a write; once a minute is enough.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionLifetime:
+    idle: timedelta
+    absolute: timedelta
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    principal: Principal
+    csrf_token: str
+    token_hash: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(*, session: Session, account_id: int, now: datetime, previous_token: str | None = None) -> str:
+    """A fresh session (new id: a login never reuses the token the browser had before); returns the token."""
+    if previous_token:
+        end_session(session=session, token=previous_token, now=now)
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=hash_token(token), account_id=account_id,
+                            csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now))
+    return token
+
+
+def end_session(*, session: Session, token: str, now: datetime) -> int | None:
+    """Revoke the session; returns its account id (for the audit row), or None if there was none."""
+    row = session.get(UserSession, hash_token(token))
+    if row is None or row.revoked_at is not None:
+        return None
+    row.revoked_at = now
+    session.add(row)
+    return row.account_id
+
+
+def end_all_sessions(*, session: Session, account_id: int, now: datetime) -> None:
+    rows = session.exec(select(UserSession).where(UserSession.account_id == account_id,
+                                                  UserSession.revoked_at.is_(None)))  # type: ignore[union-attr]
+    for row in rows:
+        row.revoked_at = now
+        session.add(row)
+
+
+def resolve_session(*, session: Session, token: str, now: datetime, lifetime: SessionLifetime) -> ActiveSession | None:
+    row = session.get(UserSession, hash_token(token))
+    if row is None or not _is_live(row, now, lifetime):
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None or not account.is_active:
+        return None
+    if now - as_utc(row.last_seen_at) > TOUCH_INTERVAL:
+        row.last_seen_at = now
+        session.add(row)
+    return ActiveSession(principal=load_principal(session=session, account=account),
+                         csrf_token=row.csrf_token, token_hash=row.token_hash)
+
+
+def _is_live(row: UserSession, now: datetime, lifetime: SessionLifetime) -> bool:
+    if row.revoked_at is not None:
+        return False
+    return now - as_utc(row.created_at) < lifetime.absolute and now - as_utc(row.last_seen_at) < lifetime.idle
+
+
+def load_principal(*, session: Session, account: Account) -> Principal:
+    assert account.id is not None
+    grants = session.exec(select(RoleGrant).where(RoleGrant.account_id == account.id)).all()
+    return Principal(
+        account_id=account.id, display_name=account.display_name,
+        grants=tuple(Grant(role=g.role, opl_id=g.opl_id, aspirant_id=g.aspirant_id) for g in grants),
+    )

@@ -1,0 +1,239 @@
+"""Supports: the ONE service call every channel ends in (citizen, auxiliary, paper, bulk file), and the one
+function that moves a support between states. Each change writes an append-only SupportEvent in the same
+transaction, so every count in a report can be traced to the events behind it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.audit import record_audit
+from registry.models import Aspirant, Auxiliary, CredentialReading, Process, Support, SupportEvent
+from registry.states import (
+    CAN_CAPTURE,
+    Channel,
+    ReadingSource,
+    SignatureMethod,
+    SituacionRegistral,
+    SupportStatus,
+)
+
+FOLIO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
+# Phones' clocks drift; beyond this a device time is flagged for the mesa de control, not trusted.
+DEVICE_CLOCK_TOLERANCE = timedelta(hours=12)
+
+
+class Refusal(StrEnum):
+    ASPIRANT_NOT_FOUND = "aspirant_not_found"
+    PROCESS_CLOSED = "process_closed"
+    ALREADY_SUPPORTED = "already_supported"  # same credential, same aspirant: counts once (LGIPE 385)
+    NO_CREDENTIAL = "no_credential"
+    KEY_REUSED = "key_reused"  # an idempotency key sent again with different content
+    AUXILIARY_INACTIVE = "auxiliary_inactive"
+    AUXILIARY_NOT_OF_ASPIRANT = "auxiliary_not_of_aspirant"
+
+
+class SupportRefused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.value)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class CredentialData:
+    """What identifies the credential, as the server itself read it (or as a person typed it)."""
+
+    source: ReadingSource
+    cic: str | None = None
+    identificador_ciudadano: str | None = None
+    ocr: str | None = None
+    clave_elector: str | None = None
+    qr_text: str | None = None
+    model_hint: str | None = None
+    expiry: date | None = None
+    back_image_id: int | None = None
+    front_image_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SupportSubmission:
+    idempotency_key: str
+    aspirant_id: int
+    channel: Channel
+    credential: CredentialData
+    captured_at: datetime
+    citizen_account_id: int | None = None
+    auxiliary_id: int | None = None
+    live_photo_id: int | None = None
+    signature_image_id: int | None = None
+    signature_method: SignatureMethod = SignatureMethod.DRAWN
+    manual_capture: bool = False
+
+
+@dataclass(frozen=True)
+class SupportReceipt:
+    support_id: int
+    folio: str
+    received_at: datetime
+    created: bool  # False: this key was already stored, and this is its original receipt
+    counts_for_aspirant: bool  # False: the citizen already supported another aspirant for this office
+
+
+def submit_support(*, session: Session, submission: SupportSubmission, actor_account_id: int | None,
+                   now: datetime) -> SupportReceipt:
+    """Store a support exactly once per idempotency key; raises SupportRefused with the reason otherwise."""
+    existing = _by_key(session, submission.idempotency_key)
+    if existing is not None:
+        return _replay(existing, submission)
+    aspirant, process = _aspirant_and_process(session, submission.aspirant_id)
+    _check_channel(session, submission, process, now)
+    other_aspirant = _check_duplicates(session, submission, process)
+    try:
+        with session.begin_nested():  # a concurrent retry with the same key loses here, not the whole request
+            support = _insert(session, submission, process, now, other_aspirant)
+    except IntegrityError:
+        stored = _by_key(session, submission.idempotency_key)
+        if stored is None:
+            raise
+        return _replay(stored, submission)
+    record_audit(session, action="support_received", actor_account_id=actor_account_id, object_type="support",
+                 object_id=support.id, after=f"channel={submission.channel} aspirant={aspirant.id}")
+    return _receipt(support, created=True)
+
+
+def _by_key(session: Session, key: str) -> Support | None:
+    return session.exec(select(Support).where(Support.idempotency_key == key)).first()
+
+
+def _replay(support: Support, submission: SupportSubmission) -> SupportReceipt:
+    same = (support.aspirant_id, support.channel, support.citizen_account_id, support.auxiliary_id) == (
+        submission.aspirant_id, submission.channel, submission.citizen_account_id, submission.auxiliary_id)
+    if not same:
+        raise SupportRefused(Refusal.KEY_REUSED)
+    return _receipt(support, created=False)
+
+
+def _receipt(support: Support, *, created: bool) -> SupportReceipt:
+    assert support.id is not None
+    counts = support.situacion_registral is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE
+    return SupportReceipt(support_id=support.id, folio=support.folio, received_at=support.received_at,
+                          created=created, counts_for_aspirant=counts)
+
+
+def _aspirant_and_process(session: Session, aspirant_id: int) -> tuple[Aspirant, Process]:
+    aspirant = session.get(Aspirant, aspirant_id)
+    process = session.get(Process, aspirant.process_id) if aspirant else None
+    if aspirant is None or process is None or not aspirant.is_active:
+        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+    return aspirant, process
+
+
+def is_open(process: Process, moment: datetime) -> bool:
+    return process.starts_at <= moment <= process.ends_at
+
+
+def _check_channel(session: Session, submission: SupportSubmission, process: Process, now: datetime) -> None:
+    credential = submission.credential
+    if not (credential.cic or credential.clave_elector):
+        raise SupportRefused(Refusal.NO_CREDENTIAL)
+    if submission.channel is Channel.CITIZEN and not is_open(process, now):
+        raise SupportRefused(Refusal.PROCESS_CLOSED)
+    if submission.auxiliary_id is not None:
+        auxiliary = session.get(Auxiliary, submission.auxiliary_id)
+        if auxiliary is None or auxiliary.aspirant_id != submission.aspirant_id:
+            raise SupportRefused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
+        if auxiliary.state not in CAN_CAPTURE:
+            raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+
+
+def _same_credential(cic: str | None, clave_elector: str | None) -> ColumnElement[bool]:
+    if cic:
+        return col(Support.cic) == cic
+    return col(Support.clave_elector) == clave_elector
+
+
+def _counting_supports(session: Session, process_id: int, cic: str | None, clave: str | None) -> list[Support]:
+    """This credential's supports in the process that still stand, oldest first (only the first counts)."""
+    return list(session.exec(
+        select(Support).where(_same_credential(cic, clave), Support.process_id == process_id,
+                              Support.status != SupportStatus.INVALID)
+        .order_by(col(Support.received_at))
+    ).all())
+
+
+def _check_duplicates(session: Session, submission: SupportSubmission, process: Process) -> int | None:
+    """Refuse a second support for the same aspirant; return the aspirant already supported for this office."""
+    assert process.id is not None
+    credential = submission.credential
+    refusal, other = find_conflict(session=session, aspirant_id=submission.aspirant_id, process_id=process.id,
+                                   cic=credential.cic, clave_elector=credential.clave_elector)
+    if refusal is not None:
+        raise SupportRefused(refusal)
+    return other
+
+
+def find_conflict(*, session: Session, aspirant_id: int, process_id: int, cic: str | None,
+                  clave_elector: str | None) -> tuple[Refusal | None, int | None]:
+    """What the citizen must be told before confirming: (refusal if this aspirant already has this credential's
+    support, else None; the aspirant of the same office supported earlier, whose support is the one that counts)."""
+    earlier = _counting_supports(session, process_id, cic, clave_elector)
+    if any(support.aspirant_id == aspirant_id for support in earlier):
+        return Refusal.ALREADY_SUPPORTED, None
+    return None, earlier[0].aspirant_id if earlier else None
+
+
+def _device_time_suspect(captured_at: datetime, process: Process, now: datetime) -> bool:
+    tolerance = DEVICE_CLOCK_TOLERANCE
+    in_future = captured_at > now + tolerance
+    outside = captured_at < process.starts_at - tolerance or captured_at > process.ends_at + tolerance
+    return in_future or outside
+
+
+def _insert(session: Session, submission: SupportSubmission, process: Process, now: datetime,
+            other_aspirant: int | None) -> Support:
+    credential = submission.credential
+    reading = CredentialReading(**{k: getattr(credential, k) for k in CredentialData.__dataclass_fields__})
+    session.add(reading)
+    session.flush()
+    assert reading.id is not None and process.id is not None
+    support = Support(
+        folio=new_folio(), idempotency_key=submission.idempotency_key, process_id=process.id,
+        aspirant_id=submission.aspirant_id, channel=submission.channel,
+        citizen_account_id=submission.citizen_account_id, auxiliary_id=submission.auxiliary_id,
+        reading_id=reading.id, cic=credential.cic, clave_elector=credential.clave_elector,
+        live_photo_id=submission.live_photo_id, signature_image_id=submission.signature_image_id,
+        signature_method=submission.signature_method, manual_capture=submission.manual_capture,
+        device_time_suspect=_device_time_suspect(submission.captured_at, process, now),
+        captured_at=submission.captured_at, received_at=now, updated_at=now,
+    )
+    session.add(support)
+    session.flush()
+    first = SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE if other_aspirant else SituacionRegistral.SIN_VERIFICAR
+    record_transition(session=session, support=support, to_status=SupportStatus.RECEIVED, situacion=first,
+                      reason="duplicado con otro aspirante: solo cuenta el primero" if other_aspirant else "recibido",
+                      actor_account_id=None, now=now, initial=True)
+    return support
+
+
+def new_folio() -> str:
+    return "RC-" + "".join(secrets.choice(FOLIO_ALPHABET) for _ in range(10))
+
+
+def record_transition(*, session: Session, support: Support, to_status: SupportStatus,
+                      situacion: SituacionRegistral, reason: str, actor_account_id: int | None, now: datetime,
+                      initial: bool = False) -> SupportEvent:
+    """The only way a support's status or situación registral changes: row update + event, one transaction."""
+    assert support.id is not None
+    event = SupportEvent(support_id=support.id, from_status=None if initial else support.status,
+                         to_status=to_status, situacion_registral=situacion, reason=reason[:500],
+                         actor_account_id=actor_account_id, at=now)
+    support.status, support.situacion_registral, support.updated_at = to_status, situacion, now
+    session.add(support)
+    session.add(event)
+    return event

@@ -1,0 +1,171 @@
+"""Who the request is (server-side session → Principal), what each route needs, and CSRF on every state change.
+
+Every endpoint is wrapped by `requires(permission)` or `public`; the wrapper records what the route needs so the
+route × role matrix test is generated from the code, not kept by hand."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from auth.permissions import Permission
+from auth.sessions import SESSION_COOKIE, ActiveSession, SessionLifetime, resolve_session
+from core.audit import record_audit
+from core.clock import utcnow
+from core.db import session_scope
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ANONYMOUS_CSRF_COOKIE = "registro_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+PUBLIC = "public"
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            jar = SimpleCookie(value.decode("latin-1"))
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+class PrincipalMiddleware:
+    """Resolves the session cookie into `request.state.principal` (or None) and the CSRF token to expect."""
+
+    def __init__(self, app: ASGIApp, *, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        token = _cookie(scope, SESSION_COOKIE)
+        active = await run_in_threadpool(self._resolve, scope, token) if token else None
+        anonymous_csrf = _cookie(scope, ANONYMOUS_CSRF_COOKIE)
+        new_anonymous_csrf = None if active or anonymous_csrf else secrets.token_urlsafe(32)
+        state["principal"] = active.principal if active else None
+        state["csrf_token"] = active.csrf_token if active else (anonymous_csrf or new_anonymous_csrf)
+        state["session_token"] = token if active else None
+        if new_anonymous_csrf is None:
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, self._with_cookie(send, new_anonymous_csrf))
+
+    def _resolve(self, scope: Scope, token: str) -> ActiveSession | None:
+        settings = scope["app"].state.settings
+        lifetime = SessionLifetime(idle=settings.session_idle, absolute=settings.session_absolute)
+        with session_scope(scope["app"].state.engine) as session:
+            return resolve_session(session=session, token=token, now=utcnow(), lifetime=lifetime)
+
+    def _with_cookie(self, send: Send, value: str) -> Send:
+        secure = "; Secure" if self.secure_cookies else ""
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append(
+                    "Set-Cookie", f"{ANONYMOUS_CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"
+                )
+            await send(message)
+
+        return send_with_cookie
+
+
+def requires(permission: Permission) -> Callable[[Endpoint], Endpoint]:
+    return lambda endpoint: _guard(endpoint, permission)
+
+
+def public(endpoint: Endpoint) -> Endpoint:
+    return _guard(endpoint, PUBLIC)
+
+
+def required_permission(endpoint: Any) -> Permission | str | None:
+    """What a route's endpoint declared (None: it declared nothing, which the matrix test refuses)."""
+    return getattr(endpoint, "required_permission", None)
+
+
+def _guard(endpoint: Endpoint, permission: Permission | str) -> Endpoint:
+    async def guarded(request: Request) -> Response:
+        if isinstance(permission, Permission):
+            refusal = await _refuse_unauthorised(request, permission)
+            if refusal is not None:
+                return refusal
+        if request.method not in SAFE_METHODS:
+            refusal = await _refuse_forged(request)
+            if refusal is not None:
+                return refusal
+        return await endpoint(request)
+
+    guarded.required_permission = permission  # type: ignore[attr-defined]
+    guarded.__name__ = endpoint.__name__
+    guarded.__doc__ = endpoint.__doc__
+    return guarded
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+async def _refuse_unauthorised(request: Request, permission: Permission) -> Response | None:
+    principal = request.state.principal
+    if principal is None:
+        if wants_json(request):
+            return JSONResponse({"error": "not_signed_in"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        login = request.app.url_path_for("login")
+        return RedirectResponse(f"{login}?{urlencode({'siguiente': target})}", status_code=303)
+    if principal.has(permission):
+        return None
+    await run_in_threadpool(_audit_denied, request, permission)
+    return _refusal(request, 403)
+
+
+def _audit_denied(request: Request, permission: Permission) -> None:
+    with session_scope(request.app.state.engine) as session:
+        record_audit(session, action="permission_denied", actor_account_id=request.state.principal.account_id,
+                     object_type="route", object_id=request.url.path[:64], after=str(permission))
+
+
+def _same_origin(request: Request) -> bool:
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None  # no Origin (old browsers, curl) relies on the token alone
+    parsed = urlsplit(origin)
+    return (parsed.scheme, parsed.netloc) == (request.url.scheme, request.url.netloc)
+
+
+async def _refuse_forged(request: Request) -> Response | None:
+    expected = request.state.csrf_token
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and "form" in request.headers.get("content-type", ""):
+        try:
+            form = await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
+        except MultiPartException:
+            return _refusal(request, 413)
+        field = form.get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    if _same_origin(request) and sent and expected and secrets.compare_digest(sent, expected):
+        return None
+    return _refusal(request, 403, "errors/csrf.html")
+
+
+def _refusal(request: Request, status_code: int, template: str | None = None) -> Response:
+    from web.errors import render_error
+
+    return render_error(request, status_code, template)
