@@ -11,8 +11,12 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from core.clock import Clock, utcnow
 from core.db import make_engine
 from core.settings import Environment, Settings, load_settings
+from registry.images import open_image_store
+from registry.outbox import mail_settings
+from web.decoding import Decoder
 from web.errors import http_exception, server_error
 from web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
 from web.routes import ALL_ROUTES
@@ -22,7 +26,7 @@ from web.templating import build_templates
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, clock: Clock = utcnow) -> Starlette:
     engine = make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
@@ -44,6 +48,13 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.engine = engine
     app.state.templates = build_templates()
+    app.state.clock = clock
+    app.state.image_store = open_image_store(settings.images_dir, image_key=settings.image_key,
+                                             secret_key=settings.secret_key)
+    app.state.decoder = Decoder(workers=settings.decode_workers, budget_ms=settings.decode_budget_ms,
+                                max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels)
+    app.state.mail = mail_settings(sender=settings.smtp_sender, smtp_host=settings.smtp_host,
+                                   smtp_port=settings.smtp_port, outbox_dir=settings.outbox_dir)
     return app
 
 

@@ -1,0 +1,43 @@
+"""How handlers call the domain: one service function, in a worker thread (the database driver is
+synchronous), inside one transaction that commits when the function returns and rolls back if it raises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from core.db import session_scope
+from registry.outbox import deliver_pending
+
+R = TypeVar("R")
+
+
+async def call_service(request: Request, service: Callable[..., R], /, **kwargs: Any) -> R:
+    """`await call_service(request, submit_support, submission=..., now=...)` → service(session=..., **kwargs)."""
+    return await run_in_threadpool(partial(_in_transaction, request.app.state.engine, service, kwargs))
+
+
+def _in_transaction(engine: Any, service: Callable[..., R], kwargs: dict[str, Any]) -> R:
+    with session_scope(engine) as session:
+        return service(session=session, **kwargs)
+
+
+def now(request: Request) -> Any:
+    """The app's clock (injected, so tests can move time: 24-hour codes, collection windows)."""
+    return request.app.state.clock()
+
+
+def mail_delivery(request: Request) -> BackgroundTask:
+    """Attach to a response so queued mail leaves after the transaction that queued it has committed."""
+    engine, mail, clock = request.app.state.engine, request.app.state.mail, request.app.state.clock
+
+    def deliver() -> None:
+        with session_scope(engine) as session:
+            deliver_pending(session=session, mail=mail, now=clock())
+
+    return BackgroundTask(deliver)
