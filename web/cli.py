@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 import uvicorn
 
+from capture.summary import decode_summary
 from core.db import make_engine, session_scope
 from core.settings import Settings, load_settings
 from registry import migrate as migrations
@@ -58,6 +62,33 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web app."""
     uvicorn.run("web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def decode(settings: Settings, as_json: bool, files: tuple[Path, ...]) -> None:
+    """Read the back of credentials from photos: the small QR and the MRZ. Exit 0 even when some files fail."""
+    for path in files:
+        result = _decode_file(path, settings)
+        click.echo(json.dumps(result, ensure_ascii=False) if as_json else _human_line(result))
+
+
+def _human_line(result: dict[str, object]) -> str:
+    if result.get("ok"):
+        return f"{result['file']}: ok cic={result['cic']} qr={result['qr_url']} ({result.get('ms')} ms)"
+    return f"{result['file']}: failed ({result.get('reason')}) qr={result.get('qr_url')} ({result.get('ms')} ms)"
+
+
+def _decode_file(path: Path, settings: Settings) -> dict[str, object]:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        empty = dict.fromkeys(("cic", "identificador_ciudadano", "ocr", "expiry", "qr_url"))
+        return {"file": str(path), "ok": False, **empty, "reason": "unreadable_file", "ms": 0.0,
+                "detail": error.strerror}
+    return {"file": str(path), **decode_summary(data, budget_ms=settings.decode_budget_ms)}
 
 
 if __name__ == "__main__":
