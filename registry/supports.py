@@ -93,7 +93,14 @@ def submit_support(*, session: Session, submission: SupportSubmission, actor_acc
         return _replay(existing, submission)
     aspirant, process = _aspirant_and_process(session, submission.aspirant_id)
     _check_channel(session, submission, process, now)
-    other_aspirant = _check_duplicates(session, submission, process)
+    try:
+        other_aspirant = _check_duplicates(session, submission, process)
+    except SupportRefused:
+        # A racing retry of this very key may have committed since we looked: that is a replay, not a duplicate.
+        stored = _by_key(session, submission.idempotency_key)
+        if stored is None:
+            raise
+        return _replay(stored, submission)
     try:
         with session.begin_nested():  # a concurrent retry with the same key loses here, not the whole request
             support = _insert(session, submission, process, now, other_aspirant)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, SQLModel
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -28,24 +28,32 @@ def _worker_suffix() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_url(base_url: str) -> str:
-    """One database per xdist worker, created on the server named by REGISTRO_TEST_DATABASE_URL."""
-    url = make_url(base_url)
-    name = f"{url.database}_{_worker_suffix()}"
-    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
+def _postgres_admin(url: URL) -> Engine:
+    return make_engine(url.set(database="postgres").render_as_string(hide_password=False))
+
+
+def _recreate_database(url: URL, name: str, *, create: bool) -> None:
+    admin = _postgres_admin(url)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        if create:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite in a temporary folder, or one PostgreSQL database per test process (xdist workers and parallel
+    runs never share one) on the server named by REGISTRO_TEST_DATABASE_URL, dropped at the end."""
     base = os.environ.get("REGISTRO_TEST_DATABASE_URL")
-    if base:
-        return _postgres_url(base)
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url = make_url(base)
+    name = f"{url.database}_{_worker_suffix()}_{os.getpid()}"
+    _recreate_database(url, name, create=True)
+    yield url.set(database=name).render_as_string(hide_password=False)
+    _recreate_database(url, name, create=False)
 
 
 @pytest.fixture(scope="session")
