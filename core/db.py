@@ -30,14 +30,20 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def _begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, sqlite_write_lock_at_begin: bool = True) -> Engine:
+    """The app's engines take SQLite's write lock at BEGIN; a test's own inspection engine passes False so that
+    reading in a test never holds the lock the app under test needs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _enable_sqlite_integrity)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin_immediate if sqlite_write_lock_at_begin else _begin_deferred)
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

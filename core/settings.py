@@ -65,6 +65,22 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'registro.db').resolve()}"
 
     @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry `Secure` outside development, and whenever the public address is https. Development
+        over plain http (a phone on the LAN) would otherwise lose them; browsers treat loopback as secure, so
+        the test environment on http://127.0.0.1 keeps `Secure` and still works."""
+        return self.env is not Environment.DEVELOPMENT or self.base_url.startswith("https://")
+
+    @property
+    def offers_local_provider(self) -> bool:
+        """The local OpenID provider (demo people, no password) exists only in development and test."""
+        return self.env is not Environment.PRODUCTION
+
+    @property
+    def public_origin(self) -> str:
+        return self.base_url.rstrip("/")
+
+    @property
     def session_idle(self) -> timedelta:
         return timedelta(minutes=self.session_idle_minutes)
 

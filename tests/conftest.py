@@ -4,9 +4,12 @@ PostgreSQL when REGISTRO_TEST_DATABASE_URL is set (CI runs the whole suite both 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx2
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine, make_url
@@ -15,10 +18,15 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 import registry.models  # noqa: F401  (every table on the metadata)
-from core.db import make_engine
+from auth.models import UserSession
+from auth.roles import Role
+from auth.sessions import SESSION_COOKIE, hash_token, start_session
+from core.db import make_engine, session_scope
 from core.settings import Settings, load_settings
 from registry import migrate
+from tests.factories import make_account
 from web.app import create_app
+from web.security import CSRF_HEADER
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -58,7 +66,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def migrated_engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
+    # Deferred BEGIN on SQLite: a test reading through `session` must not hold the write lock the app needs.
+    engine = make_engine(database_url, sqlite_write_lock_at_begin=False)
     migrate.upgrade(engine)  # the suite runs on the schema the migrations build, not on create_all
     yield engine
     engine.dispose()
@@ -88,21 +97,78 @@ def session(engine: Engine) -> Iterator[Session]:
         yield db_session
 
 
+TEST_ORIGIN = "https://testserver"
+
+
 @pytest.fixture
 def settings(engine: Engine, database_url: str, tmp_path: Path) -> Settings:
+    # https, like production: cookies are Secure outside development and the test client must send them back.
     return load_settings(env="test", data_dir=tmp_path / "var", database_url=database_url,
-                         secret_key="test-secret-" + "x" * 40)
+                         secret_key="test-secret-" + "x" * 40, base_url=TEST_ORIGIN)
 
 
 @pytest.fixture
 def app(settings: Settings) -> Starlette:
-    return create_app(settings)
+    """The app; its local OpenID provider is reached over HTTP semantics in-process (discovery, token, JWKS)."""
+    transport = httpx2.ASGITransport(app=_not_yet_created, raise_app_exceptions=False)
+    created = create_app(settings, oauth_transport=transport)
+    transport.app = created
+    return created
+
+
+async def _not_yet_created(scope: object, receive: object, send: object) -> None:
+    raise RuntimeError("the app is still being created")
 
 
 @pytest.fixture
 def client(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, base_url=TEST_ORIGIN, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account_id: int
+    session_token: str
+    csrf_token: str
+
+
+SignIn = Callable[[TestClient, int], SignedIn]
+SignInWithRole = Callable[..., SignedIn]
+
+
+@pytest.fixture
+def sign_in() -> SignIn:
+    """`sign_in(client, account_id)`: a real server-side session (no login route involved), its cookie on the
+    client, and the session's CSRF token sent as X-CSRF-Token on every later request of that client."""
+
+    def _sign_in(client: TestClient, account_id: int) -> SignedIn:
+        app = client.app
+        with session_scope(app.state.engine) as db:  # type: ignore[attr-defined]
+            token = start_session(session=db, account_id=account_id, now=app.state.clock())  # type: ignore[attr-defined]
+            row = db.get(UserSession, hash_token(token))
+            assert row is not None
+            csrf = row.csrf_token
+        client.cookies.set(SESSION_COOKIE, token)
+        client.headers[CSRF_HEADER] = csrf
+        return SignedIn(account_id=account_id, session_token=token, csrf_token=csrf)
+
+    return _sign_in
+
+
+@pytest.fixture
+def sign_in_with_role(sign_in: SignIn) -> SignInWithRole:
+    """`sign_in_with_role(client, Role.X, opl_id=None, aspirant_id=None, name=...)`: a new account with that
+    one grant, signed in on `client`."""
+
+    def _sign_in_with_role(client: TestClient, role: Role, **grant: Any) -> SignedIn:
+        with session_scope(client.app.state.engine) as db:  # type: ignore[attr-defined]
+            account = make_account(db, role=role, **grant)
+            assert account.id is not None
+            account_id = account.id
+        return sign_in(client, account_id)
+
+    return _sign_in_with_role
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from auth.demo_people import LOCAL_PROVIDER
+from auth.local_provider import LocalProvider
 from core.clock import Clock, utcnow
 from core.db import make_engine
 from core.settings import Environment, Settings, load_settings
@@ -19,14 +21,17 @@ from registry.outbox import mail_settings
 from web.decoding import Decoder
 from web.errors import http_exception, server_error
 from web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
-from web.routes import ALL_ROUTES
+from web.routes import ALL_ROUTES, dev_oidc
+from web.routes.auth import callback_url, login_providers, login_state_middleware
+from web.routes.dev_oidc import local_issuer
 from web.security import PrincipalMiddleware
 from web.templating import build_templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-def create_app(settings: Settings, *, clock: Clock = utcnow) -> Starlette:
+def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: object | None = None) -> Starlette:
+    """`oauth_transport` (tests) carries the sign-in providers' HTTP, e.g. to this very app in-process."""
     engine = make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
@@ -36,11 +41,13 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Starlette:
 
     app = Starlette(
         debug=False,
-        routes=[*ALL_ROUTES, Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
+        routes=[*ALL_ROUTES, *dev_oidc.routes_for(settings),
+                Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
         middleware=[
             Middleware(SecurityHeadersMiddleware, hsts=settings.env is Environment.PRODUCTION),
             Middleware(LocaleMiddleware),
-            Middleware(PrincipalMiddleware, secure_cookies=settings.env is not Environment.DEVELOPMENT),
+            Middleware(PrincipalMiddleware, secure_cookies=settings.secure_cookies),
+            login_state_middleware(settings),
         ],
         exception_handlers={404: http_exception, 403: http_exception, 405: http_exception, 500: server_error},
         lifespan=lifespan,
@@ -49,6 +56,11 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Starlette:
     app.state.engine = engine
     app.state.templates = build_templates()
     app.state.clock = clock
+    app.state.local_provider = (
+        LocalProvider(issuer=local_issuer(settings), redirect_uri=callback_url(settings, LOCAL_PROVIDER))
+        if settings.offers_local_provider else None
+    )
+    app.state.login_providers = login_providers(settings, app.state.local_provider, transport=oauth_transport)
     app.state.image_store = open_image_store(settings.images_dir, image_key=settings.image_key,
                                              secret_key=settings.secret_key)
     app.state.decoder = Decoder(workers=settings.decode_workers, budget_ms=settings.decode_budget_ms,

@@ -32,6 +32,15 @@ CSRF_HEADER = "x-csrf-token"
 PUBLIC = "public"
 
 
+def _without_caching(send: Send) -> Send:
+    async def send_no_store(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message)["Cache-Control"] = "no-store"
+        await send(message)
+
+    return send_no_store
+
+
 def _cookie(scope: Scope, name: str) -> str | None:
     for key, value in scope.get("headers", []):
         if key == b"cookie":
@@ -60,16 +69,19 @@ class PrincipalMiddleware:
         state["principal"] = active.principal if active else None
         state["csrf_token"] = active.csrf_token if active else (anonymous_csrf or new_anonymous_csrf)
         state["session_token"] = token if active else None
-        if new_anonymous_csrf is None:
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, receive, self._with_cookie(send, new_anonymous_csrf))
+        if active is not None:
+            send = _without_caching(send)  # every page of a signed-in person may show personal data
+        if new_anonymous_csrf is not None:
+            send = self._with_cookie(send, new_anonymous_csrf)
+        await self.app(scope, receive, send)
 
     def _resolve(self, scope: Scope, token: str) -> ActiveSession | None:
-        settings = scope["app"].state.settings
+        app_state = scope["app"].state
+        settings = app_state.settings
         lifetime = SessionLifetime(idle=settings.session_idle, absolute=settings.session_absolute)
-        with session_scope(scope["app"].state.engine) as session:
-            return resolve_session(session=session, token=token, now=utcnow(), lifetime=lifetime)
+        now = getattr(app_state, "clock", utcnow)()
+        with session_scope(app_state.engine) as session:
+            return resolve_session(session=session, token=token, now=now, lifetime=lifetime)
 
     def _with_cookie(self, send: Send, value: str) -> Send:
         secure = "; Secure" if self.secure_cookies else ""
@@ -90,6 +102,21 @@ def requires(permission: Permission) -> Callable[[Endpoint], Endpoint]:
 
 def public(endpoint: Endpoint) -> Endpoint:
     return _guard(endpoint, PUBLIC)
+
+
+def public_cookieless(endpoint: Endpoint) -> Endpoint:
+    """A public endpoint that authenticates callers by what the request itself carries (e.g. the OpenID token
+    endpoint: client credentials), never by cookies, so cross-site request forgery cannot apply and no CSRF
+    token is asked for. The principal is hidden from it so it cannot come to rely on the cookie."""
+
+    async def without_principal(request: Request) -> Response:
+        request.state.principal = None
+        return await endpoint(request)
+
+    without_principal.__name__ = endpoint.__name__
+    without_principal.__doc__ = endpoint.__doc__
+    without_principal.required_permission = PUBLIC  # type: ignore[attr-defined]
+    return without_principal
 
 
 def required_permission(endpoint: Any) -> Permission | str | None:

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from core.clock import utcnow
-from core.db import session_scope
+from core.db import make_engine, session_scope
 from registry.models import Support
 from registry.states import Channel, ReadingSource
 from registry.supports import CredentialData, SupportReceipt, SupportSubmission, submit_support
@@ -17,7 +17,8 @@ from tests.factories import make_aspirant
 RACERS = 4
 
 
-def test_racing_submissions_with_one_key_store_one_support(engine: Engine) -> None:
+def test_racing_submissions_with_one_key_store_one_support(engine: Engine, database_url: str) -> None:
+    app_engine = make_engine(database_url)  # configured as the app's: on SQLite, writers queue at BEGIN
     with session_scope(engine) as session:
         aspirant_id = make_aspirant(session).id
     assert aspirant_id is not None
@@ -29,7 +30,7 @@ def test_racing_submissions_with_one_key_store_one_support(engine: Engine) -> No
 
     def submit(_: int) -> SupportReceipt:
         start.wait()
-        with session_scope(engine) as session:
+        with session_scope(app_engine) as session:
             return submit_support(session=session, submission=submission, actor_account_id=None, now=utcnow())
 
     with ThreadPoolExecutor(RACERS) as pool:
@@ -38,3 +39,4 @@ def test_racing_submissions_with_one_key_store_one_support(engine: Engine) -> No
     assert sum(receipt.created for receipt in receipts) == 1
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Support)).one() == 1
+    app_engine.dispose()

@@ -1,0 +1,240 @@
+"""Sign-in providers through Authlib's Starlette client: Google and the local provider as OpenID Connect
+(discovery, nonce, id_token verification, PKCE S256), Facebook as OAuth 2.0 with the Graph API.
+
+The local provider (development/test) is registered exactly like Google: the login runs the same code path.
+A provider without credentials is not registered, so it is not offered. Every way a login can go wrong ends
+in a `LoginFailure` with a reason the sign-in page can explain; nothing here raises anything else for a
+provider's misbehaviour."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from authlib.integrations.starlette_client import OAuth
+from joserfc.errors import JoseError
+from starlette.requests import Request
+
+from auth.demo_people import LOCAL_PROVIDER
+from core.settings import Settings
+
+try:  # Authlib talks through httpx2 when it is installed, else through httpx: catch the errors of that one.
+    import httpx2 as http_client
+except ImportError:  # pragma: no cover
+    import httpx as http_client  # type: ignore[no-redef]
+
+log = logging.getLogger(__name__)
+
+GOOGLE = "google"
+FACEBOOK = "facebook"
+GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
+FACEBOOK_GRAPH_VERSION = "v21.0"
+OIDC_SCOPE = "openid email profile"
+PROVIDER_TIMEOUT_SECONDS = 10.0
+# Where the transient login state (state, nonce, PKCE verifier) lives between start and callback.
+LOGIN_STATE_COOKIE = "registro_acceso"
+LOGIN_STATE_MAX_AGE = 600
+NEXT_KEY = "siguiente"
+
+
+class FailureReason(StrEnum):
+    """Why a sign-in did not complete; the value travels in the sign-in page's query string."""
+
+    CANCELLED = "cancelado"
+    EXPIRED = "caducado"
+    PROVIDER_ERROR = "proveedor"
+    UNREACHABLE = "sin_conexion"
+    UNVERIFIED = "no_verificado"
+    DISABLED = "cuenta_desactivada"
+    LINKED_ELSEWHERE = "vinculada"
+
+
+class LoginFailure(Exception):
+    def __init__(self, reason: FailureReason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
+        self.detail = detail  # an exception class or error code for the audit row: never personal data
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who the provider says signed in. Accounts are keyed on (provider, subject) only."""
+
+    provider: str
+    subject: str
+    display_name: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    label: str
+    openid: bool
+    registration: Mapping[str, Any] = field(repr=False)  # holds the client secret
+    extra_issuers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalClientCredentials:
+    """What the app needs to sign in through its own local provider (generated at start-up)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+def provider_specs(settings: Settings, local: LocalClientCredentials | None) -> list[ProviderSpec]:
+    """The providers to offer, in the order the sign-in page lists them."""
+    specs = []
+    if settings.google_client_id and settings.google_client_secret:
+        specs.append(_google(settings))
+    if settings.facebook_client_id and settings.facebook_client_secret:
+        specs.append(_facebook(settings))
+    if local is not None:
+        specs.append(_local(local))
+    return specs
+
+
+def _google(settings: Settings) -> ProviderSpec:
+    return ProviderSpec(
+        name=GOOGLE, label="Google", openid=True, extra_issuers=("accounts.google.com",),
+        registration={
+            "client_id": settings.google_client_id, "client_secret": settings.google_client_secret,
+            "server_metadata_url": GOOGLE_DISCOVERY_URL,
+            "client_kwargs": {"scope": OIDC_SCOPE, "code_challenge_method": "S256"},
+        },
+    )
+
+
+def _facebook(settings: Settings) -> ProviderSpec:
+    version = FACEBOOK_GRAPH_VERSION
+    return ProviderSpec(
+        name=FACEBOOK, label="Facebook", openid=False,
+        registration={
+            "client_id": settings.facebook_client_id, "client_secret": settings.facebook_client_secret,
+            "authorize_url": f"https://www.facebook.com/{version}/dialog/oauth",
+            "access_token_url": f"https://graph.facebook.com/{version}/oauth/access_token",
+            "api_base_url": f"https://graph.facebook.com/{version}/",
+            "client_kwargs": {"scope": "email public_profile", "code_challenge_method": "S256",
+                              "token_endpoint_auth_method": "client_secret_post"},
+        },
+    )
+
+
+def _local(local: LocalClientCredentials) -> ProviderSpec:
+    return ProviderSpec(
+        name=LOCAL_PROVIDER, label="Proveedor local de pruebas", openid=True,
+        registration={
+            "client_id": local.client_id, "client_secret": local.client_secret,
+            "server_metadata_url": f"{local.issuer}/.well-known/openid-configuration",
+            "client_kwargs": {"scope": OIDC_SCOPE, "code_challenge_method": "S256"},
+        },
+    )
+
+
+class LoginProviders:
+    """The configured providers and their Authlib clients (server metadata and JWKS are cached per client)."""
+
+    def __init__(self, specs: list[ProviderSpec], *, transport: object | None = None) -> None:
+        self._specs = {spec.name: spec for spec in specs}
+        self._oauth = OAuth()
+        for spec in specs:
+            client_kwargs = {**spec.registration["client_kwargs"], "timeout": PROVIDER_TIMEOUT_SECONDS}
+            if transport is not None:  # tests route the local provider's HTTP to the app in-process
+                client_kwargs["transport"] = transport
+            self._oauth.register(spec.name, **{**spec.registration, "client_kwargs": client_kwargs})
+
+    @property
+    def offered(self) -> list[ProviderSpec]:
+        return list(self._specs.values())
+
+    def spec(self, name: str) -> ProviderSpec | None:
+        return self._specs.get(name)
+
+    def _client(self, name: str) -> Any:
+        return self._oauth.create_client(name)
+
+    async def authorization_url(self, name: str, request: Request, *, redirect_uri: str) -> str:
+        """Where to send the browser; state, nonce and PKCE verifier are kept in the login-state cookie."""
+        client = self._client(name)
+        try:
+            created = await client.create_authorization_url(redirect_uri)
+        except (http_client.HTTPError, ValueError, KeyError, RuntimeError) as error:
+            raise LoginFailure(FailureReason.UNREACHABLE, type(error).__name__) from error
+        transient = {key: value for key, value in created.items() if key != "url"}
+        await client.save_authorize_data(request, redirect_uri=redirect_uri, **transient)
+        return str(created["url"])
+
+    async def identity_from_callback(self, name: str, request: Request) -> ProviderIdentity:
+        spec, client = self._specs[name], self._client(name)
+        try:
+            return await self._exchange(spec, client, request)
+        except LoginFailure:
+            raise
+        except MismatchingStateError as error:
+            raise LoginFailure(FailureReason.EXPIRED, "state") from error
+        except OAuthError as error:
+            reason = FailureReason.CANCELLED if error.error == "access_denied" else FailureReason.PROVIDER_ERROR
+            raise LoginFailure(reason, str(error.error)[:40]) from error
+        except JoseError as error:
+            raise LoginFailure(FailureReason.UNVERIFIED, type(error).__name__) from error
+        except http_client.HTTPError as error:
+            raise LoginFailure(FailureReason.UNREACHABLE, type(error).__name__) from error
+        except (ValueError, KeyError, TypeError, RuntimeError) as error:
+            log.warning("sign-in with %s failed: %s", name, type(error).__name__)
+            raise LoginFailure(FailureReason.PROVIDER_ERROR, type(error).__name__) from error
+
+    async def _exchange(self, spec: ProviderSpec, client: Any, request: Request) -> ProviderIdentity:
+        if not spec.openid:
+            token = await client.authorize_access_token(request)
+            response = await client.get("me", token=token, params={"fields": "id,name,email"})
+            response.raise_for_status()
+            return graph_identity(spec.name, response.json())
+        options = await _id_token_expectations(spec, client)
+        token = await client.authorize_access_token(request, claims_options=options)
+        if "userinfo" not in token:  # no id_token at all: nothing proves who signed in
+            raise LoginFailure(FailureReason.UNVERIFIED, "missing id_token")
+        return openid_identity(spec.name, token["userinfo"])
+
+
+async def _id_token_expectations(spec: ProviderSpec, client: Any) -> dict[str, dict[str, Any]]:
+    """The id_token must come from the discovered issuer, for us, answering our nonce (Authlib checks the
+    nonce itself; without these options it would not check the audience)."""
+    metadata = await client.load_server_metadata()
+    issuers = [metadata["issuer"], *spec.extra_issuers]
+    return {"iss": {"essential": True, "values": issuers},
+            "aud": {"essential": True, "values": [client.client_id]},
+            "sub": {"essential": True}}
+
+
+def openid_identity(provider: str, claims: Mapping[str, Any]) -> ProviderIdentity:
+    subject = str(claims["sub"])
+    # An address the provider has not verified is not kept (it could be anybody's); it may still name the person.
+    email = claims.get("email") if claims.get("email_verified", True) is not False else None
+    return ProviderIdentity(provider=provider, subject=subject, email=_clean_email(email),
+                            display_name=_display_name(claims.get("name"), claims.get("email")))
+
+
+def graph_identity(provider: str, profile: Mapping[str, Any]) -> ProviderIdentity:
+    if not profile.get("id"):
+        raise LoginFailure(FailureReason.PROVIDER_ERROR, "graph profile without id")
+    email = profile.get("email")
+    return ProviderIdentity(provider=provider, subject=str(profile["id"]), email=_clean_email(email),
+                            display_name=_display_name(profile.get("name"), email))
+
+
+def _clean_email(email: object) -> str | None:
+    return email.strip()[:320] if isinstance(email, str) and "@" in email else None
+
+
+def _display_name(name: object, email: object) -> str:
+    if isinstance(name, str) and name.strip():
+        return name.strip()[:200]
+    if isinstance(email, str) and "@" in email:
+        return email.split("@", 1)[0][:200]
+    return "Persona usuaria"
