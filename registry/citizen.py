@@ -1,0 +1,333 @@
+"""Registro Ciudadano, the citizen's side: what the server read from the credential's back, the activation code
+and its e-mail, the aspirants open for support now, the support itself (ending in `submit_support`) and the
+citizen's own list of supports with each one's current status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from auth.models import Account
+from capture.identifiers import MrzLine1
+from capture.pipeline import g_or_h_layout
+from capture.result import BackReading, ModelHint
+from registry.codes import (
+    DEFAULT_POLICY,
+    CodeOutcome,
+    CodePolicy,
+    CodeRefused,
+    IssueResult,
+    consume_code,
+    display_code,
+    issue_code,
+    open_code,
+)
+from registry.images import ImageStore, store_image
+from registry.models import (
+    ActivationCode,
+    Aspirant,
+    CredentialReading,
+    InconsistencyType,
+    Opl,
+    Process,
+    ReviewDecision,
+    Support,
+)
+from registry.outbox import queue_mail
+from registry.states import Channel, ImageKind, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
+from registry.supports import (
+    CredentialData,
+    Refusal,
+    SupportReceipt,
+    SupportRefused,
+    SupportSubmission,
+    find_conflict,
+    is_open,
+    submit_support,
+)
+
+# (code as displayed, when it stops working) -> (subject, body): the web layer writes it in the user's language.
+MailComposer = Callable[[str, datetime], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ReadingSummary:
+    """What the citizen is shown to confirm: the CIC (from the MRZ, or as they typed it) and the vigencia."""
+
+    reading_id: int
+    cic: str | None
+    expiry: date | None
+    typed: bool
+
+
+def record_back_reading(*, session: Session, store: ImageStore, data: bytes, reading: BackReading,
+                        max_bytes: int, max_pixels: int) -> ReadingSummary:
+    """Keep the back photo and what the server read from it (the small QR at least); the CIC may be missing
+    when only the MRZ failed, to be typed next. Raises capture.intake.IntakeError for bad bytes."""
+    image = store_image(session=session, store=store, data=data, kind=ImageKind.BACK, max_bytes=max_bytes,
+                        max_pixels=max_pixels)
+    fields = reading.fields if reading.mrz_ok else None
+    row = CredentialReading(
+        source=ReadingSource.PIPELINE, qr_text=reading.url.text if reading.url else None,
+        cic=fields.cic if fields else None, identificador_ciudadano=fields.identificador_ciudadano if fields else None,
+        ocr=fields.ocr if fields else None, model_hint=_model_hint(reading), expiry=fields.expiry if fields else None,
+        back_image_id=image.id,
+    )
+    session.add(row)
+    session.flush()
+    return _summary(row)
+
+
+def _model_hint(reading: BackReading) -> str | None:
+    hint = reading.fields.model_hint if reading.fields else ModelHint.UNKNOWN
+    if hint is ModelHint.UNKNOWN and g_or_h_layout(reading.qr):
+        hint = ModelHint.E_TO_H
+    return None if hint is ModelHint.UNKNOWN else hint.value
+
+
+def _summary(row: CredentialReading) -> ReadingSummary:
+    assert row.id is not None
+    return ReadingSummary(reading_id=row.id, cic=row.cic, expiry=row.expiry, typed=row.source is ReadingSource.MANUAL)
+
+
+def reading_summary(*, session: Session, reading_id: int) -> ReadingSummary | None:
+    row = session.get(CredentialReading, reading_id)
+    return _summary(row) if row is not None else None
+
+
+def complete_with_mrz_line(*, session: Session, reading_id: int, line: MrzLine1) -> ReadingSummary:
+    """The MRZ could not be read, so the citizen typed line 1 (its CIC check digit already verified)."""
+    row = _reading(session, reading_id)
+    row.cic, row.source = line.cic, ReadingSource.MANUAL
+    # The 13 digits are the OCR on model D and 4 digits + identificador ciudadano on E-H; with no layout
+    # evidence they are not stored at all rather than stored under the wrong name.
+    if row.model_hint == ModelHint.D.value:
+        row.ocr = line.optional_digits
+    elif row.model_hint == ModelHint.E_TO_H.value:
+        row.identificador_ciudadano = line.identificador_ciudadano
+    session.add(row)
+    return _summary(row)
+
+
+def complete_with_cic(*, session: Session, reading_id: int, cic: str) -> ReadingSummary:
+    row = _reading(session, reading_id)
+    row.cic, row.source = cic, ReadingSource.MANUAL
+    session.add(row)
+    return _summary(row)
+
+
+def _reading(session: Session, reading_id: int) -> CredentialReading:
+    row = session.get(CredentialReading, reading_id)
+    if row is None:
+        raise LookupError("credential reading not found")
+    return row
+
+
+def generate_code(*, session: Session, account_id: int, reading_id: int, secret_key: str, now: datetime,
+                  compose: MailComposer, policy: CodePolicy = DEFAULT_POLICY) -> IssueResult:
+    """Issue the activation code and queue its e-mail in the same transaction (sent after commit)."""
+    result = issue_code(session=session, account_id=account_id, reading_id=reading_id, secret_key=secret_key,
+                        now=now, policy=policy)
+    account = session.get(Account, account_id)
+    if result.issued is not None and account is not None and account.email:
+        subject, body = compose(display_code(result.issued.code), result.issued.expires_at)
+        queue_mail(session=session, to_address=account.email, subject=subject, body=body)
+    return result
+
+
+@dataclass(frozen=True)
+class AspirantChoice:
+    aspirant_id: int
+    aspirant_name: str
+    office: str
+    process_name: str
+    opl_name: str
+    closes_at: datetime
+
+
+def open_aspirants(*, session: Session, now: datetime) -> list[AspirantChoice]:
+    """Active aspirants whose process collects support right now (the scope is checked later, on the roll)."""
+    rows = session.exec(
+        select(Aspirant, Process, Opl).join(Process, col(Process.id) == Aspirant.process_id)
+        .join(Opl, col(Opl.id) == Process.opl_id)
+        .where(col(Aspirant.is_active).is_(True), Process.starts_at <= now, Process.ends_at >= now)
+        .order_by(col(Process.name), col(Aspirant.full_name))
+    ).all()
+    return [_choice(aspirant, process, opl) for aspirant, process, opl in rows]
+
+
+def _choice(aspirant: Aspirant, process: Process, opl: Opl) -> AspirantChoice:
+    assert aspirant.id is not None
+    return AspirantChoice(aspirant_id=aspirant.id, aspirant_name=aspirant.full_name, office=process.office,
+                          process_name=process.name, opl_name=opl.name, closes_at=process.ends_at)
+
+
+def statement_of_will(*, session: Session, aspirant_id: int, now: datetime) -> AspirantChoice:
+    """Who, for which office, in which process: what the statement names. Raises SupportRefused when that
+    aspirant cannot be supported now."""
+    aspirant = session.get(Aspirant, aspirant_id)
+    process = session.get(Process, aspirant.process_id) if aspirant else None
+    opl = session.get(Opl, process.opl_id) if process else None
+    if aspirant is None or process is None or opl is None or not aspirant.is_active:
+        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+    if not is_open(process, now):
+        raise SupportRefused(Refusal.PROCESS_CLOSED)
+    return _choice(aspirant, process, opl)
+
+
+@dataclass(frozen=True)
+class SupportDraft:
+    """What the citizen gathered step by step (ids the server itself stored and signed into the form)."""
+
+    code_id: int
+    aspirant_id: int
+    front_image_id: int | None = None
+    live_photo_id: int | None = None
+    signature_image_id: int | None = None
+    signature_method: SignatureMethod = SignatureMethod.DRAWN
+
+
+@dataclass(frozen=True)
+class ConflictView:
+    already_supported: bool
+    earlier_aspirant_name: str | None  # supported earlier for the same office: only that one counts
+
+
+class AcknowledgementNeeded(Exception):
+    """The citizen already supported another aspirant for this office and has not said they understand."""
+
+
+def conflict_for(*, session: Session, account_id: int, code_id: int, aspirant_id: int) -> ConflictView:
+    code = _own_code(session, account_id, code_id)
+    aspirant = session.get(Aspirant, aspirant_id)
+    if aspirant is None:
+        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+    refusal, earlier = find_conflict(session=session, aspirant_id=aspirant_id, process_id=aspirant.process_id,
+                                     cic=code.cic, clave_elector=None)
+    earlier_aspirant = session.get(Aspirant, earlier) if earlier else None
+    return ConflictView(already_supported=refusal is Refusal.ALREADY_SUPPORTED,
+                        earlier_aspirant_name=earlier_aspirant.full_name if earlier_aspirant else None)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the citizen reads before confirming: the statement's data and any earlier support that conflicts."""
+
+    choice: AspirantChoice
+    conflict: ConflictView
+
+
+def confirmation(*, session: Session, account_id: int, code_id: int, aspirant_id: int,
+                 now: datetime) -> Confirmation:
+    """Raises SupportRefused when the aspirant cannot be supported now."""
+    choice = statement_of_will(session=session, aspirant_id=aspirant_id, now=now)
+    conflict = conflict_for(session=session, account_id=account_id, code_id=code_id, aspirant_id=aspirant_id)
+    return Confirmation(choice=choice, conflict=conflict)
+
+
+def _own_code(session: Session, account_id: int, code_id: int) -> ActivationCode:
+    code = session.get(ActivationCode, code_id)
+    if code is None or code.account_id != account_id:
+        raise CodeRefused(CodeOutcome.NONE_OPEN)
+    return code
+
+
+def check_draft_code(*, session: Session, account_id: int, code_id: int, now: datetime) -> None:
+    """Between steps: raises CodeRefused as soon as the code stops working (expired, window closed, used)."""
+    open_code(session=session, account_id=account_id, code_id=code_id, now=now)
+
+
+def give_support(*, session: Session, account_id: int, draft: SupportDraft, idempotency_key: str,
+                 acknowledged_other_office: bool, now: datetime) -> SupportReceipt:
+    """The citizen's support: consumes the code and calls submit_support in one transaction. The same key
+    sent again (double tap, reload) returns the first receipt."""
+    code = _own_code(session, account_id, draft.code_id)
+    submission = _submission(session, account_id, code, draft, idempotency_key, now)
+    if _support_with_key(session, idempotency_key) is None:
+        view = conflict_for(session=session, account_id=account_id, code_id=draft.code_id,
+                            aspirant_id=draft.aspirant_id)
+        if view.already_supported:
+            raise SupportRefused(Refusal.ALREADY_SUPPORTED)
+        if view.earlier_aspirant_name and not acknowledged_other_office:
+            raise AcknowledgementNeeded(view.earlier_aspirant_name)
+        try:
+            consume_code(session=session, account_id=account_id, code_id=draft.code_id, now=now)
+        except CodeRefused:
+            if _support_with_key(session, idempotency_key) is None:  # a concurrent twin may have just won
+                raise
+    return submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
+
+
+def _support_with_key(session: Session, key: str) -> Support | None:
+    return session.exec(select(Support).where(Support.idempotency_key == key)).first()
+
+
+def _submission(session: Session, account_id: int, code: ActivationCode, draft: SupportDraft, key: str,
+                now: datetime) -> SupportSubmission:
+    reading = session.get(CredentialReading, code.reading_id) if code.reading_id else None
+    credential = CredentialData(
+        source=reading.source if reading else ReadingSource.PIPELINE, cic=code.cic, qr_text=code.qr_text,
+        identificador_ciudadano=reading.identificador_ciudadano if reading else None,
+        ocr=reading.ocr if reading else None, model_hint=reading.model_hint if reading else None,
+        expiry=reading.expiry if reading else None, back_image_id=reading.back_image_id if reading else None,
+        front_image_id=draft.front_image_id,
+    )
+    return SupportSubmission(
+        idempotency_key=key, aspirant_id=draft.aspirant_id, channel=Channel.CITIZEN, credential=credential,
+        captured_at=now, citizen_account_id=account_id, live_photo_id=draft.live_photo_id,
+        signature_image_id=draft.signature_image_id, signature_method=draft.signature_method,
+        manual_capture=reading is not None and reading.source is ReadingSource.MANUAL,
+    )
+
+
+@dataclass(frozen=True)
+class MySupport:
+    folio: str
+    received_at: datetime
+    aspirant_name: str
+    office: str
+    process_name: str
+    status: SupportStatus
+    situacion: SituacionRegistral
+    inconsistency_es: str | None = None  # the mesa de control's reason, when it found one
+    inconsistency_en: str | None = None
+
+    @property
+    def counts_for_aspirant(self) -> bool:
+        return self.situacion is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE
+
+
+def my_supports(*, session: Session, account_id: int, folio: str | None = None) -> list[MySupport]:
+    """Only this citizen's own supports, newest first (or the one with `folio`)."""
+    query = (select(Support, Aspirant, Process).join(Aspirant, col(Aspirant.id) == Support.aspirant_id)
+             .join(Process, col(Process.id) == Support.process_id)
+             .where(Support.citizen_account_id == account_id))
+    if folio is not None:
+        query = query.where(Support.folio == folio)
+    rows = session.exec(query.order_by(col(Support.received_at).desc(), col(Support.id).desc())).all()
+    reasons = _inconsistencies(session, [support.id for support, _, _ in rows if support.id is not None])
+    return [_mine(support, aspirant, process, reasons.get(support.id)) for support, aspirant, process in rows]
+
+
+def _mine(support: Support, aspirant: Aspirant, process: Process,
+          reason: InconsistencyType | None) -> MySupport:
+    return MySupport(folio=support.folio, received_at=support.received_at, aspirant_name=aspirant.full_name,
+                     office=process.office, process_name=process.name, status=support.status,
+                     situacion=support.situacion_registral, inconsistency_es=reason.label_es if reason else None,
+                     inconsistency_en=reason.label_en if reason else None)
+
+
+def _inconsistencies(session: Session, support_ids: list[int]) -> dict[int | None, InconsistencyType]:
+    """The latest mesa de control inconsistency per support (later decisions overwrite earlier ones)."""
+    if not support_ids:
+        return {}
+    decisions = session.exec(
+        select(ReviewDecision, InconsistencyType)
+        .join(InconsistencyType, col(InconsistencyType.code) == ReviewDecision.inconsistency_code)
+        .where(col(ReviewDecision.support_id).in_(support_ids))
+        .order_by(col(ReviewDecision.decided_at), col(ReviewDecision.id))
+    ).all()
+    return {decision.support_id: kind for decision, kind in decisions}

@@ -1,0 +1,231 @@
+"""Activation codes (Registro Ciudadano, INE/CG688/2020 numerals 56-57): a short random code, valid 24 hours,
+bound to one account and one credential (the small QR's URL and the CIC), single use, rate limited.
+
+Only an HMAC of the code is stored (keyed with the app secret), so a copy of the database does not reveal codes.
+Checks that must leave a trace (a wrong try counted, a credential bound to another account) return an outcome
+instead of raising: the caller's transaction then commits the counter or the audit row."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, func, select
+
+from core.audit import record_audit
+from registry.models import ActivationCode, CredentialReading, Process
+
+# No 0/O, 1/I/L: a code read from an e-mail on a small screen and typed by hand must not be ambiguous.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class CodePolicy:
+    lifetime: timedelta = timedelta(hours=24)
+    max_wrong_tries: int = 5  # per code; then the code is invalidated
+    max_codes_per_day: int = 5  # per account, rolling 24 hours
+
+
+DEFAULT_POLICY = CodePolicy()
+
+
+class IssueRefusal(StrEnum):
+    CREDENTIAL_TAKEN = "credential_taken"  # this credential already got a code for another account
+    TOO_MANY_CODES = "too_many_codes"
+    INCOMPLETE_READING = "incomplete_reading"  # no CIC or no small-QR token: not a D-H credential read
+    NO_OPEN_PROCESS = "no_open_process"
+
+
+class CodeOutcome(StrEnum):
+    VALID = "valid"
+    WRONG = "wrong"
+    LOCKED = "locked"  # too many wrong tries: the code no longer works
+    EXPIRED = "expired"
+    USED = "used"
+    REPLACED = "replaced"  # a newer code was requested, which invalidated this one
+    NONE_OPEN = "none_open"  # the account has no code waiting to be used
+    WINDOW_CLOSED = "window_closed"  # no collection process is open any more
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code_id: int
+    code: str  # the only time the plain code exists: shown once, mailed once
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    issued: IssuedCode | None = None
+    refusal: IssueRefusal | None = None
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    outcome: CodeOutcome
+    code_id: int | None = None
+    attempts_left: int = 0
+
+
+class CodeRefused(Exception):
+    def __init__(self, outcome: CodeOutcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+def hash_code(code: str, *, secret_key: str) -> str:
+    return hmac.new(secret_key.encode(), normalize_code(code).encode(), hashlib.sha256).hexdigest()
+
+
+def normalize_code(typed: str) -> str:
+    """What people type: lower case, spaces, the hyphen of the displayed form `ABCD-EFGH`."""
+    return "".join(typed.split()).replace("-", "").upper()
+
+
+def display_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def latest_open_process_end(session: Session, now: datetime) -> datetime | None:
+    """When the last collection window open now closes (None: none is open)."""
+    return session.exec(
+        select(func.max(Process.ends_at)).where(Process.starts_at <= now, Process.ends_at >= now)
+    ).first()
+
+
+def issue_code(*, session: Session, account_id: int, reading_id: int, secret_key: str, now: datetime,
+               policy: CodePolicy = DEFAULT_POLICY) -> IssueResult:
+    """A new code for this account and the credential of `reading_id`; the account's open code stops working."""
+    reading = session.get(CredentialReading, reading_id)
+    if reading is None or not reading.cic or not reading.qr_text:
+        return IssueResult(refusal=IssueRefusal.INCOMPLETE_READING)
+    window_end = latest_open_process_end(session, now)
+    if window_end is None:
+        return IssueResult(refusal=IssueRefusal.NO_OPEN_PROCESS)
+    if _bound_elsewhere(session, account_id, reading.cic, reading.qr_text):
+        record_audit(session, action="activation_code_refused", actor_account_id=account_id,
+                     object_type="account", object_id=account_id, after="credential_bound_to_other_account")
+        return IssueResult(refusal=IssueRefusal.CREDENTIAL_TAKEN)
+    if _issued_since(session, account_id, now - timedelta(days=1)) >= policy.max_codes_per_day:
+        return IssueResult(refusal=IssueRefusal.TOO_MANY_CODES)
+    _invalidate_open(session, account_id, now)
+    # After the collection window closes a code has nothing left to do, so it stops working then.
+    code, expires_at = new_code(), min(now + policy.lifetime, window_end)
+    row = ActivationCode(account_id=account_id, code_hash=hash_code(code, secret_key=secret_key), cic=reading.cic,
+                         qr_text=reading.qr_text, reading_id=reading_id, created_at=now, expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    record_audit(session, action="activation_code_issued", actor_account_id=account_id,
+                 object_type="activation_code", object_id=row.id)
+    return IssueResult(issued=IssuedCode(code_id=row.id, code=code, expires_at=expires_at))
+
+
+def _bound_elsewhere(session: Session, account_id: int, cic: str, qr_text: str) -> bool:
+    """Once a credential got a code for one account, it belongs to that account (used or not, expired or not)."""
+    other = session.exec(select(ActivationCode.id).where(
+        ActivationCode.account_id != account_id,
+        or_(col(ActivationCode.cic) == cic, col(ActivationCode.qr_text) == qr_text),
+    ).limit(1)).first()
+    return other is not None
+
+
+def _issued_since(session: Session, account_id: int, since: datetime) -> int:
+    return session.exec(select(func.count()).select_from(ActivationCode).where(
+        ActivationCode.account_id == account_id, ActivationCode.created_at > since)).one()
+
+
+def _invalidate_open(session: Session, account_id: int, now: datetime) -> None:
+    session.execute(update(ActivationCode).where(
+        col(ActivationCode.account_id) == account_id, col(ActivationCode.used_at).is_(None),
+        col(ActivationCode.invalidated_at).is_(None),
+    ).values(invalidated_at=now))
+
+
+def _latest(session: Session, account_id: int) -> ActivationCode | None:
+    return session.exec(select(ActivationCode).where(ActivationCode.account_id == account_id)
+                        .order_by(col(ActivationCode.created_at).desc(), col(ActivationCode.id).desc())).first()
+
+
+def _matching(session: Session, account_id: int, digest: str) -> ActivationCode | None:
+    return session.exec(select(ActivationCode).where(ActivationCode.account_id == account_id,
+                                                     ActivationCode.code_hash == digest)).first()
+
+
+def check_code(*, session: Session, account_id: int, code: str, secret_key: str, now: datetime,
+               policy: CodePolicy = DEFAULT_POLICY) -> CodeCheck:
+    """Is `code` this account's code, still usable? A wrong code counts against the account's open code."""
+    latest = _latest(session, account_id)
+    if latest is None:
+        return CodeCheck(CodeOutcome.NONE_OPEN)
+    match = _matching(session, account_id, hash_code(code, secret_key=secret_key)) if normalize_code(code) else None
+    if match is not None and match.id != latest.id:
+        return CodeCheck(CodeOutcome.USED if match.used_at else CodeOutcome.REPLACED)
+    state = code_state(session, latest, now, policy)
+    if state is not CodeOutcome.VALID:
+        return CodeCheck(state)
+    if match is None:
+        return _count_wrong_try(session, latest, now, policy)
+    return CodeCheck(CodeOutcome.VALID, code_id=latest.id)
+
+
+def code_state(session: Session, code: ActivationCode, now: datetime, policy: CodePolicy) -> CodeOutcome:
+    """Whether a code (already identified) may still be used now, and if not, why."""
+    if code.used_at is not None:
+        return CodeOutcome.USED
+    if code.failed_attempts >= policy.max_wrong_tries:
+        return CodeOutcome.LOCKED
+    if code.invalidated_at is not None:
+        return CodeOutcome.REPLACED
+    if now >= code.expires_at:
+        return CodeOutcome.EXPIRED
+    if latest_open_process_end(session, now) is None:
+        return CodeOutcome.WINDOW_CLOSED
+    return CodeOutcome.VALID
+
+
+def _count_wrong_try(session: Session, code: ActivationCode, now: datetime, policy: CodePolicy) -> CodeCheck:
+    code.failed_attempts += 1
+    left = max(policy.max_wrong_tries - code.failed_attempts, 0)
+    if left == 0:
+        code.invalidated_at = now
+        record_audit(session, action="activation_code_locked", actor_account_id=code.account_id,
+                     object_type="activation_code", object_id=code.id, after=f"wrong_tries={code.failed_attempts}")
+    session.add(code)
+    return CodeCheck(CodeOutcome.LOCKED if left == 0 else CodeOutcome.WRONG, attempts_left=left)
+
+
+def open_code(*, session: Session, account_id: int, code_id: int, now: datetime,
+              policy: CodePolicy = DEFAULT_POLICY) -> ActivationCode:
+    """The account's code `code_id` if it can still be used; raises CodeRefused otherwise."""
+    code = session.get(ActivationCode, code_id)
+    if code is None or code.account_id != account_id:
+        raise CodeRefused(CodeOutcome.NONE_OPEN)
+    state = code_state(session, code, now, policy)
+    if state is not CodeOutcome.VALID:
+        raise CodeRefused(state)
+    return code
+
+
+def consume_code(*, session: Session, account_id: int, code_id: int, now: datetime,
+                 policy: CodePolicy = DEFAULT_POLICY) -> ActivationCode:
+    """Mark the code used. The conditional UPDATE is atomic, so two tabs racing with one code get one support."""
+    code = open_code(session=session, account_id=account_id, code_id=code_id, now=now, policy=policy)
+    result = session.execute(update(ActivationCode).where(
+        col(ActivationCode.id) == code_id, col(ActivationCode.used_at).is_(None),
+        col(ActivationCode.invalidated_at).is_(None),
+    ).values(used_at=now))
+    if getattr(result, "rowcount", 0) != 1:
+        raise CodeRefused(CodeOutcome.USED)
+    session.refresh(code)
+    return code

@@ -1,0 +1,200 @@
+"""What the citizen's multi-step pages share: the signed step state (ids only, bound to the account, never the
+CIC or the code), form and upload reading, the one-time display of a new code, and the Spanish texts for the
+domain's outcomes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from core.clock import to_local
+from core.settings import Environment
+from registry.codes import CodeOutcome, IssueRefusal
+from registry.supports import Refusal
+from web.errors import render_error
+from web.i18n import gettext as _
+from web.services import now
+
+FLOW_MAX_AGE_SECONDS = 3 * 3600  # a step left open longer than this starts again (the code itself lasts 24 h)
+CODE_COOKIE = "registro_codigo"
+CODE_COOKIE_SECONDS = 15 * 60  # long enough to copy the code, short enough not to linger on a shared phone
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{20,80}")
+SIGNATURE_DATA_URL = re.compile(r"data:image/png;base64,(?P<data>[A-Za-z0-9+/=]+)")
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Where the citizen is: every id here was stored by the server itself in an earlier step."""
+
+    account_id: int
+    reading_id: int | None = None
+    code_id: int | None = None
+    aspirant_id: int | None = None
+    front_image_id: int | None = None
+    live_photo_id: int | None = None
+    signature_image_id: int | None = None
+    signature_method: str | None = None
+
+    def but(self, **changes: Any) -> Flow:
+        return replace(self, **changes)
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="registro-ciudadano-pasos")
+
+
+def sign_flow(request: Request, flow: Flow) -> str:
+    return str(_serializer(request).dumps({k: v for k, v in asdict(flow).items() if v is not None}))
+
+
+def read_flow(request: Request, token: str | None) -> Flow | None:
+    """The step state from a query or form field, if it is genuine, recent and this account's."""
+    if not token:
+        return None
+    try:
+        data = _serializer(request).loads(token, max_age=FLOW_MAX_AGE_SECONDS)
+    except BadData:
+        return None
+    known = {f.name for f in fields(Flow)}
+    if not isinstance(data, dict) or not set(data) <= known:
+        return None
+    flow = Flow(**data)
+    return flow if flow.account_id == request.state.principal.account_id else None
+
+
+def flow_token(request: Request, form: FormData | None = None) -> str | None:
+    if form is not None:
+        value = form.get("flujo")
+        return value if isinstance(value, str) else None
+    return request.query_params.get("flujo")
+
+
+def redirect_to(request: Request, route: str, flow: Flow | None = None) -> RedirectResponse:
+    target = request.app.url_path_for(route)
+    query = f"?{urlencode({'flujo': sign_flow(request, flow)})}" if flow else ""
+    return RedirectResponse(f"{target}{query}", status_code=303)
+
+
+async def read_form(request: Request) -> FormData | Response:
+    try:
+        return await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
+    except MultiPartException:
+        return render_error(request, 413)
+
+
+async def upload_bytes(request: Request, form: FormData, name: str) -> bytes | None:
+    """The uploaded file's bytes (None when no file was chosen); at most one byte over the limit is read, so
+    an oversized upload is refused by the intake rules without holding all of it in memory."""
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read(request.app.state.settings.upload_max_bytes + 1)
+    return data or None
+
+
+def signature_data_url(form: FormData) -> bytes | None:
+    """Where signature.js leaves the PNG when the browser cannot fill a file input."""
+    value = form.get("firma_datos")
+    match = SIGNATURE_DATA_URL.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    try:
+        return base64.b64decode(match.group("data"), validate=True)
+    except binascii.Error:
+        return None
+
+
+def checked(form: FormData, name: str) -> bool:
+    return form.get(name) == "si"
+
+
+def text_field(form: FormData, name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def local_today(request: Request) -> date:
+    moment: datetime = now(request)
+    return to_local(moment).date()
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(request, template, context,
+                                                                      status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"  # pages carry the citizen's CIC, code or folio
+    return response
+
+
+def _fernet(request: Request) -> Fernet:
+    secret = request.app.state.settings.secret_key.encode()
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"registro activation code display").derive(secret)
+    return Fernet(base64.urlsafe_b64encode(raw))
+
+
+def remember_new_code(request: Request, response: Response, code: str, expires_at: datetime) -> None:
+    """The plain code is never stored: it rides to the next page once, encrypted, in a short-lived cookie."""
+    plain = f"{request.state.principal.account_id}|{code}|{expires_at.isoformat()}"
+    value = _fernet(request).encrypt(plain.encode()).decode()
+    secure = request.app.state.settings.env is not Environment.DEVELOPMENT or request.url.scheme == "https"
+    response.set_cookie(CODE_COOKIE, value, max_age=CODE_COOKIE_SECONDS, path="/ciudadano/codigo", httponly=True,
+                        samesite="lax", secure=secure)
+
+
+def recall_new_code(request: Request) -> tuple[str, datetime] | None:
+    """(code, when it stops working) of the code this account was just given, for as long as the cookie lives."""
+    token = request.cookies.get(CODE_COOKIE)
+    if not token:
+        return None
+    try:
+        account, code, expires = _fernet(request).decrypt(token.encode(), ttl=CODE_COOKIE_SECONDS).decode().split("|")
+        expires_at = datetime.fromisoformat(expires)
+    except (InvalidToken, UnicodeDecodeError, ValueError):
+        return None
+    return (code, expires_at) if account == str(request.state.principal.account_id) else None
+
+
+def code_outcome_message(outcome: CodeOutcome, attempts_left: int = 0) -> str:
+    if outcome is CodeOutcome.WRONG:
+        return _("El código no es correcto. Intentos que te quedan: %(num)d.") % {"num": attempts_left}
+    messages = {
+        CodeOutcome.LOCKED: _("Escribiste un código incorrecto demasiadas veces y ese código ya no sirve. Genera un código nuevo."),  # noqa: E501
+        CodeOutcome.EXPIRED: _("Tu código venció: dura 24 horas. Genera un código nuevo."),
+        CodeOutcome.USED: _("Ese código ya se usó. Genera un código nuevo para dar otro apoyo."),
+        CodeOutcome.REPLACED: _("Ese código ya no sirve porque pediste uno más nuevo. Usa el último código que te enviamos."),  # noqa: E501
+        CodeOutcome.NONE_OPEN: _("No tienes un código vigente. Genera uno con una foto del reverso de tu credencial."),
+        CodeOutcome.WINDOW_CLOSED: _("El periodo para recabar apoyo terminó, así que los códigos pendientes ya no sirven."),  # noqa: E501
+    }
+    return messages.get(outcome, _("Ese código no sirve. Genera un código nuevo."))
+
+
+def issue_refusal_message(refusal: IssueRefusal) -> str:
+    messages = {
+        IssueRefusal.CREDENTIAL_TAKEN: _("Esta credencial ya está registrada con otra cuenta. Si no fuiste tú, alguien más la registró: acude a tu OPL para aclararlo."),  # noqa: E501
+        IssueRefusal.TOO_MANY_CODES: _("Ya generaste demasiados códigos en las últimas 24 horas. Intenta de nuevo mañana."),  # noqa: E501
+        IssueRefusal.INCOMPLETE_READING: _("Todavía no tenemos la lectura completa de tu credencial. Toma la foto de nuevo."),  # noqa: E501
+        IssueRefusal.NO_OPEN_PROCESS: _("Ahora no hay ningún proceso recabando apoyo ciudadano."),
+    }
+    return messages[refusal]
+
+
+def support_refusal_message(refusal: Refusal) -> str:
+    messages = {
+        Refusal.ALREADY_SUPPORTED: _("Ya diste tu apoyo a esta persona con esta credencial. Solo cuenta una vez, así que no se registra de nuevo."),  # noqa: E501
+        Refusal.PROCESS_CLOSED: _("El periodo para apoyar a esta persona ya terminó."),
+        Refusal.ASPIRANT_NOT_FOUND: _("Esa persona aspirante no está disponible. Elige otra."),
+    }
+    return messages.get(refusal, _("No pudimos registrar tu apoyo. Empieza de nuevo desde tu código."))

@@ -1,0 +1,302 @@
+"""Dar mi apoyo: the code → the aspirant → front photo and live photo → signature (or its accessible
+alternative) → the statement of will → one call to the support service. Each step is a form that redirects to
+the next step's page; a mistake re-renders the same step with the message and keeps what was already stored."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from auth.permissions import Permission
+from capture.intake import IntakeError
+from registry.citizen import (
+    AcknowledgementNeeded,
+    SupportDraft,
+    check_draft_code,
+    confirmation,
+    give_support,
+    open_aspirants,
+)
+from registry.codes import CodeOutcome, CodeRefused, check_code
+from registry.images import store_image
+from registry.states import ImageKind, SignatureMethod
+from registry.supports import Refusal, SupportRefused
+from web.decoding import advice
+from web.i18n import gettext as _
+from web.routes.citizen_flow import (
+    IDEMPOTENCY_KEY,
+    Flow,
+    checked,
+    code_outcome_message,
+    flow_token,
+    read_flow,
+    read_form,
+    redirect_to,
+    render,
+    sign_flow,
+    signature_data_url,
+    support_refusal_message,
+    text_field,
+    upload_bytes,
+)
+from web.security import requires
+from web.services import call_service, now
+
+CODE_PAGE = "citizen/support_code.html"
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def code_page(request: Request) -> Response:
+    return render(request, CODE_PAGE, {})
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def code_sent(request: Request) -> Response:
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    typed = text_field(form, "codigo", 40)
+    if not typed:
+        return render(request, CODE_PAGE, {"code_error": _("Escribe tu código de activación.")}, status_code=400)
+    account_id = request.state.principal.account_id
+    check = await call_service(request, check_code, account_id=account_id, code=typed,
+                               secret_key=request.app.state.settings.secret_key, now=now(request))
+    if check.outcome is not CodeOutcome.VALID:
+        message = code_outcome_message(check.outcome, check.attempts_left)
+        return render(request, CODE_PAGE, {"code_error": message, "codigo": typed}, status_code=400)
+    return redirect_to(request, "citizen_support_aspirant", Flow(account_id=account_id, code_id=check.code_id))
+
+
+async def _flow(request: Request, form: FormData | None = None, *, needs: tuple[str, ...] = ()) -> Flow | Response:
+    """The step state if it is genuine and its code still works; otherwise the page that says why."""
+    flow = read_flow(request, flow_token(request, form))
+    if flow is None or flow.code_id is None or any(getattr(flow, name) is None for name in needs):
+        return render(request, CODE_PAGE, {"code_error": _("Empecemos de nuevo: escribe tu código.")}, 400)
+    try:
+        await call_service(request, check_draft_code, account_id=flow.account_id, code_id=flow.code_id,
+                           now=now(request))
+    except CodeRefused as refused:
+        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+    return flow
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def aspirant_page(request: Request) -> Response:
+    flow = await _flow(request)
+    if isinstance(flow, Response):
+        return flow
+    return await _aspirant_render(request, flow)
+
+
+async def _aspirant_render(request: Request, flow: Flow, error: str | None = None) -> Response:
+    choices = await call_service(request, open_aspirants, now=now(request))
+    context = {"flujo": sign_flow(request, flow), "choices": choices, "aspirant_error": error,
+               "chosen": flow.aspirant_id}
+    return render(request, "citizen/support_aspirant.html", context, 400 if error else 200)
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def aspirant_sent(request: Request) -> Response:
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    flow = await _flow(request, form)
+    if isinstance(flow, Response):
+        return flow
+    chosen = text_field(form, "aspirante", 12)
+    if not chosen.isdigit():
+        return await _aspirant_render(request, flow, _("Elige a quién quieres apoyar."))
+    flow = flow.but(aspirant_id=int(chosen))
+    try:
+        seen = await call_service(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
+                                  aspirant_id=flow.aspirant_id, now=now(request))
+    except SupportRefused as refused:
+        return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
+    if seen.conflict.already_supported:
+        return await _aspirant_render(request, flow, support_refusal_message(Refusal.ALREADY_SUPPORTED))
+    return redirect_to(request, "citizen_support_photos", flow)
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def photos_page(request: Request) -> Response:
+    flow = await _flow(request, needs=("aspirant_id",))
+    if isinstance(flow, Response):
+        return flow
+    return _photos_render(request, flow, {})
+
+
+def _photos_render(request: Request, flow: Flow, errors: dict[str, str]) -> Response:
+    context = {"flujo": sign_flow(request, flow), "flow": flow, **errors}
+    return render(request, "citizen/support_photos.html", context, 400 if errors else 200)
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def photos_sent(request: Request) -> Response:
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    flow = await _flow(request, form, needs=("aspirant_id",))
+    if isinstance(flow, Response):
+        return flow
+    errors: dict[str, str] = {}
+    front, error = await _stored(request, form, "frente", ImageKind.FRONT, flow.front_image_id)
+    errors |= {"front_error": error} if error else {}
+    live, error = await _stored(request, form, "foto_viva", ImageKind.LIVE_PHOTO, flow.live_photo_id)
+    errors |= {"live_error": error} if error else {}
+    flow = flow.but(front_image_id=front, live_photo_id=live)
+    if errors:
+        return _photos_render(request, flow, errors)  # what was stored stays in the form: nothing to redo
+    return redirect_to(request, "citizen_support_signature", flow)
+
+
+async def _stored(request: Request, form: FormData, field: str, kind: ImageKind,
+                  kept: int | None) -> tuple[int | None, str | None]:
+    """(stored image id, error): a new upload replaces the one kept from an earlier try."""
+    data = await upload_bytes(request, form, field)
+    if data is None:
+        return kept, None if kept else _missing_photo(kind)
+    settings = request.app.state.settings
+    try:
+        image = await call_service(request, store_image, store=request.app.state.image_store, data=data, kind=kind,
+                                   max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels)
+    except IntakeError as error:
+        return kept, advice(error.reason)
+    return image.id, None
+
+
+def _missing_photo(kind: ImageKind) -> str:
+    if kind is ImageKind.FRONT:
+        return _("Toma o elige una foto del frente de tu credencial.")
+    if kind is ImageKind.LIVE_PHOTO:
+        return _("Tómate una foto en este momento (una selfie).")
+    return _("Firma en el recuadro o sube una foto de tu firma.")
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def signature_page(request: Request) -> Response:
+    flow = await _flow(request, needs=("aspirant_id", "front_image_id", "live_photo_id"))
+    if isinstance(flow, Response):
+        return flow
+    return render(request, "citizen/support_signature.html", {"flujo": sign_flow(request, flow)})
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def signature_sent(request: Request) -> Response:
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    flow = await _flow(request, form, needs=("aspirant_id", "front_image_id", "live_photo_id"))
+    if isinstance(flow, Response):
+        return flow
+    if checked(form, "alternativa"):
+        flow = flow.but(signature_method=SignatureMethod.ACCESSIBLE_ALTERNATIVE.value, signature_image_id=None)
+        return redirect_to(request, "citizen_support_confirm", flow)
+    data = await upload_bytes(request, form, "firma") or signature_data_url(form)
+    image_id, error = await _signature(request, data)
+    if error:
+        context = {"flujo": sign_flow(request, flow), "signature_error": error}
+        return render(request, "citizen/support_signature.html", context, 400)
+    flow = flow.but(signature_method=SignatureMethod.DRAWN.value, signature_image_id=image_id)
+    return redirect_to(request, "citizen_support_confirm", flow)
+
+
+async def _signature(request: Request, data: bytes | None) -> tuple[int | None, str | None]:
+    if data is None:
+        return None, _("Firma en el recuadro, sube una foto de tu firma o marca la alternativa sin firma.")
+    settings = request.app.state.settings
+    try:
+        image = await call_service(request, store_image, store=request.app.state.image_store, data=data,
+                                   kind=ImageKind.SIGNATURE, max_bytes=settings.upload_max_bytes,
+                                   max_pixels=settings.upload_max_pixels)
+    except IntakeError as error:
+        return None, advice(error.reason)
+    return image.id, None
+
+
+CONFIRM_NEEDS = ("aspirant_id", "front_image_id", "live_photo_id", "signature_method")
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def confirm_page(request: Request) -> Response:
+    flow = await _flow(request, needs=CONFIRM_NEEDS)
+    if isinstance(flow, Response):
+        return flow
+    # The key is made when the form is shown: a double tap or a resent form carries it again.
+    return await _confirm_render(request, flow, key=secrets.token_urlsafe(24))
+
+
+async def _confirm_render(request: Request, flow: Flow, *, key: str, status_code: int = 200,
+                          **extra: Any) -> Response:
+    try:
+        seen = await call_service(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
+                                  aspirant_id=flow.aspirant_id, now=now(request))
+    except SupportRefused as refused:
+        return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
+    context = {"flujo": sign_flow(request, flow), "flow": flow, "choice": seen.choice, "conflict": seen.conflict,
+               "idempotency_key": key, **extra}
+    if seen.conflict.already_supported:
+        context["confirm_error"] = support_refusal_message(Refusal.ALREADY_SUPPORTED)
+        status_code = 400
+    return render(request, "citizen/support_confirm.html", context, status_code)
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def confirm_sent(request: Request) -> Response:
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    key = text_field(form, "clave_idempotencia", 80)
+    flow = read_flow(request, flow_token(request, form))
+    if flow is None or not IDEMPOTENCY_KEY.fullmatch(key) or any(getattr(flow, n) is None for n in CONFIRM_NEEDS):
+        return render(request, CODE_PAGE, {"code_error": _("Empecemos de nuevo: escribe tu código.")}, 400)
+    errors = _statement_errors(form)
+    if errors:
+        return await _confirm_render(request, flow, key=key, status_code=400, **errors)
+    return await _submit(request, flow, key, acknowledged=checked(form, "entiendo_primero"))
+
+
+def _statement_errors(form: FormData) -> dict[str, str]:
+    errors = {}
+    if not checked(form, "manifiesto"):
+        errors["statement_error"] = _("Para dar tu apoyo marca la casilla de tu manifestación de voluntad.")
+    if not checked(form, "privacidad"):
+        errors["privacy_error"] = _("Para dar tu apoyo marca que leíste el aviso de privacidad.")
+    return errors
+
+
+async def _submit(request: Request, flow: Flow, key: str, *, acknowledged: bool) -> Response:
+    assert flow.code_id is not None and flow.aspirant_id is not None and flow.signature_method is not None
+    draft = SupportDraft(code_id=flow.code_id, aspirant_id=flow.aspirant_id, front_image_id=flow.front_image_id,
+                         live_photo_id=flow.live_photo_id, signature_image_id=flow.signature_image_id,
+                         signature_method=SignatureMethod(flow.signature_method))
+    try:
+        receipt = await call_service(request, give_support, account_id=flow.account_id, draft=draft,
+                                     idempotency_key=key, acknowledged_other_office=acknowledged, now=now(request))
+    except AcknowledgementNeeded:
+        message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
+        return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
+    except SupportRefused as refused:
+        return await _confirm_render(request, flow, key=key, status_code=400,
+                                     confirm_error=support_refusal_message(refused.refusal))
+    except CodeRefused as refused:
+        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+    return RedirectResponse(str(request.app.url_path_for("citizen_receipt", folio=receipt.folio)), status_code=303)
+
+
+routes = [
+    Route("/ciudadano/apoyo", code_page, methods=["GET"], name="citizen_support"),
+    Route("/ciudadano/apoyo", code_sent, methods=["POST"], name="citizen_support_post"),
+    Route("/ciudadano/apoyo/aspirante", aspirant_page, methods=["GET"], name="citizen_support_aspirant"),
+    Route("/ciudadano/apoyo/aspirante", aspirant_sent, methods=["POST"], name="citizen_support_aspirant_post"),
+    Route("/ciudadano/apoyo/fotos", photos_page, methods=["GET"], name="citizen_support_photos"),
+    Route("/ciudadano/apoyo/fotos", photos_sent, methods=["POST"], name="citizen_support_photos_post"),
+    Route("/ciudadano/apoyo/firma", signature_page, methods=["GET"], name="citizen_support_signature"),
+    Route("/ciudadano/apoyo/firma", signature_sent, methods=["POST"], name="citizen_support_signature_post"),
+    Route("/ciudadano/apoyo/confirmar", confirm_page, methods=["GET"], name="citizen_support_confirm"),
+    Route("/ciudadano/apoyo/confirmar", confirm_sent, methods=["POST"], name="citizen_support_confirm_post"),
+]
