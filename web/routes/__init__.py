@@ -2,10 +2,12 @@
 
 from starlette.routing import BaseRoute
 
-from web.routes import aspirant, citizen, field, opl, public, review, system
+from web.routes import aspirant, auth, citizen, field, opl, public, review, system
 
+# The local OpenID provider's routes (web.routes.dev_oidc) are added by the app factory outside production only.
 ALL_ROUTES: list[BaseRoute] = [
     *public.routes,
+    *auth.routes,
     *citizen.routes,
     *field.routes,
     *aspirant.routes,

@@ -1,20 +1,269 @@
-"""Routes for the field audience."""
+"""Routes for the field audience (auxiliaries): home with their teams and their own captures, the capture form
+(an offline queue when JavaScript runs, two online steps when it does not), accepting an invitation, and the
+service worker that keeps the capture page working with no signal."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from web.security import requires
+from capture.result import Reason
+from registry.field import (
+    CaptureRefused,
+    FieldRefusal,
+    ImageLimits,
+    credential_from_reading,
+    memberships,
+    own_captures,
+    require_complete,
+)
+from registry.field_batch import CaptureImages, FieldCapture, TypedIdentifiers
+from registry.field_online import Draft, store_draft_images, submit_draft
+from registry.states import SignatureMethod
+from registry.supports import CredentialData, SupportRefused
+from registry.team import MAX_ROW_ID, TeamError, TeamRefused, accept_invitation, preview_invitation
+from web.decoding import advice
+from web.i18n import gettext as _
+from web.routes import field_api
+from web.routes.citizen_flow import checked, local_today, read_form, render, signature_data_url, upload_bytes
+from web.security import public, requires
+from web.services import call_service, now
+
+SERVICE_WORKER = Path(__file__).resolve().parents[2] / "static" / "sw.js"
+DRAFT_MAX_AGE_SECONDS = 3 * 3600
 
 
 @requires(Permission.FIELD_HOME_VIEW)
 async def home(request: Request) -> Response:
-    return request.app.state.templates.TemplateResponse(request, "field/home.html", {})
+    account_id = request.state.principal.account_id
+    teams = await call_service(request, memberships, account_id=account_id)
+    captures = await call_service(request, own_captures, account_id=account_id, limit=50)
+    welcome = [{"level": "ok", "text": _("¡Listo! Ya eres auxiliar de este equipo.")}] \
+        if request.query_params.get("bienvenida") else []
+    return render(request, "field/home.html", {"teams": teams, "captures": captures, "messages": welcome})
+
+
+# ---------------------------------------------------------------- the capture form
+
+
+@requires(Permission.FIELD_SUPPORT_CREATE)
+async def capture_page(request: Request) -> Response:
+    return await _capture_form(request, {})
+
+
+async def _capture_form(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
+    teams = await call_service(request, memberships, account_id=request.state.principal.account_id)
+    base = {"teams": [team for team in teams if team.can_capture], "suspended": [t for t in teams if not t.can_capture],
+            "field_errors": {}, "typed": TypedIdentifiers(), "account_id": request.state.principal.account_id}
+    return render(request, "field/capture.html", {**base, **context}, status_code=status_code)
+
+
+@requires(Permission.FIELD_SUPPORT_CREATE)
+async def capture_post(request: Request) -> Response:
+    """Step 1 without JavaScript: store the photos, read the back, show what was read for confirmation."""
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    capture = await _capture_from_form(request, form)
+    errors = _step_one_errors(capture, form)
+    if errors:
+        return await _capture_form(request, {"field_errors": errors, "typed": capture.typed,
+                                             "errors": [_("Revisa los datos marcados.")]}, 400)
+    reading = await request.app.state.decoder.read_back(capture.images.back or b"", today=local_today(request))
+    try:  # typed identifiers are looked at only in step 2, and only when the server could not read the back
+        credential: CredentialData | None = credential_from_reading(reading, None, today=local_today(request)).data
+    except CaptureRefused as refused:
+        if refused.code != FieldRefusal.UNREADABLE:
+            message = field_api.answer_message(refused.code, refused.detail)
+            return await _capture_form(request, {"field_errors": {"reverso": message}, "typed": capture.typed}, 400)
+        credential = None
+    return await _store_and_confirm(request, capture, credential, reading.url.text if reading.url else None,
+                                    reading.reason)
+
+
+async def _capture_from_form(request: Request, form: FormData) -> FieldCapture:
+    signature = await upload_bytes(request, form, "firma") or signature_data_url(form)
+    images = CaptureImages(back=await upload_bytes(request, form, "reverso"),
+                           front=await upload_bytes(request, form, "frente"),
+                           live_photo=await upload_bytes(request, form, "foto_viva"), signature=signature)
+    aspirant = form.get("aspirante")
+    known = isinstance(aspirant, str) and aspirant.isascii() and aspirant.isdigit() and int(aspirant) <= MAX_ROW_ID
+    return FieldCapture(index=0, client_key=uuid.uuid4().hex, aspirant_id=int(str(aspirant)) if known else 0,
+                        captured_at=now(request), images=images, typed=_typed(form),
+                        signature_method=_signature_method(form))
+
+
+def _typed(form: FormData) -> TypedIdentifiers:
+    def text(name: str) -> str:
+        value = form.get(name)
+        return value.strip()[:40] if isinstance(value, str) else ""
+
+    return TypedIdentifiers(cic=text("cic"), clave_elector=text("clave_elector"), ocr=text("ocr"))
+
+
+def _signature_method(form: FormData) -> SignatureMethod:
+    return SignatureMethod.ACCESSIBLE_ALTERNATIVE if checked(form, "alternativa") else SignatureMethod.DRAWN
+
+
+_PART_FIELDS = {"back": "reverso", "front": "frente", "live_photo": "foto_viva", "signature": "firma"}
+
+
+def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not capture.aspirant_id:
+        errors["aspirante"] = _("Elige la candidatura.")
+    if not checked(form, "manifestacion"):
+        errors["manifestacion"] = _("La persona debe leer o escuchar la manifestación de voluntad y aceptarla.")
+    try:
+        require_complete(capture)
+    except CaptureRefused as missing:
+        for part in missing.detail.split(","):
+            errors[_PART_FIELDS[part]] = _("Falta: %(parts)s.") % {"parts": field_api.part_label(part)}
+    return errors
+
+
+async def _store_and_confirm(request: Request, capture: FieldCapture, reading: CredentialData | None,
+                             qr_text: str | None,
+                             reason: Reason | None) -> Response:
+    settings = request.app.state.settings
+    try:
+        ids = await call_service(request, store_draft_images, store=request.app.state.image_store,
+                                 limits=ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels),
+                                 account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
+                                 images=capture.images)
+    except (CaptureRefused, SupportRefused) as refused:
+        return await _refused_page(request, refused)
+    draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
+                  signature_method=capture.signature_method, image_ids=ids, reading=reading, qr_text=qr_text)
+    return _confirm_page(request, draft, capture.typed or TypedIdentifiers(), reason, {})
+
+
+def _confirm_page(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None,
+                  field_errors: dict[str, str], status_code: int = 200) -> Response:
+    context = {"draft": draft, "token": _seal(request, draft), "typed": typed, "field_errors": field_errors,
+               "advice": advice(reason) if reason and draft.reading is None else None,
+               "errors": [_("Revisa los datos marcados.")] if field_errors else []}
+    return render(request, "field/confirm.html", context, status_code=status_code)
+
+
+@requires(Permission.FIELD_SUPPORT_CREATE)
+async def capture_confirm(request: Request) -> Response:
+    """Step 2: store the support from the server's reading, or from the typed identifiers (captura manual)."""
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    draft = _open(request, form.get("borrador"))
+    if draft is None:
+        return await _capture_form(request, {"errors": [_("La captura tardó demasiado o no es válida. Captúrala de nuevo.")]}, 400)  # noqa: E501
+    typed = _typed(form)
+    try:
+        receipt = await call_service(request, submit_draft, account_id=request.state.principal.account_id,
+                                     draft=draft, typed=typed if draft.reading is None else None,
+                                     today=local_today(request), now=now(request))
+    except CaptureRefused as refused:
+        if refused.code == FieldRefusal.INVALID_IDENTIFIER:
+            field = refused.detail.split(":")[0]
+            errors = {field: field_api.identifier_message(refused.detail)}
+            return _confirm_page(request, draft, typed, None, errors, 400)
+        return await _refused_page(request, refused)
+    except SupportRefused as refused:
+        return await _refused_page(request, refused)
+    return render(request, "field/receipt.html", {"receipt": receipt, "manual": draft.reading is None})
+
+
+async def _refused_page(request: Request, refused: CaptureRefused | SupportRefused) -> Response:
+    code, detail = (refused.code, refused.detail) if isinstance(refused, CaptureRefused) \
+        else (refused.refusal.value, "")
+    return await _capture_form(request, {"errors": [field_api.answer_message(code, detail)]}, 409)
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="registro-campo-borrador")
+
+
+def _seal(request: Request, draft: Draft) -> str:
+    return str(_serializer(request).dumps({"cuenta": request.state.principal.account_id, "borrador": draft.to_json()}))
+
+
+def _open(request: Request, token: object) -> Draft | None:
+    """The draft, if it is genuine, recent and this account's."""
+    if not isinstance(token, str):
+        return None
+    try:
+        sealed = _serializer(request).loads(token, max_age=DRAFT_MAX_AGE_SECONDS)
+        if sealed["cuenta"] != request.state.principal.account_id:
+            return None
+        return Draft.from_json(sealed["borrador"])
+    except (BadData, KeyError, TypeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- invitations
+
+
+@public
+async def invitation_page(request: Request) -> Response:
+    """Anyone with the link sees whose team it is; accepting needs the invited address (signed in)."""
+    token = request.path_params["token"]
+    try:
+        preview = await call_service(request, preview_invitation, token=token,
+                                     secret=request.app.state.settings.secret_key, now=now(request))
+    except TeamRefused as refused:
+        return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
+    login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
+    return render(request, "field/invitation.html", {"preview": preview, "token": token, "login_url": login})
+
+
+@public
+async def invitation_accept(request: Request) -> Response:
+    token = request.path_params["token"]
+    principal = request.state.principal
+    if principal is None:
+        login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
+        return RedirectResponse(login, status_code=303)
+    try:
+        await call_service(request, accept_invitation, token=token, secret=request.app.state.settings.secret_key,
+                           account_id=principal.account_id, now=now(request))
+    except TeamRefused as refused:
+        return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
+    return RedirectResponse(f"{request.app.url_path_for('field_home')}?bienvenida=1", status_code=303)
+
+
+def invitation_problem(error: TeamError) -> str:
+    return {
+        TeamError.EXPIRED: _("Esta invitación venció. Pide a la persona aspirante que te la envíe de nuevo."),
+        TeamError.ALREADY_USED: _("Esta invitación ya se aceptó. Entra a Captura en campo con tu cuenta."),
+        TeamError.EMAIL_MISMATCH: _("Iniciaste sesión con un correo distinto al invitado. Cierra sesión y entra con la cuenta de Google o Facebook de ese correo."),  # noqa: E501
+        TeamError.NOT_INVITED: _("Esta invitación ya no está vigente. Habla con la persona aspirante."),
+    }.get(error, _("Este enlace de invitación no es válido. Revisa que esté completo o pide uno nuevo."))
+
+
+# ---------------------------------------------------------------- the service worker
+
+
+@public
+async def service_worker(request: Request) -> Response:
+    """Served under /campo so it may control /campo pages; `no-cache` so a new version reaches phones."""
+    return FileResponse(SERVICE_WORKER, media_type="text/javascript",
+                        headers={"Service-Worker-Allowed": "/campo", "Cache-Control": "no-cache"})
 
 
 routes = [
     Route("/campo", home, name="field_home"),
+    Route("/campo/captura", capture_page, methods=["GET"], name="field_capture"),
+    Route("/campo/captura", capture_post, methods=["POST"], name="field_capture_post"),
+    Route("/campo/captura/confirmar", capture_confirm, methods=["POST"], name="field_capture_confirm"),
+    Route("/campo/invitacion/{token:str}", invitation_page, methods=["GET"], name="field_invitation"),
+    Route("/campo/invitacion/{token:str}", invitation_accept, methods=["POST"], name="field_invitation_accept"),
+    Route("/campo/sw.js", service_worker, name="field_service_worker"),
+    *field_api.routes,
 ]

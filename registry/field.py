@@ -1,0 +1,345 @@
+"""Auxiliary capture: what the server read from the back photo (or, when it could not, the identifiers the
+auxiliary typed) becomes a SupportSubmission on the AUXILIARY channel, stored through `submit_support`.
+
+The device's own reading is never trusted: every back photo is decoded again here. Client idempotency keys are
+namespaced by the auxiliary (`campo:<auxiliary id>:<key>`), so one auxiliary's keys can never collide with, or
+probe, another's. The batch the phones send is processed item by item, each in its own transaction, so one
+failure never undoes or blocks the others, and an item answered "received" is already committed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from capture.identifiers import InvalidIdentifier, parse_cic, parse_clave_elector, parse_ocr
+from capture.intake import IntakeError
+from capture.result import BackReading, Reason
+from core.db import session_scope
+from registry.field_batch import (
+    CaptureImages,
+    FieldCapture,
+    ItemAnswer,
+    MalformedItem,
+    TypedIdentifiers,
+    error,
+    received,
+    refused,
+)
+from registry.images import ImageStore, store_image
+from registry.models import Aspirant, Auxiliary, Process, Support
+from registry.states import (
+    CAN_CAPTURE,
+    Channel,
+    ImageKind,
+    InvitationState,
+    ReadingSource,
+    SignatureMethod,
+    SituacionRegistral,
+    SupportStatus,
+)
+from registry.supports import (
+    CredentialData,
+    Refusal,
+    SupportReceipt,
+    SupportRefused,
+    SupportSubmission,
+    find_conflict,
+    submit_support,
+)
+
+log = logging.getLogger(__name__)
+# Photo failures that a typed identifier cannot make up for: the file itself is unusable.
+_BAD_FILE = frozenset({Reason.NOT_AN_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.TOO_LARGE, Reason.TOO_MANY_PIXELS,
+                       Reason.IMAGE_TRUNCATED, Reason.IMAGE_TOO_SMALL})
+
+
+class FieldRefusal(StrEnum):
+    """Refusal codes of the field channel, besides `registry.supports.Refusal`'s (one namespace of strings)."""
+
+    UNREADABLE = "unreadable"  # the back could not be read and no identifiers were typed
+    CREDENTIAL_EXPIRED = "credential_expired"
+    INVALID_IDENTIFIER = "invalid_identifier"
+    BAD_IMAGE = "bad_image"
+    INCOMPLETE = "incomplete"  # a required photo (front, live photo, signature) is missing
+
+
+class CaptureRefused(Exception):
+    """A capture that will not be stored as sent; `code` is a FieldRefusal or Refusal value, `detail` says
+    which part (e.g. `front:not_an_image`, `cic:wrong_length`, or the capture Reason of an unreadable back)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}:{detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int
+    max_pixels: int
+
+
+def field_key(auxiliary_id: int, client_key: str) -> str:
+    return f"campo:{auxiliary_id}:{client_key}"
+
+
+# ---------------------------------------------------------------- what the server read, or what was typed
+
+
+@dataclass(frozen=True)
+class Credential:
+    data: CredentialData
+    manual: bool
+
+
+def credential_from_reading(reading: BackReading, typed: TypedIdentifiers | None, *, today: date) -> Credential:
+    """The server's reading when the MRZ was read (its check digits make the CIC trustworthy; the typed values
+    are then ignored); otherwise the typed identifiers, validated, as a captura manual. Raises CaptureRefused."""
+    if reading.reason in _BAD_FILE:
+        raise CaptureRefused(FieldRefusal.BAD_IMAGE, f"back:{reading.reason}")
+    if reading.expired:
+        raise CaptureRefused(FieldRefusal.CREDENTIAL_EXPIRED)
+    fields = reading.fields
+    if reading.mrz_ok and fields is not None:
+        return Credential(CredentialData(
+            source=ReadingSource.PIPELINE, cic=fields.cic, identificador_ciudadano=fields.identificador_ciudadano,
+            ocr=fields.ocr, qr_text=reading.url.text if reading.url else None, model_hint=fields.model_hint.value,
+            expiry=fields.expiry), manual=False)
+    if typed is None or typed.empty:
+        raise CaptureRefused(FieldRefusal.UNREADABLE, str(reading.reason or Reason.MRZ_UNREADABLE))
+    return Credential(typed_credential(typed, today=today, qr_text=reading.url.text if reading.url else None),
+                      manual=True)
+
+
+def typed_credential(typed: TypedIdentifiers, *, today: date, qr_text: str | None = None) -> CredentialData:
+    """CIC, or clave de elector + OCR, validated with capture.identifiers; raises CaptureRefused naming the
+    first field that failed (`cic:wrong_length`)."""
+    try:
+        cic = parse_cic(typed.cic) if typed.cic.strip() else None
+        clave = parse_clave_elector(typed.clave_elector, today=today).value if typed.clave_elector.strip() else None
+        ocr = parse_ocr(typed.ocr) if typed.ocr.strip() else None
+    except InvalidIdentifier as invalid:
+        raise CaptureRefused(FieldRefusal.INVALID_IDENTIFIER, f"{invalid.kind}:{invalid.code}") from invalid
+    if cic is None and (clave is None or ocr is None):
+        missing = "ocr" if clave else "clave_elector" if ocr else "cic"
+        raise CaptureRefused(FieldRefusal.INVALID_IDENTIFIER, f"{missing}:empty")
+    return CredentialData(source=ReadingSource.MANUAL, cic=cic, clave_elector=clave, ocr=ocr, qr_text=qr_text)
+
+
+# ---------------------------------------------------------------- who is capturing
+
+
+def capturing_auxiliary(*, session: Session, account_id: int, aspirant_id: int) -> Auxiliary:
+    """The signed-in account's place on this aspirant's team; refused when it has none."""
+    auxiliary = session.exec(select(Auxiliary).where(Auxiliary.account_id == account_id,
+                                                     Auxiliary.aspirant_id == aspirant_id)).first()
+    if auxiliary is None or auxiliary.id is None:
+        raise SupportRefused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
+    return auxiliary
+
+
+@dataclass(frozen=True)
+class Prepared:
+    auxiliary_id: int
+    stored: SupportReceipt | None  # this key was already stored: answer with its folio, change nothing
+
+
+def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, client_key: str) -> Prepared:
+    """Before any decoding: a replay of a stored key is answered at once (even if the auxiliary was suspended
+    since: it was stored before); a suspended auxiliary's new captures are refused."""
+    auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
+    assert auxiliary.id is not None
+    stored = _stored(session, field_key(auxiliary.id, client_key))
+    if stored is not None:
+        return Prepared(auxiliary.id, stored_receipt(stored))
+    if auxiliary.state not in CAN_CAPTURE:
+        raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+    return Prepared(auxiliary.id, None)
+
+
+def stored_receipt(support: Support) -> SupportReceipt:
+    assert support.id is not None
+    return SupportReceipt(support_id=support.id, folio=support.folio, received_at=support.received_at,
+                          created=False,
+                          counts_for_aspirant=support.situacion_registral
+                          is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE)
+
+
+# ---------------------------------------------------------------- storing one capture
+
+
+def record_capture(*, session: Session, store: ImageStore, limits: ImageLimits, capture: FieldCapture,
+                   credential: Credential, auxiliary_id: int, actor_account_id: int,
+                   now: datetime) -> SupportReceipt:
+    """Store the photos and the support, in the caller's transaction. Raises CaptureRefused / SupportRefused."""
+    conflict = _known_duplicate(session, capture.aspirant_id, credential.data)
+    if conflict is not None:
+        # A retry of this very key that raced us (the phone gave up waiting and sent it again) is a replay.
+        raced = _stored(session, field_key(auxiliary_id, capture.client_key))
+        if raced is None:
+            raise SupportRefused(conflict)
+        return stored_receipt(raced)
+    ids = store_capture_images(session=session, store=store, limits=limits, images=capture.images)
+    submission = field_submission(auxiliary_id=auxiliary_id, client_key=capture.client_key,
+                                  aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
+                                  credential=credential, image_ids=ids, signature_method=capture.signature_method)
+    return submit_support(session=session, submission=submission, actor_account_id=actor_account_id, now=now)
+
+
+def field_submission(*, auxiliary_id: int, client_key: str, aspirant_id: int, captured_at: datetime,
+                     credential: Credential, image_ids: Mapping[ImageKind, int],
+                     signature_method: SignatureMethod) -> SupportSubmission:
+    data = replace(credential.data, back_image_id=image_ids.get(ImageKind.BACK),
+                   front_image_id=image_ids.get(ImageKind.FRONT))
+    return SupportSubmission(
+        idempotency_key=field_key(auxiliary_id, client_key), aspirant_id=aspirant_id, channel=Channel.AUXILIARY,
+        credential=data, captured_at=captured_at, auxiliary_id=auxiliary_id,
+        live_photo_id=image_ids.get(ImageKind.LIVE_PHOTO), signature_image_id=image_ids.get(ImageKind.SIGNATURE),
+        signature_method=signature_method, manual_capture=credential.manual)
+
+
+def _known_duplicate(session: Session, aspirant_id: int, credential: CredentialData) -> Refusal | None:
+    # Checked before the photos are written, so a refused duplicate leaves no orphan files in the store.
+    aspirant = session.get(Aspirant, aspirant_id)
+    if aspirant is None:
+        return Refusal.ASPIRANT_NOT_FOUND
+    refusal, _other = find_conflict(session=session, aspirant_id=aspirant_id, process_id=aspirant.process_id,
+                                    cic=credential.cic, clave_elector=credential.clave_elector)
+    return refusal
+
+
+def _stored(session: Session, idempotency_key: str) -> Support | None:
+    return session.exec(select(Support).where(Support.idempotency_key == idempotency_key)).first()
+
+
+def store_capture_images(*, session: Session, store: ImageStore, limits: ImageLimits,
+                         images: CaptureImages) -> dict[ImageKind, int]:
+    ids: dict[ImageKind, int] = {}
+    for kind, data in images.present():
+        try:
+            row = store_image(session=session, store=store, data=data, kind=kind, max_bytes=limits.max_bytes,
+                              max_pixels=limits.max_pixels)
+        except IntakeError as bad:
+            raise CaptureRefused(FieldRefusal.BAD_IMAGE, f"{kind}:{bad.reason}") from bad
+        assert row.id is not None
+        ids[kind] = row.id
+    return ids
+
+
+def require_complete(capture: FieldCapture) -> None:
+    """The INE flow asks for both sides, a live photo and a signature (or the accessible alternative)."""
+    missing = capture.images.missing(signature_needed=capture.signature_method is SignatureMethod.DRAWN)
+    if missing:
+        raise CaptureRefused(FieldRefusal.INCOMPLETE, ",".join(missing))
+
+
+# ---------------------------------------------------------------- the batch
+
+
+Decode = Callable[[bytes], BackReading]
+Writer = Callable[..., SupportReceipt]  # record_capture's signature; tests wrap it to fail on purpose
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    engine: Engine
+    store: ImageStore
+    limits: ImageLimits
+    decode: Decode
+    clock: Callable[[], datetime]
+    account_id: int
+    today: date
+    write: Writer = record_capture
+
+
+def process_batch(context: BatchContext, items: Sequence[FieldCapture | MalformedItem]) -> list[ItemAnswer]:
+    """One answer per item, in order. Nothing raised by one item reaches another, or the caller."""
+    return [_answer(context, item) for item in items]
+
+
+def _answer(context: BatchContext, item: FieldCapture | MalformedItem) -> ItemAnswer:
+    if isinstance(item, MalformedItem):
+        return error(item.index, item.client_key, item.code, item.field, retryable=item.retryable)
+    try:
+        return _process(context, item)
+    except (CaptureRefused, SupportRefused) as refusal:
+        code = refusal.code if isinstance(refusal, CaptureRefused) else refusal.refusal.value
+        detail = refusal.detail if isinstance(refusal, CaptureRefused) else ""
+        return refused(item.index, item.client_key, code, detail)
+    except Exception:  # a server fault: the phone keeps the item and sends it again later
+        log.exception("field capture item %d failed", item.index)
+        return error(item.index, item.client_key, "server_error", "", retryable=True)
+
+
+def _process(context: BatchContext, item: FieldCapture) -> ItemAnswer:
+    with session_scope(context.engine) as session:
+        prepared = prepare_capture(session=session, account_id=context.account_id, aspirant_id=item.aspirant_id,
+                                   client_key=item.client_key)
+    if prepared.stored is not None:
+        return received(item.index, item.client_key, prepared.stored, replay=True, manual=None)
+    require_complete(item)
+    reading = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
+    credential = credential_from_reading(reading, item.typed, today=context.today)
+    with session_scope(context.engine) as session:
+        receipt = context.write(session=session, store=context.store, limits=context.limits, capture=item,
+                                credential=credential, auxiliary_id=prepared.auxiliary_id,
+                                actor_account_id=context.account_id, now=context.clock())
+    return received(item.index, item.client_key, receipt, replay=not receipt.created, manual=credential.manual)
+
+
+# ---------------------------------------------------------------- what an auxiliary sees
+
+
+@dataclass(frozen=True)
+class Membership:
+    auxiliary_id: int
+    aspirant_id: int
+    aspirant_name: str
+    process_name: str
+    state: InvitationState
+
+    @property
+    def can_capture(self) -> bool:
+        return self.state in CAN_CAPTURE
+
+
+def memberships(*, session: Session, account_id: int) -> list[Membership]:
+    rows = session.exec(
+        select(Auxiliary, Aspirant, Process)
+        .join(Aspirant, col(Aspirant.id) == col(Auxiliary.aspirant_id))
+        .join(Process, col(Process.id) == col(Aspirant.process_id))
+        .where(Auxiliary.account_id == account_id).order_by(col(Auxiliary.id))
+    ).all()
+    return [Membership(auxiliary_id=aux.id or 0, aspirant_id=asp.id or 0, aspirant_name=asp.full_name,
+                       process_name=process.name, state=aux.state) for aux, asp, process in rows]
+
+
+@dataclass(frozen=True)
+class OwnCapture:
+    folio: str
+    aspirant_name: str
+    captured_at: datetime
+    received_at: datetime
+    status: SupportStatus
+    manual_capture: bool
+    device_time_suspect: bool
+
+
+def own_captures(*, session: Session, account_id: int, limit: int = 100) -> list[OwnCapture]:
+    """The signed-in auxiliary's own supports, newest first; never anybody else's."""
+    rows = session.exec(
+        select(Support, Aspirant)
+        .join(Auxiliary, col(Auxiliary.id) == col(Support.auxiliary_id))
+        .join(Aspirant, col(Aspirant.id) == col(Support.aspirant_id))
+        .where(Auxiliary.account_id == account_id)
+        .order_by(col(Support.received_at).desc(), col(Support.id).desc()).limit(limit)
+    ).all()
+    return [OwnCapture(folio=s.folio, aspirant_name=a.full_name, captured_at=s.captured_at,
+                       received_at=s.received_at, status=s.status, manual_capture=s.manual_capture,
+                       device_time_suspect=s.device_time_suspect) for s, a in rows]

@@ -1,0 +1,85 @@
+"""The online capture form in two steps, for phones without JavaScript (or when the auxiliary prefers it):
+1. the photos are stored and the back is decoded; the page shows the CIC the server read, for confirmation, or
+   the advice and the typed-identifier fields when it could not read it;
+2. confirming stores the support (idempotent on the draft's key, so a double tap stores one).
+
+Between the steps the draft travels in the page, signed by the web layer; it holds image ids, the server's own
+reading and the key, never the photos."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from registry.field import (
+    Credential,
+    ImageLimits,
+    capturing_auxiliary,
+    field_submission,
+    store_capture_images,
+    typed_credential,
+)
+from registry.field_batch import CaptureImages, TypedIdentifiers
+from registry.images import ImageStore
+from registry.states import CAN_CAPTURE, ImageKind, ReadingSource, SignatureMethod
+from registry.supports import CredentialData, Refusal, SupportReceipt, SupportRefused, submit_support
+
+
+@dataclass(frozen=True)
+class Draft:
+    client_key: str
+    aspirant_id: int
+    captured_at: datetime
+    signature_method: SignatureMethod
+    image_ids: dict[ImageKind, int]
+    reading: CredentialData | None  # the server's own reading; None: identifiers must be typed
+    qr_text: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        reading = asdict(self.reading) if self.reading else None
+        if reading and reading["expiry"]:
+            reading["expiry"] = reading["expiry"].isoformat()
+        return {"key": self.client_key, "aspirant": self.aspirant_id, "at": self.captured_at.isoformat(),
+                "sig": self.signature_method.value, "img": {k.value: v for k, v in self.image_ids.items()},
+                "reading": reading, "qr": self.qr_text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Draft:
+        reading = data["reading"]
+        if reading is not None:
+            reading = CredentialData(**{**reading, "source": ReadingSource(reading["source"]),
+                                        "expiry": date.fromisoformat(reading["expiry"]) if reading["expiry"] else None})
+        return cls(client_key=str(data["key"]), aspirant_id=int(data["aspirant"]),
+                   captured_at=datetime.fromisoformat(data["at"]), signature_method=SignatureMethod(data["sig"]),
+                   image_ids={ImageKind(k): int(v) for k, v in data["img"].items()}, reading=reading,
+                   qr_text=data.get("qr"))
+
+
+def store_draft_images(*, session: Session, store: ImageStore, limits: ImageLimits, account_id: int,
+                       aspirant_id: int, images: CaptureImages) -> dict[ImageKind, int]:
+    """Step 1's writes: only for an active auxiliary of this aspirant. Raises SupportRefused / CaptureRefused."""
+    auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
+    if auxiliary.state not in CAN_CAPTURE:
+        raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+    return store_capture_images(session=session, store=store, limits=limits, images=images)
+
+
+def submit_draft(*, session: Session, account_id: int, draft: Draft, typed: TypedIdentifiers | None,
+                 today: date, now: datetime) -> SupportReceipt:
+    """Step 2: the server's reading, or the typed identifiers as a captura manual. Raises CaptureRefused /
+    SupportRefused; a draft of another account's capture is refused as not of this aspirant."""
+    auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=draft.aspirant_id)
+    assert auxiliary.id is not None
+    if draft.reading is not None:
+        credential = Credential(draft.reading, manual=False)
+    else:
+        credential = Credential(typed_credential(typed or TypedIdentifiers(), today=today, qr_text=draft.qr_text),
+                                manual=True)
+    submission = field_submission(auxiliary_id=auxiliary.id, client_key=draft.client_key,
+                                  aspirant_id=draft.aspirant_id, captured_at=draft.captured_at,
+                                  credential=credential, image_ids=draft.image_ids,
+                                  signature_method=draft.signature_method)
+    return submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)

@@ -1,0 +1,439 @@
+// The field capture queue: every capture is saved on the phone (IndexedDB) before anything is sent, with a
+// client-generated idempotency key and the device time, and it is deleted only after the server answered
+// "received" for it. Sending happens by itself when the network returns (the `online` event) and on a timer with
+// exponential back-off; each item shows its state: en el teléfono / enviando / recibido con folio / rechazado.
+//
+// CSRF: the token in the page may be from a session that ended (the page can come from the service worker's
+// cache), so before every sync the queue asks the session probe for the current token and account. Captures
+// belong to the account that was signed in when they were made; only that account's session sends them.
+//
+// Photos are resized on the phone (long side at most 2000 px) before they are saved: less to store, less to send.
+
+const DB_NAME = "registro-campo";
+const ITEMS = "capturas";
+const RECEIPTS = "recibos";
+const LONG_SIDE = 2000;
+const JPEG_QUALITY = 0.85;
+const BATCH_ITEMS = 3;
+const BATCH_BYTES = 4_000_000; // about three captures: a few minutes on a weak rural uplink
+const SESSION_TIMEOUT = 20_000;
+const BATCH_TIMEOUT = 5 * 60_000; // a dead connection must not block the queue until the phone's own TCP timeout
+const FIRST_DELAY = 5_000;
+const MAX_DELAY = 5 * 60_000;
+const KEPT_RECEIPTS = 50;
+const FIXABLE = new Set(["unreadable", "invalid_identifier"]);
+
+const form = document.querySelector("form[data-field-queue]");
+const panel = document.getElementById("cola");
+const texts = panel ? panel.dataset : {};
+const endpoints = form ? form.dataset : {};
+const pageAccount = Number(document.querySelector('meta[name="registro-cuenta"]')?.content || 0);
+const sending = new Set();
+let db = null;
+let syncing = false;
+let delay = FIRST_DELAY;
+let timer = null;
+
+// ---------------------------------------------------------------- IndexedDB
+
+function request(idbRequest) {
+  return new Promise((resolve, reject) => {
+    idbRequest.onsuccess = () => resolve(idbRequest.result);
+    idbRequest.onerror = () => reject(idbRequest.error);
+  });
+}
+
+function openDatabase() {
+  const opening = indexedDB.open(DB_NAME, 1);
+  opening.onupgradeneeded = () => {
+    opening.result.createObjectStore(ITEMS, { keyPath: "key" });
+    opening.result.createObjectStore(RECEIPTS, { keyPath: "key" });
+  };
+  return request(opening);
+}
+
+function store(name, mode = "readonly") {
+  return db.transaction(name, mode).objectStore(name);
+}
+
+function done(transaction) {
+  return new Promise((resolve, reject) => {
+    transaction.oncomplete = resolve;
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error);
+  });
+}
+
+const allItems = () => request(store(ITEMS).getAll());
+const allReceipts = () => request(store(RECEIPTS).getAll());
+const saveItem = (item) => request(store(ITEMS, "readwrite").put(item));
+
+async function acknowledge(item, answer) {
+  // One transaction: the capture leaves the queue exactly when its receipt is written.
+  const transaction = db.transaction([ITEMS, RECEIPTS], "readwrite");
+  transaction.objectStore(ITEMS).delete(item.key);
+  transaction.objectStore(RECEIPTS).put({
+    key: item.key, account: item.account, folio: answer.folio, manual: Boolean(answer.manual_capture),
+    captured_at: item.captured_at, received_at: new Date().toISOString(),
+  });
+  await done(transaction);
+}
+
+async function pruneReceipts() {
+  const receipts = (await allReceipts()).sort((a, b) => a.received_at.localeCompare(b.received_at));
+  const transaction = db.transaction(RECEIPTS, "readwrite");
+  receipts.slice(0, Math.max(0, receipts.length - KEPT_RECEIPTS)).forEach((r) => transaction.objectStore(RECEIPTS).delete(r.key));
+  await done(transaction);
+}
+
+// ---------------------------------------------------------------- photos
+
+async function resized(file, type) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  } catch {
+    return file; // not decodable here (e.g. HEIC on some phones): the server decides, and says why if it refuses
+  }
+  const scale = Math.min(1, LONG_SIDE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return new Promise((resolve) => canvas.toBlob(resolve, type, JPEG_QUALITY));
+}
+
+function dataUrlBlob(url) {
+  const [head, body] = url.split(",", 2);
+  const bytes = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  return new Blob([bytes], { type: head.slice(5).split(";")[0] });
+}
+
+async function signatureBlob() {
+  const file = form.elements.firma?.files?.[0];
+  if (file) return resized(file, "image/png"); // PNG: the pad's transparent strokes must not turn black
+  const url = form.elements.firma_datos?.value || "";
+  return url.startsWith("data:image/") ? dataUrlBlob(url) : null;
+}
+
+// ---------------------------------------------------------------- capturing
+
+function field(name) {
+  return (form.elements[name]?.value || "").trim();
+}
+
+async function newItem() {
+  const photo = (name) => resized(form.elements[name].files[0], "image/jpeg");
+  const alternative = form.elements.alternativa?.checked;
+  return {
+    key: crypto.randomUUID(), account: pageAccount, aspirant_id: Number(field("aspirante")),
+    captured_at: new Date().toISOString(), created: Date.now(),
+    signature_method: alternative ? "accessible_alternative" : "drawn",
+    identifiers: { cic: field("cic"), clave_elector: field("clave_elector"), ocr: field("ocr") },
+    images: {
+      back: await photo("reverso"), front: await photo("frente"), live_photo: await photo("foto_viva"),
+      signature: alternative ? null : await signatureBlob(),
+    },
+    state: "pending", attempts: 0, next_attempt: 0, code: "", message: "",
+  };
+}
+
+function signatureMissing() {
+  if (form.elements.alternativa?.checked) return false;
+  return !form.elements.firma?.files?.length && !form.elements.firma_datos?.value;
+}
+
+async function onSubmit(event) {
+  event.preventDefault();
+  if (!form.reportValidity()) return;
+  if (signatureMissing()) {
+    announce(document.getElementById("firma-hint")?.textContent || "");
+    return;
+  }
+  try {
+    await saveItem(await newItem());
+  } catch {
+    announce(texts.storageError);
+    return;
+  }
+  form.reset();
+  form.querySelector("[data-signature-pad] button")?.click(); // the pad's own "clear" button
+  document.getElementById("lectura")?.setAttribute("hidden", "");
+  announce(texts.saved);
+  await render();
+  window.scrollTo({ top: 0 });
+  sync();
+}
+
+// ---------------------------------------------------------------- sending
+
+async function fetchWithin(url, options, milliseconds) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), milliseconds);
+  try {
+    return await fetch(url, { ...options, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function session() {
+  const response = await fetchWithin(endpoints.sessionUrl, { credentials: "same-origin", cache: "no-store",
+                                                            headers: { Accept: "application/json" } },
+                                     SESSION_TIMEOUT);
+  if (response.status === 401 || response.status === 403) return null;
+  if (!response.ok) throw new Error(`session ${response.status}`);
+  return response.json();
+}
+
+function nextBatch(items) {
+  const batch = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Object.values(item.images).reduce((sum, blob) => sum + (blob ? blob.size : 0), 0);
+    if (batch.length && (batch.length >= BATCH_ITEMS || bytes + size > BATCH_BYTES)) break;
+    batch.push(item);
+    bytes += size;
+  }
+  return batch;
+}
+
+function body(batch) {
+  const data = new FormData();
+  const items = batch.map((item) => {
+    const images = {};
+    for (const [part, blob] of Object.entries(item.images)) {
+      if (!blob) continue;
+      images[part] = `${item.key}.${part}`;
+      data.append(images[part], blob, `${part}.${blob.type === "image/png" ? "png" : "jpg"}`);
+    }
+    return { key: item.key, aspirant_id: item.aspirant_id, captured_at: item.captured_at,
+             signature_method: item.signature_method, identifiers: item.identifiers, images };
+  });
+  data.append("lote", JSON.stringify({ items }));
+  return data;
+}
+
+function backOff(attempts) {
+  return Math.min(FIRST_DELAY * 2 ** attempts, MAX_DELAY);
+}
+
+async function apply(batch, answers) {
+  const byKey = new Map(answers.map((answer) => [answer.key, answer]));
+  for (const item of batch) {
+    const answer = byKey.get(item.key);
+    if (answer && answer.status === "received") {
+      await acknowledge(item, answer);
+    } else if (answer && (answer.status === "refused" || !answer.retryable)) {
+      await saveItem({ ...item, state: "refused", code: answer.code, message: answer.message || answer.code });
+    } else {
+      const attempts = item.attempts + 1;
+      await saveItem({ ...item, attempts, next_attempt: Date.now() + backOff(attempts), message: answer?.message || "" });
+    }
+  }
+}
+
+async function send(batch, token) {
+  batch.forEach((item) => sending.add(item.key));
+  await render();
+  try {
+    const response = await fetchWithin(endpoints.batchUrl, {
+      method: "POST", body: body(batch), credentials: "same-origin",
+      headers: { "X-CSRF-Token": token, Accept: "application/json" },
+    }, BATCH_TIMEOUT);
+    if (!response.ok) return response.status;
+    await apply(batch, (await response.json()).items || []);
+    return 200;
+  } finally {
+    batch.forEach((item) => sending.delete(item.key));
+  }
+}
+
+async function sync() {
+  if (!db || syncing || !endpoints.batchUrl) return;
+  if (!navigator.onLine) return schedule();
+  syncing = true;
+  try {
+    const current = await session();
+    if (!current) {
+      announce(texts.signedOut);
+      return;
+    }
+    let status = 200;
+    while (status === 200) {
+      const due = (await allItems()).filter((item) => item.state === "pending" && item.account === current.account_id
+                                          && item.next_attempt <= Date.now()).sort((a, b) => a.created - b.created);
+      if (!due.length) break;
+      status = await send(nextBatch(due), current.csrf_token);
+    }
+    if (status !== 200) throw new Error(`batch ${status}`);
+    delay = FIRST_DELAY;
+    await pruneReceipts();
+  } catch {
+    delay = Math.min(delay * 2, MAX_DELAY); // no network, or the server is down: try again later, less often
+  } finally {
+    syncing = false;
+    await render();
+    schedule();
+  }
+}
+
+async function schedule() {
+  clearTimeout(timer);
+  const pending = (await allItems()).filter((item) => item.state === "pending");
+  if (!pending.length) return;
+  const soonest = Math.min(...pending.map((item) => item.next_attempt));
+  timer = setTimeout(sync, Math.max(delay, soonest - Date.now(), 1_000));
+}
+
+// ---------------------------------------------------------------- showing the queue
+
+function announce(message) {
+  const notice = document.getElementById("cola-aviso");
+  if (notice && message) notice.textContent = message;
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function when(iso) {
+  return (texts.capturedAt || "%s").replace("%s", new Date(iso).toLocaleString());
+}
+
+function stateText(item) {
+  if (sending.has(item.key)) return texts.stateSending;
+  if (item.state === "refused") return (texts.stateRefused || "%s").replace("%s", item.message);
+  return item.account === pageAccount || !pageAccount ? texts.statePending : texts.otherAccount;
+}
+
+function fixForm(item) {
+  // The same three fields as the form's fallback, with the same labels, one set per refused capture.
+  const box = element("div", { class: "queue-fix" });
+  box.append(element("p", { class: "hint" }, texts.fix));
+  for (const name of ["cic", "clave_elector", "ocr"]) {
+    const id = `${name}-${item.key}`;
+    const label = element("label", { for: id }, form?.querySelector(`label[for="${name}"]`)?.textContent || name);
+    const input = element("input", { type: "text", id, value: item.identifiers[name] || "", autocomplete: "off",
+                                     spellcheck: "false", "data-fix": name });
+    box.append(label, input);
+  }
+  return box;
+}
+
+async function retry(item, row) {
+  const identifiers = { ...item.identifiers };
+  row.querySelectorAll("[data-fix]").forEach((input) => { identifiers[input.dataset.fix] = input.value.trim(); });
+  await saveItem({ ...item, identifiers, state: "pending", attempts: 0, next_attempt: 0, code: "", message: "" });
+  delay = FIRST_DELAY;
+  await render();
+  sync();
+}
+
+async function discard(item) {
+  if (!window.confirm(texts.discardConfirm)) return;
+  await request(store(ITEMS, "readwrite").delete(item.key));
+  await render();
+}
+
+function itemRow(item) {
+  const state = sending.has(item.key) ? "sending" : item.state;
+  const row = element("li", { class: `queue-item queue-${state}`, "data-key": item.key, "data-state": state });
+  row.append(element("span", { class: "queue-when" }, when(item.captured_at)), element("strong", {}, stateText(item)));
+  if (item.state === "refused") {
+    if (FIXABLE.has(item.code)) row.append(fixForm(item));
+    const again = element("button", { type: "button" }, texts.retry);
+    again.addEventListener("click", () => retry(item, row));
+    const drop = element("button", { type: "button", class: "button-secondary" }, texts.discard);
+    drop.addEventListener("click", () => discard(item));
+    row.append(again, drop);
+  }
+  return row;
+}
+
+function receiptRow(receipt) {
+  const row = element("li", { class: "queue-item queue-received", "data-key": receipt.key, "data-state": "received",
+                              "data-folio": receipt.folio });
+  row.append(element("span", { class: "queue-when" }, when(receipt.captured_at)),
+             element("strong", {}, (texts.stateReceived || "%s").replace("%s", receipt.folio)));
+  return row;
+}
+
+async function render() {
+  const list = document.getElementById("cola-lista");
+  if (!list || !db) return;
+  const items = (await allItems()).sort((a, b) => b.created - a.created);
+  const receipts = (await allReceipts()).filter((r) => !pageAccount || r.account === pageAccount)
+    .sort((a, b) => b.received_at.localeCompare(a.received_at)).slice(0, 10);
+  list.replaceChildren(...items.map(itemRow), ...receipts.map(receiptRow));
+  if (!items.length && !receipts.length) list.append(element("li", {}, texts.empty));
+}
+
+function showConnection() {
+  const status = document.getElementById("conexion");
+  if (!status) return;
+  status.hidden = false;
+  status.textContent = navigator.onLine ? status.dataset.online : status.dataset.offline;
+  status.classList.toggle("is-offline", !navigator.onLine);
+}
+
+// ---------------------------------------------------------------- reading the back while online
+
+async function readBack() {
+  const status = document.getElementById("lectura");
+  const file = form.elements.reverso?.files?.[0];
+  if (!status || !file || !endpoints.readUrl) return;
+  status.hidden = false;
+  if (!navigator.onLine) {
+    status.textContent = status.dataset.readOffline;
+    return;
+  }
+  status.textContent = status.dataset.reading;
+  try {
+    const current = await session();
+    const data = new FormData();
+    data.append("reverso", await resized(file, "image/jpeg"), "reverso.jpg");
+    const response = await fetch(endpoints.readUrl, { method: "POST", body: data, credentials: "same-origin",
+                                                      headers: { "X-CSRF-Token": current?.csrf_token || "" } });
+    const reading = await response.json();
+    if (reading.ok) {
+      status.textContent = status.dataset.readOk.replace("%s", reading.cic);
+    } else {
+      status.textContent = `${status.dataset.readFailed} ${reading.advice || ""}`.trim();
+      document.getElementById("escribir-datos")?.setAttribute("open", "");
+    }
+  } catch {
+    status.textContent = status.dataset.readOffline;
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  const worker = document.querySelector('meta[name="registro-sw"]');
+  if ("serviceWorker" in navigator && worker) {
+    navigator.serviceWorker.register(worker.content, { scope: worker.dataset.scope }).catch(() => undefined);
+  }
+  if (!("indexedDB" in window) || !window.crypto?.randomUUID) return; // the plain form still works online
+  try {
+    db = await openDatabase();
+  } catch {
+    return;
+  }
+  navigator.storage?.persist?.().catch(() => undefined); // ask the browser not to evict the queue
+  if (form) form.addEventListener("submit", onSubmit);
+  form?.elements.reverso?.addEventListener("change", readBack);
+  if (panel) panel.hidden = false;
+  document.getElementById("cola-enviar")?.addEventListener("click", () => { delay = FIRST_DELAY; sync(); });
+  window.addEventListener("online", () => { showConnection(); delay = FIRST_DELAY; sync(); });
+  window.addEventListener("offline", showConnection);
+  showConnection();
+  await render();
+  sync();
+}
+
+start();

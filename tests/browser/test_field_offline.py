@@ -1,0 +1,207 @@
+"""Field capture in Chromium at 390x844: an aspirant invites an auxiliary, who accepts by signing in, captures
+three supports with no signal, closes and reopens the page (served by the service worker), and when the signal
+returns all three arrive exactly once with folios. Then a batch whose second write fails on the server after it
+was stored: the phone retries on its own and nothing is stored twice. Last, the queue outlives the browser."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, delete, select
+from starlette.applications import Starlette
+
+from auth.models import Account, RoleGrant
+from auth.roles import Role
+from core.audit import OutboxMessage
+from core.db import session_scope
+from registry.field import record_capture
+from registry.models import Auxiliary, Support
+from registry.supports import SupportReceipt
+from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.registry.field_photos import back_photo, plain_photo, signature_png
+from web.routes.field_api import WRITER_STATE
+
+pytestmark = pytest.mark.browser
+
+SignInAs = Callable[[Any, Role], None]
+AUXILIARY_EMAIL = "auxiliar@demo.registro.local"
+QUEUE_ITEMS = "#cola-lista li[data-key]"
+
+
+@pytest.fixture
+def new_phone(browser: Any) -> Iterator[Callable[[], Any]]:
+    contexts: list[Any] = []
+
+    def open_phone() -> Any:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX")
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_phone
+    for context in contexts:
+        context.close()
+
+
+def _forget_demo_auxiliary(app: Starlette) -> None:
+    """The demo auxiliary starts as a plain citizen, so the aspirant can invite that address."""
+    with session_scope(app.state.engine) as db:
+        account = db.exec(select(Account).where(Account.email == AUXILIARY_EMAIL)).one()
+        db.exec(delete(Auxiliary).where(col(Auxiliary.account_id) == account.id))  # type: ignore[call-overload]
+        db.exec(delete(RoleGrant).where(col(RoleGrant.account_id) == account.id))  # type: ignore[call-overload]
+        db.add(RoleGrant(account_id=account.id, role=Role.CITIZEN))
+
+
+def _invitation_path(app: Starlette) -> str:
+    with Session(app.state.engine) as db:
+        mail = db.exec(select(OutboxMessage).where(OutboxMessage.to_address == AUXILIARY_EMAIL)).one()
+    found = re.search(r"/campo/invitacion/\S+", mail.body)
+    assert found is not None
+    return found.group(0)
+
+
+def _wait_for_service_worker(page: Any) -> None:
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+
+
+def _capture(page: Any, seed: int) -> None:
+    files = {"reverso": back_photo(seed), "frente": plain_photo(170), "foto_viva": plain_photo(150 + seed)}
+    for field, data in files.items():
+        page.set_input_files(f"#{field}", files=[{"name": f"{field}.jpg", "mimeType": "image/jpeg", "buffer": data}])
+    page.set_input_files("#firma", files=[{"name": "firma.png", "mimeType": "image/png", "buffer": signature_png()}])
+    page.check("#manifestacion")
+    before = page.locator(QUEUE_ITEMS).count()
+    page.get_by_role("button", name="Guardar captura").click()
+    page.wait_for_function(f"() => document.querySelectorAll('{QUEUE_ITEMS}').length > {before}")
+
+
+def _folios_on_phone(page: Any, count: int) -> list[str]:
+    received = page.locator("#cola-lista li[data-state=received]")
+    page.wait_for_function(f"() => document.querySelectorAll('#cola-lista li[data-state=received]').length === {count}",
+                           timeout=30_000)
+    return sorted(received.nth(n).get_attribute("data-folio") or "" for n in range(count))
+
+
+def _stored_folios(app: Starlette) -> list[str]:
+    with Session(app.state.engine) as db:
+        return sorted(db.exec(select(Support.folio)).all())
+
+
+def test_invited_auxiliary_captures_offline_and_every_capture_arrives_once(
+        live_server: Any, sign_in_as: SignInAs, new_phone: Callable[[], Any]) -> None:
+    app: Starlette = live_server.app
+    _forget_demo_auxiliary(app)
+    aspirant = new_phone()
+    audited = load_axe(aspirant)
+    sign_in_as(aspirant, Role.ASPIRANT)
+    aspirant.goto(live_server.path("/aspirante/auxiliares/nuevo"))
+    violations = serious_violations(aspirant) if audited else []
+    aspirant.fill("#nombre", "Beto Auxiliar Demo")
+    aspirant.fill("#clave_elector", "AUDEBE90010126H100")
+    aspirant.fill("#correo", AUXILIARY_EMAIL)
+    aspirant.fill("#telefono", "6620000000")
+    aspirant.get_by_role("button", name="Registrar e invitar").click()
+    aspirant.wait_for_url(re.compile(r"/aspirante\?hecho=registrado$"))
+    assert "Invitado" in aspirant.locator(".team-member").inner_text()
+    violations += serious_violations(aspirant) if audited else []
+
+    phone = new_phone()
+    errors = collect_script_errors(phone)
+    load_axe(phone)
+    sign_in_as(phone, Role.AUXILIARY)
+    phone.goto(live_server.path(_invitation_path(app)))
+    violations += serious_violations(phone) if audited else []
+    phone.get_by_role("button", name="Aceptar la invitación").click()
+    phone.wait_for_url(re.compile(r"/campo\?bienvenida=1$"))
+    violations += serious_violations(phone) if audited else []
+    phone.goto(live_server.path("/campo/captura"))
+    _wait_for_service_worker(phone)
+    violations += serious_violations(phone) if audited else []
+
+    phone.context.set_offline(True)
+    for seed in (21, 22, 23):
+        _capture(phone, seed)
+    assert phone.locator("#cola-lista li[data-state=pending]").count() == 3
+    assert "Sin conexión" in phone.locator("#conexion").inner_text()
+
+    context = phone.context
+    phone.close()
+    phone = context.new_page()
+    errors += collect_script_errors(phone)
+    phone.goto(live_server.path("/campo/captura"))  # no network: the service worker's copy
+    phone.wait_for_function(f"() => document.querySelectorAll('{QUEUE_ITEMS}').length === 3")
+    assert _stored_folios(app) == []
+
+    context.set_offline(False)
+    folios = _folios_on_phone(phone, 3)
+    assert folios == _stored_folios(app) and all(f.startswith("RC-") for f in folios)
+    assert errors == [] and violations == []
+
+
+def test_a_write_failing_mid_batch_is_retried_by_the_phone_and_stored_once(
+        live_server: Any, sign_in_as: SignInAs, page: Any) -> None:
+    app: Starlette = live_server.app
+    calls: list[int] = []
+
+    def stored_then_lost(**kwargs: Any) -> SupportReceipt:
+        """The second write is stored and committed, then the answer is lost: the phone must not store it twice."""
+        calls.append(1)
+        receipt = record_capture(**kwargs)
+        if len(calls) == 2:
+            kwargs["session"].commit()
+            raise ConnectionResetError("the connection dropped after the commit")
+        return receipt
+
+    setattr(app.state, WRITER_STATE, stored_then_lost)
+    page.clock.install()  # the phone's retry timer is moved forward instead of waited for
+    sign_in_as(page, Role.AUXILIARY)
+    page.goto(live_server.path("/campo/captura"))
+    _wait_for_service_worker(page)
+    page.context.set_offline(True)
+    for seed in (31, 32, 33):
+        _capture(page, seed)
+    page.context.set_offline(False)
+    page.wait_for_function("() => document.querySelectorAll('#cola-lista li[data-state=received]').length === 2",
+                           timeout=30_000)
+    assert page.locator("#cola-lista li[data-state=pending]").count() == 1
+    assert len(_stored_folios(app)) == 3  # the lost answer's support is stored already
+    page.clock.run_for(60_000)
+    folios = _folios_on_phone(page, 3)
+    assert folios == _stored_folios(app) and len(calls) == 3
+
+
+def test_the_queue_outlives_closing_the_whole_browser(live_server: Any, sign_in_as: SignInAs, browser: Any,
+                                                      tmp_path: Any) -> None:
+    profile = tmp_path / "telefono"
+
+    def start_phone() -> Any:
+        context = browser.browser_type.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, viewport=PHONE, is_mobile=True,
+            has_touch=True, locale="es-MX")
+        context.set_default_timeout(15_000)
+        return context
+
+    phone = start_phone()
+    try:
+        page = phone.new_page()
+        sign_in_as(page, Role.AUXILIARY)
+        page.goto(live_server.path("/campo/captura"))
+        _wait_for_service_worker(page)
+        phone.set_offline(True)
+        _capture(page, 41)
+    finally:
+        phone.close()
+    phone = start_phone()
+    try:
+        phone.set_offline(True)
+        page = phone.new_page()
+        page.goto(live_server.path("/campo/captura"))
+        page.wait_for_function("() => document.querySelectorAll('#cola-lista li[data-state=pending]').length === 1")
+        phone.set_offline(False)
+        assert _folios_on_phone(page, 1) == _stored_folios(live_server.app)
+    finally:
+        phone.close()

@@ -1,0 +1,119 @@
+"""The field pages without JavaScript: the capture form in two online steps (the CIC read by the server is shown
+for confirmation; an unreadable back falls back to typed identifiers, a captura manual), and the home page."""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from auth.roles import Role
+from core.db import session_scope
+from registry.models import Auxiliary, Support
+from registry.states import InvitationState
+from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
+
+
+@pytest.fixture
+def auxiliary_id(app: Starlette, client: TestClient, sign_in: Callable[..., Any]) -> int:
+    with session_scope(app.state.engine) as db:
+        aspirant = make_aspirant(db)
+        account = make_account(db, role=Role.AUXILIARY, aspirant_id=aspirant.id)
+        auxiliary = make_auxiliary(db, aspirant=aspirant, account=account)
+        self_id, account_id = auxiliary.id, account.id
+    sign_in(client, account_id)
+    return self_id
+
+
+def _step_one(client: TestClient, back: bytes, **fields: str) -> Any:
+    page = client.get("/campo/captura")
+    aspirant = re.search(r'name="aspirante" value="(\d+)"', page.text)
+    assert aspirant is not None
+    files = {"reverso": ("r.jpg", back, "image/jpeg"), "frente": ("f.jpg", plain_photo(170), "image/jpeg"),
+             "foto_viva": ("v.jpg", plain_photo(150), "image/jpeg"), "firma": ("s.png", signature_png(), "image/png")}
+    return client.post("/campo/captura", data={"aspirante": aspirant.group(1), "manifestacion": "si", **fields},
+                       files=files)
+
+
+def _draft(page: str) -> str:
+    found = re.search(r'name="borrador" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_capture_page_is_an_installable_offline_capable_form(client: TestClient, auxiliary_id: int) -> None:
+    page = client.get("/campo/captura").text
+    for needed in ('rel="manifest"', 'name="csrf-token"', 'name="registro-cuenta"', "data-field-queue",
+                   'capture="environment"', 'capture="user"', "data-signature-pad", 'id="manifestacion"'):
+        assert needed in page
+
+
+def test_a_readable_back_is_confirmed_with_the_cic_then_stored_once(client: TestClient, app: Starlette,
+                                                                    auxiliary_id: int) -> None:
+    confirm = _step_one(client, back_photo(4))
+    assert confirm.status_code == 200 and identity(4).cic in confirm.text
+    draft = _draft(confirm.text)
+    first = client.post("/campo/captura/confirmar", data={"borrador": draft})
+    again = client.post("/campo/captura/confirmar", data={"borrador": draft})  # a double tap
+    folio = re.search(r"RC-[0-9A-Z]{10}", first.text)
+    assert folio is not None and folio.group(0) in again.text and "ya estaba guardada" in again.text
+    with Session(app.state.engine) as db:
+        support = db.exec(select(Support)).one()
+    assert (support.folio, support.cic, support.manual_capture) == (folio.group(0), identity(4).cic, False)
+
+
+def test_an_unreadable_back_asks_for_typed_identifiers_and_marks_the_capture_manual(
+        client: TestClient, app: Starlette, auxiliary_id: int) -> None:
+    confirm = _step_one(client, unreadable_back())
+    assert "No se pudo leer el reverso" in confirm.text and 'id="cic"' in confirm.text
+    draft = _draft(confirm.text)
+    wrong = client.post("/campo/captura/confirmar", data={"borrador": draft, "cic": "12345"})
+    assert wrong.status_code == 400 and 'id="cic-error"' in wrong.text and 'aria-invalid="true"' in wrong.text
+    stored = client.post("/campo/captura/confirmar", data={"borrador": draft, "cic": "183 657 717"})
+    assert "captura manual" in stored.text
+    with Session(app.state.engine) as db:
+        support = db.exec(select(Support)).one()
+    assert support.manual_capture and support.cic == "183657717"
+
+
+def test_missing_photos_and_statement_are_explained_on_the_form(client: TestClient, auxiliary_id: int) -> None:
+    page = client.post("/campo/captura", data={"aspirante": "1"},
+                       files={"reverso": ("r.jpg", back_photo(4), "image/jpeg")})
+    assert page.status_code == 400
+    for field in ("frente", "foto_viva", "firma", "manifestacion"):
+        assert f'id="{field}-error"' in page.text
+
+
+def test_a_forged_or_foreign_draft_is_refused(client: TestClient, app: Starlette, auxiliary_id: int,
+                                              sign_in: Callable[..., Any]) -> None:
+    draft = _draft(_step_one(client, back_photo(4)).text)
+    assert client.post("/campo/captura/confirmar", data={"borrador": draft[:-3] + "xyz"}).status_code == 400
+    with session_scope(app.state.engine) as db:
+        other = make_account(db, role=Role.AUXILIARY).id
+    sign_in(client, other)
+    assert client.post("/campo/captura/confirmar", data={"borrador": draft}).status_code == 400
+    with Session(app.state.engine) as db:
+        assert db.exec(select(Support)).all() == []
+
+
+def test_a_suspended_auxiliary_is_told_and_cannot_capture(client: TestClient, app: Starlette,
+                                                          auxiliary_id: int) -> None:
+    with session_scope(app.state.engine) as db:
+        auxiliary = db.get(Auxiliary, auxiliary_id)
+        assert auxiliary is not None
+        auxiliary.state = InvitationState.SUSPENDED
+    page = client.get("/campo/captura")
+    assert "suspendido" in page.text and "data-field-queue" not in page.text
+    assert "suspendido" in client.get("/campo").text
+
+
+def test_home_lists_only_the_auxiliarys_own_captures(client: TestClient, app: Starlette, auxiliary_id: int) -> None:
+    client.post("/campo/captura/confirmar", data={"borrador": _draft(_step_one(client, back_photo(4)).text)})
+    with Session(app.state.engine) as db:
+        mine = db.exec(select(Support)).one()
+    page = client.get("/campo").text
+    assert mine.folio in page and "Tus capturas recibidas" in page

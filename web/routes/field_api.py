@@ -1,0 +1,193 @@
+"""The field phones' API: the batch endpoint the offline queue syncs to, the session probe that hands the queue a
+fresh CSRF token, and a read-only decode of a back photo (to show the CIC for confirmation while online).
+
+CSRF for the queue: a page cached by the service worker may carry the token of a session that has since ended,
+so the queue never relies on it. Right before each sync (which only happens online) it asks `GET
+/api/campo/sesion` for the current session's token and account; a signed-out phone hears 401 and keeps its
+items. The batch then goes with the session cookie and `X-CSRF-Token`, like every other state change here."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import partial
+from typing import Any
+
+import anyio.from_thread
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from auth.permissions import Permission
+from capture.result import BackReading, Reason
+from core.clock import to_local
+from registry.field import BatchContext, FieldRefusal, ImageLimits, memberships, process_batch, record_capture
+from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, parse_batch
+from registry.supports import Refusal
+from web.decoding import advice
+from web.i18n import gettext as _
+from web.security import requires
+from web.services import call_service, now
+
+log = logging.getLogger(__name__)
+# Four photos of at most ~1 MB each after the phone resizes them, times the items of one batch, with room.
+MAX_BATCH_BYTES = 60_000_000
+WRITER_STATE = "field_capture_writer"  # tests put a failing wrapper of record_capture here
+
+
+def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@requires(Permission.FIELD_HOME_VIEW)
+async def session_probe(request: Request) -> Response:
+    """Who is signed in, the token to send, and where they may capture."""
+    principal = request.state.principal
+    teams = await call_service(request, memberships, account_id=principal.account_id)
+    return _json({"account_id": principal.account_id, "csrf_token": request.state.csrf_token,
+                  "teams": [{"aspirant_id": m.aspirant_id, "aspirant": m.aspirant_name,
+                             "can_capture": m.can_capture} for m in teams]})
+
+
+@requires(Permission.FIELD_SUPPORT_CREATE)
+async def read_back_photo(request: Request) -> Response:
+    """Decode a back photo and say what was read; nothing is stored (the batch decodes again anyway)."""
+    try:
+        form = await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
+    except MultiPartException:
+        return _json({"ok": False, "reason": Reason.TOO_LARGE.value, "advice": advice(Reason.TOO_LARGE)}, 413)
+    upload = form.get("reverso")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    reading = await request.app.state.decoder.read_back(data, today=to_local(now(request)).date())
+    return _json(_reading_json(reading))
+
+
+def _reading_json(reading: BackReading) -> dict[str, Any]:
+    fields = reading.fields
+    if reading.mrz_ok and fields is not None and not reading.expired:
+        return {"ok": True, "cic": fields.cic, "qr": reading.qr_ok}
+    reason = reading.reason or Reason.MRZ_UNREADABLE
+    return {"ok": False, "reason": reason.value, "advice": advice(reason), "expired": reading.expired}
+
+
+@requires(Permission.FIELD_SUPPORT_CREATE)
+async def batch(request: Request) -> Response:
+    """Per-item answers for a batch; only a batch that cannot be read at all gets a 4xx, never a 500."""
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > MAX_BATCH_BYTES:
+        return _json({"error": "too_large", "max_items": MAX_BATCH_ITEMS}, 413)
+    try:
+        items = await _parsed_items(request)
+    except BatchMalformed as malformed:
+        return _json({"error": "malformed", "detail": str(malformed)}, 400)
+    context = _context(request)
+    answers = await run_in_threadpool(process_batch, context, items)
+    return _json({"items": [_with_message(answer) for answer in answers]})
+
+
+async def _parsed_items(request: Request) -> list[Any]:
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form(max_files=4 * MAX_BATCH_ITEMS + 4, max_fields=16,
+                                      max_part_size=request.app.state.settings.upload_max_bytes)
+            files = {name: await part.read() for name, part in form.multi_items() if isinstance(part, UploadFile)}
+            lote = form.get("lote")
+            return parse_batch(json.loads(lote) if isinstance(lote, str) else None, files)
+        return parse_batch(json.loads(await request.body()))
+    except MultiPartException as error:
+        raise BatchMalformed("multipart") from error
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise BatchMalformed("json") from error
+
+
+def _context(request: Request) -> BatchContext:
+    settings, state = request.app.state.settings, request.app.state
+    today = to_local(now(request)).date()
+
+    def decode(data: bytes) -> BackReading:
+        # The batch runs in a worker thread; decoding goes through the app's bounded decoder pool all the same.
+        result: BackReading = anyio.from_thread.run(partial(state.decoder.read_back, data, today=today))
+        return result
+
+    return BatchContext(engine=state.engine, store=state.image_store,
+                        limits=ImageLimits(max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels),
+                        decode=decode, clock=state.clock, account_id=request.state.principal.account_id, today=today,
+                        write=getattr(state, WRITER_STATE, record_capture))
+
+
+def _with_message(answer: ItemAnswer) -> dict[str, Any]:
+    body = answer.as_json()
+    if answer.status != "received":
+        body["message"] = answer_message(answer.code, answer.detail)
+    return body
+
+
+# ---------------------------------------------------------------- Spanish (or English) for every outcome
+
+
+def answer_message(code: str, detail: str = "") -> str:
+    """What the auxiliary reads next to a refused or failed capture."""
+    if code == FieldRefusal.UNREADABLE:
+        reason = _reason(detail)
+        tip = advice(reason) if reason else ""
+        return " ".join([_("No se pudo leer el reverso. Escribe la CIC, o la clave de elector y el OCR, que se ven en la foto."), tip]).strip()  # noqa: E501
+    if code == FieldRefusal.BAD_IMAGE:
+        return _("Una de las fotos no sirve (%(part)s). Hay que capturar de nuevo.") % {"part": part_label(detail.split(":")[0])}  # noqa: E501
+    if code == FieldRefusal.INCOMPLETE:
+        parts = ", ".join(part_label(part) for part in detail.split(",") if part)
+        return _("Falta: %(parts)s.") % {"parts": parts}
+    if code == FieldRefusal.INVALID_IDENTIFIER:
+        return identifier_message(detail)
+    return _messages().get(code, _("No se pudo guardar esta captura."))
+
+
+def _reason(detail: str) -> Reason | None:
+    try:
+        return Reason(detail)
+    except ValueError:
+        return None
+
+
+def _messages() -> dict[str, str]:
+    return {
+        FieldRefusal.CREDENTIAL_EXPIRED: _("La credencial ya no está vigente: este apoyo no contaría."),
+        Refusal.ALREADY_SUPPORTED: _("Esta credencial ya apoyó a esta candidatura: cuenta una sola vez."),
+        Refusal.AUXILIARY_INACTIVE: _("Tu registro como auxiliar está suspendido: la captura se queda en el teléfono hasta que te reactiven."),  # noqa: E501
+        Refusal.AUXILIARY_NOT_OF_ASPIRANT: _("No estás registrado como auxiliar de esta candidatura."),
+        Refusal.ASPIRANT_NOT_FOUND: _("Esta candidatura ya no está disponible."),
+        Refusal.NO_CREDENTIAL: _("Faltan los datos de la credencial."),
+        Refusal.KEY_REUSED: _("Esta captura choca con otra ya guardada. Captúrala de nuevo."),
+        Refusal.PROCESS_CLOSED: _("El periodo para recabar apoyo ya terminó."),
+        "malformed": _("La captura llegó incompleta o dañada. Captúrala de nuevo."),
+        "batch_limit": _("Se enviará en la siguiente tanda."),
+        "server_error": _("El servidor no pudo guardarla ahora. Se enviará de nuevo automáticamente."),
+    }
+
+
+def part_label(part: str) -> str:
+    return {
+        "back": _("foto del reverso"), "front": _("foto del frente"), "live_photo": _("foto de la persona"),
+        "signature": _("firma"),
+    }.get(part, part)
+
+
+def identifier_message(detail: str) -> str:
+    kind, _sep, problem = detail.partition(":")
+    if problem == "empty":
+        return _("Escribe la CIC (9 dígitos), o la clave de elector (18 caracteres) y el OCR (13 dígitos).")
+    return {
+        "cic": _("La CIC no es válida: son 9 dígitos (o 10 con el dígito verificador)."),
+        "clave_elector": _("La clave de elector no es válida: 6 letras, 8 números, H o M y 3 números."),
+        "ocr": _("El OCR no es válido: son 13 dígitos."),
+    }.get(kind, _("Uno de los datos escritos no es válido."))
+
+
+routes = [
+    Route("/api/campo/sesion", session_probe, name="field_api_session"),
+    Route("/api/campo/leer", read_back_photo, methods=["POST"], name="field_api_read"),
+    Route("/api/campo/lote", batch, methods=["POST"], name="field_api_batch"),
+]
