@@ -1,4 +1,4 @@
-"""The one command line: `registro serve | migrate | demo-data | decode`."""
+"""The one command line: `registro serve | migrate | demo-data | decode | specimen`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 import uvicorn
 
+from capture.specimens.corpus import make_sample
+from capture.specimens.photo import Condition
 from capture.summary import decode_summary
 from core.db import make_engine, session_scope
 from core.settings import Settings, load_settings
@@ -89,6 +91,23 @@ def _decode_file(path: Path, settings: Settings) -> dict[str, object]:
         return {"file": str(path), "ok": False, **empty, "reason": "unreadable_file", "ms": 0.0,
                 "detail": error.strerror}
     return {"file": str(path), **decode_summary(data, budget_ms=settings.decode_budget_ms)}
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--count", default=3, show_default=True, type=click.IntRange(1, 500))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--model", default="H", show_default=True, type=click.Choice(["D", "E", "F", "G", "H"]))
+@click.option("--condition", default=Condition.NOMINAL.value, show_default=True,
+              type=click.Choice([c.value for c in Condition]))
+def specimen(out_dir: Path, count: int, seed: int, model: str, condition: str) -> None:
+    """Write synthetic photos of credential backs (invented people, correct check digits) for demos and tests."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        sample = make_sample(seed, Condition(condition), index, model)
+        path = out_dir / f"{sample.name}.jpg"
+        path.write_bytes(sample.data)
+        click.echo(f"{path}: cic={sample.identity.cic} vigencia={sample.identity.expiry_year}")
 
 
 if __name__ == "__main__":

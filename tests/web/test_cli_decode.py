@@ -20,3 +20,12 @@ def test_decode_prints_one_json_line_per_file_and_exits_zero(specimens_dir: Path
     assert specimen["qr_url"] == SPECIMEN_URL
     assert specimen["cic"] is None  # the sample's CIC check digit is wrong: a strict reader must refuse it
     assert (text["reason"], missing["reason"]) == ("not_an_image", "unreadable_file")
+
+
+def test_specimen_writes_synthetic_backs_that_decode_to_their_printed_cic(tmp_path: Path) -> None:
+    runner, env = CliRunner(), {"REGISTRO_DATA_DIR": str(tmp_path)}
+    written = runner.invoke(main, ["specimen", str(tmp_path / "out"), "--count", "1", "--seed", "7"], env=env)
+    assert written.exit_code == 0
+    path, truth = written.output.strip().split(": ")
+    decoded = json.loads(runner.invoke(main, ["decode", "--json", path], env=env).output)
+    assert decoded["ok"] and f"cic={decoded['cic']}" == truth.split()[0]
