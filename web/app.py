@@ -36,6 +36,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await app.state.decoder.warm_up()
         yield
         engine.dispose()
 

@@ -11,6 +11,7 @@ import uvicorn
 from capture.specimens.corpus import make_sample
 from capture.specimens.photo import Condition
 from capture.summary import decode_summary
+from core.clock import MEXICO_CITY, utcnow
 from core.db import make_engine, session_scope
 from core.settings import Settings, load_settings
 from registry import migrate as migrations
@@ -90,7 +91,8 @@ def _decode_file(path: Path, settings: Settings) -> dict[str, object]:
         empty = dict.fromkeys(("cic", "identificador_ciudadano", "ocr", "expiry", "qr_url"))
         return {"file": str(path), "ok": False, **empty, "reason": "unreadable_file", "ms": 0.0,
                 "detail": error.strerror}
-    return {"file": str(path), **decode_summary(data, budget_ms=settings.decode_budget_ms)}
+    today = utcnow().astimezone(MEXICO_CITY).date()  # vigencia is judged by the calendar in Mexico
+    return {"file": str(path), **decode_summary(data, today=today, budget_ms=settings.decode_budget_ms)}
 
 
 @main.command()

@@ -9,7 +9,7 @@ from functools import partial
 import anyio
 import anyio.to_thread
 
-from capture.pipeline import read_back
+from capture.pipeline import read_back, warm_up
 from capture.result import BackReading, Reason
 from web.i18n import gettext as _
 
@@ -19,6 +19,10 @@ class Decoder:
         # More decodes at once than cores would only make each one slower for everybody.
         self._limiter = anyio.CapacityLimiter(workers)
         self._budget_ms, self._max_bytes, self._max_pixels = budget_ms, max_bytes, max_pixels
+
+    async def warm_up(self) -> None:
+        """Load the OCR models before the first request, so the first citizen's photo gets the whole budget."""
+        await anyio.to_thread.run_sync(warm_up, limiter=self._limiter)
 
     async def read_back(self, data: bytes, *, today: date) -> BackReading:
         work = partial(read_back, data, today=today, budget_ms=self._budget_ms, max_bytes=self._max_bytes,

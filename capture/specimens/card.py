@@ -140,7 +140,7 @@ def _draw_large_qrs(card: Image.Image, rng: random.Random, px_per_mm: float) -> 
 def _draw_small_qr(card: Image.Image, identity: SpecimenIdentity, px_per_mm: float) -> None:
     symbol = qr_image(identity.qr_url, SMALL_QR_BOX.size(px_per_mm)[0], quiet_modules=2)
     if identity.model in LARGE_QR_MODELS:
-        symbol = symbol.transpose(Image.Transpose.ROTATE_90)
+        symbol = symbol.transpose(Image.Transpose.ROTATE_270)
     _paste(card, symbol, SMALL_QR_BOX, px_per_mm)
 
 

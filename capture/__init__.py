@@ -1,0 +1,1 @@
+"""Image → credential data. Pure: takes bytes, returns typed results; no web, no database."""

@@ -1,0 +1,190 @@
+"""Read the back of a voter credential from photo bytes: intake -> QR -> MRZ.
+
+The cheap path (JPEG DCT-scaled decode, one QR pass, a small detector pass, three short OCR
+lines) reads a sharp 12 MP photo in a few hundred milliseconds on one core; slower fallbacks
+run only when it fails, and no new attempt starts once `budget_ms` is spent.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Final
+
+import numpy as np
+
+from capture.intake import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IntakeError, WorkingImage, load_image
+from capture.mrz import read_mrz
+from capture.mrz_ocr import LineReader, card_hint, default_reader
+from capture.qr import Region, read_qr, read_qr_region
+from capture.result import BackReading, MrzReading, QrReading, Quad, Reason, SymbolKind, Timings
+
+# A 12 MP photo decodes at half size (2000 px): enough for the QR and the MRZ of a card
+# filling half the frame, and four times fewer pixels to decode.
+WORKING_LONG_SIDE: Final = 1600
+# QR escalations may use this share of the budget; the rest is the MRZ's.
+QR_BUDGET_SHARE: Final = 0.4
+# Classifying the large QRs after the URL was read only pays on small images (specimens,
+# screenshots), where an upscaled pass is cheap; on phone photos it is skipped.
+SMALL_IMAGE_SIDE: Final = 1200
+CLASSIFY_MS_SMALL: Final = 40.0
+# An unreadable QR this much larger than the small QR is one of the large G/H symbols.
+LARGE_QR_RATIO: Final = 1.5
+# The small QR relative to MRZ line 1, in line lengths: along the line from its middle,
+# and up from it; the square searched is about twice the QR's side.
+QR_FROM_LINE1: Final = (0.433, 0.326)
+QR_REGION_SIDE: Final = 0.32
+BLUR_PROBE_SIDE: Final = 800
+BLURRY_BELOW: Final = 0.6
+
+
+def read_back(
+    data: bytes,
+    *,
+    today: date | None = None,
+    budget_ms: int = 2500,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    reader: LineReader | None = None,
+) -> BackReading:
+    """Everything readable on one photo of a credential's back; never raises on bad input.
+
+    `today` decides expiry: pass the date in America/Mexico_City (the default is the
+    server's local date). `reader` is for tests that need their own OCR engine.
+    """
+    started = time.perf_counter()
+    today = today or date.today()
+    deadline = started + budget_ms / 1000
+    try:
+        working = load_image(data, long_side=WORKING_LONG_SIDE, max_bytes=max_bytes, max_pixels=max_pixels)
+    except IntakeError as error:
+        return BackReading(reasons=(error.reason,), timings=Timings(total=_ms_since(started)))
+    intake_ms = _ms_since(started)
+    load_full = _full_loader(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    qr = _read_qr(working, started=started, budget_ms=budget_ms, load_full=load_full)
+    if qr.reason == Reason.SEVERAL_CREDENTIALS:
+        # Which card an MRZ would belong to is unknowable: read nothing rather than mix them.
+        timings = Timings(intake=intake_ms, qr=qr.ms, total=_ms_since(started))
+        return BackReading(qr=qr, reasons=(qr.reason,), timings=timings, image_size=working.full_size)
+    layout_g_or_h = g_or_h_layout(qr)
+    mrz = read_mrz(
+        working,
+        deadline=deadline,
+        today=today,
+        hint=card_hint(qr.symbols, g_or_h_layout=layout_g_or_h),
+        g_or_h_layout=layout_g_or_h,
+        reader=reader,
+        load_full=load_full,
+    )
+    if not qr.ok and mrz.line1 is not None and time.perf_counter() < deadline:
+        qr = _with_retry(qr, read_qr_region(working, small_qr_region(mrz.line1), deadline=deadline))
+    reasons = _reasons(qr, mrz, today=today, out_of_time=time.perf_counter() > deadline)
+    if (not qr.ok or not mrz.ok) and looks_blurry(working):
+        reasons += (Reason.IMAGE_BLURRY,)
+    timings = Timings(intake=intake_ms, qr=qr.ms, mrz=mrz.ms, total=_ms_since(started))
+    return BackReading(qr=qr, mrz=mrz, reasons=reasons, timings=timings, image_size=working.full_size)
+
+
+def _read_qr(working: WorkingImage, *, started: float, budget_ms: int, load_full: _Loader) -> QrReading:
+    small = max(working.image.size) <= SMALL_IMAGE_SIDE
+    return read_qr(
+        working,
+        deadline=started + budget_ms * QR_BUDGET_SHARE / 1000,
+        load_full=load_full,
+        classify_ms=CLASSIFY_MS_SMALL if small else 0.0,
+    )
+
+
+_Loader = Callable[[], WorkingImage | None]
+
+
+def _full_loader(data: bytes, *, max_bytes: int, max_pixels: int) -> _Loader:
+    """Decode the full-size image at most once, and only if an escalation asks for it."""
+    cache: list[WorkingImage | None] = []
+
+    def load() -> WorkingImage | None:
+        if not cache:
+            try:
+                cache.append(load_image(data, max_bytes=max_bytes, max_pixels=max_pixels))
+            except IntakeError:
+                cache.append(None)
+        return cache[0]
+
+    return load
+
+
+def small_qr_region(line1: Quad) -> Region:
+    """Where the small QR is, from MRZ line 1's place: on every model's back (INE's G/H and
+    E/F specimens, the synthetic cards) its centre lies 0.43 line lengths along line 1 from
+    the line's middle and 0.33 line lengths above it, and its side is 0.17 line lengths."""
+    start = ((line1.top_left.x + line1.bottom_left.x) / 2, (line1.top_left.y + line1.bottom_left.y) / 2)
+    end = ((line1.top_right.x + line1.bottom_right.x) / 2, (line1.top_right.y + line1.bottom_right.y) / 2)
+    length = math.hypot(end[0] - start[0], end[1] - start[1])
+    ux, uy = (end[0] - start[0]) / length, (end[1] - start[1]) / length
+    mid_x, mid_y = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
+    along, up = QR_FROM_LINE1[0] * length, QR_FROM_LINE1[1] * length
+    # "Up" is against the normal (-uy, ux), which points down the card.
+    cx, cy = mid_x + along * ux + up * uy, mid_y + along * uy - up * ux
+    return Region(cx, cy, QR_REGION_SIDE * length, math.degrees(math.atan2(uy, ux)))
+
+
+def _with_retry(first: QrReading, retry: QrReading) -> QrReading:
+    if retry.url is None:
+        return QrReading(symbols=first.symbols, url=None, reason=first.reason, ms=first.ms + retry.ms)
+    symbols = first.symbols + tuple(s for s in retry.symbols if s.kind == SymbolKind.INE_URL_QR)
+    return QrReading(symbols=symbols, url=retry.url, reason=None, ms=first.ms + retry.ms)
+
+
+def g_or_h_layout(qr: QrReading) -> bool:
+    """The two large QRs exist only on models G and H; seeing one (even unreadable) says so."""
+    if any(s.kind == SymbolKind.INE_ENCRYPTED_QR for s in qr.symbols):
+        return True
+    small = next((s for s in qr.symbols if s.kind == SymbolKind.INE_URL_QR), None)
+    if small is None:
+        return False
+    side = _side(small.position.bounds())
+    unreadable = (s for s in qr.symbols if s.kind == SymbolKind.UNREADABLE_QR)
+    return any(_side(s.position.bounds()) > LARGE_QR_RATIO * side for s in unreadable)
+
+
+def looks_blurry(working: WorkingImage) -> bool:
+    """Whether the photo's sharpest edges are soft for its contrast (defocus, shake).
+
+    The measure is the 99.5th percentile of the Laplacian over the 5-95% brightness range
+    at about 800 px: sharp photos of a card score above 1, blurred ones below 0.6
+    (calibrated on the synthetic corpus; advice only, it never changes a value).
+    """
+    image = working.image
+    factor = max(1, max(image.size) // BLUR_PROBE_SIDE)
+    pixels = np.asarray(image.reduce(factor) if factor > 1 else image, dtype=np.float32)
+    core = pixels[1:-1, 1:-1]
+    laplacian = np.abs(4 * core - pixels[:-2, 1:-1] - pixels[2:, 1:-1] - pixels[1:-1, :-2] - pixels[1:-1, 2:])
+    low, high = np.percentile(pixels, [5, 95])
+    return float(np.percentile(laplacian, 99.5)) < BLURRY_BELOW * (float(high - low) + 1)
+
+
+def _side(bounds: tuple[int, int, int, int]) -> int:
+    left, top, right, bottom = bounds
+    return min(right - left, bottom - top)
+
+
+def _reasons(qr: QrReading, mrz: MrzReading, *, today: date, out_of_time: bool) -> tuple[Reason, ...]:
+    reasons: list[Reason] = []
+    expiry = mrz.fields.expiry if mrz.fields is not None else None
+    if expiry is not None and expiry < today:
+        reasons.append(Reason.CREDENTIAL_EXPIRED)
+    reasons.extend(r for r in (qr.reason, mrz.reason) if r is not None)
+    if out_of_time and (not qr.ok or not mrz.ok):
+        reasons.append(Reason.TIME_BUDGET_EXHAUSTED)
+    return tuple(reasons)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def warm_up() -> None:
+    """Load the OCR models ahead of the first photo (a service calls this at start-up)."""
+    default_reader().load()
