@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -63,6 +64,9 @@ def demo_data(settings: Settings) -> None:
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes (production).")
 def serve(host: str, port: int, workers: int) -> None:
     """Run the web app."""
+    # Without an explicit public address, the app is where it listens (OAuth redirects and the local provider).
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    os.environ.setdefault("REGISTRO_BASE_URL", f"http://{local_host}:{port}")
     uvicorn.run("web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info")
 
