@@ -38,7 +38,7 @@ def test_signing_out_ends_the_session_on_the_server(page: Any, live_server: Live
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
     page.get_by_role("button", name="Salir").click()
     page.wait_for_url(live_server.path("/"))
-    assert page.get_by_role("link", name="Entrar").is_visible()
+    assert page.get_by_role("link", name="Entrar", exact=True).is_visible()
     row = session.exec(select(UserSession).where(UserSession.token_hash == hash_token(cookie["value"]))).one()
     assert row.revoked_at is not None
     session.rollback()
