@@ -85,6 +85,15 @@ async def _flow(request: Request, form: FormData | None = None, *, needs: tuple[
     return flow
 
 
+async def _posted_flow(request: Request, *, needs: tuple[str, ...] = ()) -> tuple[FormData, Flow] | Response:
+    """A step's POST: the parsed form and its genuine step state, or the page that says what went wrong."""
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    flow = await _flow(request, form, needs=needs)
+    return flow if isinstance(flow, Response) else (form, flow)
+
+
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
 async def aspirant_page(request: Request) -> Response:
     flow = await _flow(request)
@@ -102,12 +111,10 @@ async def _aspirant_render(request: Request, flow: Flow, error: str | None = Non
 
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
 async def aspirant_sent(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    flow = await _flow(request, form)
-    if isinstance(flow, Response):
-        return flow
+    posted = await _posted_flow(request)
+    if isinstance(posted, Response):
+        return posted
+    form, flow = posted
     chosen = text_field(form, "aspirante", 12)
     if not chosen.isdigit():
         return await _aspirant_render(request, flow, _("Elige a quién quieres apoyar."))
@@ -137,12 +144,10 @@ def _photos_render(request: Request, flow: Flow, errors: dict[str, str]) -> Resp
 
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
 async def photos_sent(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    flow = await _flow(request, form, needs=("aspirant_id",))
-    if isinstance(flow, Response):
-        return flow
+    posted = await _posted_flow(request, needs=("aspirant_id",))
+    if isinstance(posted, Response):
+        return posted
+    form, flow = posted
     errors: dict[str, str] = {}
     front, error = await _stored(request, form, "frente", ImageKind.FRONT, flow.front_image_id)
     errors |= {"front_error": error} if error else {}
@@ -187,12 +192,10 @@ async def signature_page(request: Request) -> Response:
 
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
 async def signature_sent(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    flow = await _flow(request, form, needs=("aspirant_id", "front_image_id", "live_photo_id"))
-    if isinstance(flow, Response):
-        return flow
+    posted = await _posted_flow(request, needs=("aspirant_id", "front_image_id", "live_photo_id"))
+    if isinstance(posted, Response):
+        return posted
+    form, flow = posted
     if checked(form, "alternativa"):
         flow = flow.but(signature_method=SignatureMethod.ACCESSIBLE_ALTERNATIVE.value, signature_image_id=None)
         return redirect_to(request, "citizen_support_confirm", flow)
