@@ -72,6 +72,18 @@ class Verdict:
         return bool(c.cic) and confident and c.composite is None and no_contradiction
 
     @property
+    def cic_beside_damaged_line2(self) -> bool:
+        """Line 1 read whole and confidently with a valid CIC, beside a line 2 whose own
+        date check failed (glare on line 2). The composite's failure is then explained by
+        line 2 and says nothing about line 1: the CIC is as good as with line 2 unread,
+        but `ReadingTally` also wants it confirmed by a second reading, as glare was about."""
+        line1, c = self.line1, self.checks
+        if line1 is None or line1.tail is None or self.line2 is None:
+            return False
+        whole = min(line1.cic_confidence, line1.tail_confidence) >= CIC_ONLY_MIN_CONFIDENCE
+        return bool(c.cic) and whole and (c.birth_date is False or c.expiry is False)
+
+    @property
     def failed_check(self) -> bool:
         return False in (self.checks.cic, self.checks.birth_date, self.checks.expiry, self.checks.composite)
 
@@ -173,7 +185,7 @@ def _dates_alone_trusted(line2: Line2) -> bool:
     return line2.confidence >= CIC_ONLY_MIN_CONFIDENCE and line2.expiry.endswith("1231")
 
 
-class _Tally:
+class ReadingTally:
     """Readings across attempts: the first full one wins; CIC-only ones must all agree."""
 
     def __init__(self) -> None:
@@ -183,11 +195,20 @@ class _Tally:
         self.partial: Verdict | None = None  # the CIC-only reading that also had line 2
         self.rejected: MrzChecks | None = None
         self.failed_check = False
+        self.beside_damaged: set[str] = set()
+        # Every CIC read with a valid check digit, however unsure, with the confidences it
+        # was read with: the same strip recognised twice gives the same confidence, so
+        # distinct confidences count distinct looks at the image.
+        self.valid_cics: dict[str, set[float]] = {}
 
     def add(self, lines: Sequence[str | OcrLine]) -> None:
         self.add_verdict(judge(lines), lines)
 
     def add_verdict(self, verdict: Verdict, lines: Sequence[str | OcrLine] = ()) -> None:
+        if verdict.line1 is not None and verdict.checks.cic:
+            self.valid_cics.setdefault(verdict.line1.cic, set()).add(verdict.line1.cic_confidence)
+        if verdict.cic_beside_damaged_line2 and verdict.line1 is not None:
+            self.beside_damaged.add(verdict.line1.cic)
         if verdict.full and self.full is None:
             self.full, self.full_lines = verdict, lines
         elif verdict.cic_only and verdict.line1 is not None:
@@ -212,7 +233,18 @@ class _Tally:
             cic = next(iter(self.cic_only))
             line1 = Line1(cic=cic, cic_check=icao_check_digit(cic), tail=None)
             return Verdict(line1, None, MrzChecks(cic=True))
-        return None
+        return self._beside_damaged_line2()
+
+    def _beside_damaged_line2(self) -> Verdict | None:
+        """A CIC read beside a damaged line 2, if no reading with a valid check digit
+        disagrees and at least one other look at the image (another strip) confirms it."""
+        if len(self.beside_damaged) != 1 or len(self.valid_cics) != 1:
+            return None
+        cic = next(iter(self.beside_damaged))
+        if len(self.valid_cics.get(cic, ())) < 2:
+            return None
+        line1 = Line1(cic=cic, cic_check=icao_check_digit(cic), tail=None)
+        return Verdict(line1, None, MrzChecks(cic=True))
 
     def reason(self) -> Reason:
         return Reason.MRZ_CHECK_FAILED if self.failed_check else Reason.MRZ_UNREADABLE
@@ -235,7 +267,7 @@ def read_mrz(
     """
     started = time.perf_counter()
     reader = reader or default_reader()
-    tally = _Tally()
+    tally = ReadingTally()
     attempts = MrzAttempts(working, hint=hint, reader=reader, load_full=load_full, names=names, deadline=deadline)
     line1_at: Quad | None = None
     for lines in attempts:

@@ -34,6 +34,12 @@ _LINE1: Final = re.compile(rf"{_MEX}(?P<cic>{_D}{{9}})(?P<check>{_D})(?P<fillers
 _LINE1_EXACT: Final = re.compile(
     rf"[I1L|][DO0]{_MEX}(?P<cic>{_D}{{9}})(?P<check>{_D})(?P<fillers>..)(?P<tail>{_D}{{13}})"
 )
+# Glare over the line's start can take `IDMEX` with it. The two fillers between ten digits
+# and thirteen still pin every field (line 2 has no such run); with the weaker anchor only
+# real digits are taken, and nothing that continues a longer run of digits.
+_LINE1_HEADLESS: Final = re.compile(
+    r"(?<![0-9])(?P<cic>[0-9]{9})(?P<check>[0-9])(?P<fillers><<)(?P<tail>[0-9]{13})(?![0-9])"
+)
 _LINE1_HEAD: Final = re.compile(rf"{_MEX}(?P<cic>{_D}{{9}})(?P<check>{_D})[<K]{{2}}")
 _DIGIT_LIKE: Final = re.compile(_D)
 _LINE2: Final = re.compile(
@@ -121,7 +127,7 @@ def parse_line1(line: str | OcrLine) -> Line1 | None:
     """
     cleaned = _cleaned(line)
     text = cleaned.text
-    match = _LINE1.search(text) or _LINE1_EXACT.fullmatch(text)
+    match = _LINE1.search(text) or _LINE1_EXACT.fullmatch(text) or _LINE1_HEADLESS.search(text)
     if match is None:
         return _cic_only_line1(cleaned)
     after = text[match.end() : match.end() + 1]

@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
+from functools import partial
 from typing import Final
 
 import numpy as np
 
+from capture.deblur import CRISP_NSR, QR_DEFOCUS_SIGMA_PX, estimate_shake, remove_defocus, remove_shake
 from capture.intake import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IntakeError, WorkingImage, load_image
 from capture.mrz import read_mrz
 from capture.mrz_ocr import LineReader, card_hint, default_reader
@@ -36,6 +39,9 @@ LARGE_QR_RATIO: Final = 1.5
 # and up from it; the square searched is about twice the QR's side.
 QR_FROM_LINE1: Final = (0.433, 0.326)
 QR_REGION_SIDE: Final = 0.32
+# A restored image gets one QR pass and escalations for this long: shaken photos' QRs read
+# on the first pass once restored, defocused ones hardly ever.
+STEADIED_QR_S: Final = 0.15
 BLUR_PROBE_SIDE: Final = 800
 BLURRY_BELOW: Final = 0.6
 
@@ -68,9 +74,61 @@ def read_back(
         # Which card an MRZ would belong to is unknowable: read nothing rather than mix them.
         timings = Timings(intake=intake_ms, qr=qr.ms, total=_ms_since(started))
         return BackReading(qr=qr, reasons=(qr.reason,), timings=timings, image_size=working.full_size)
+    steady = None if qr.ok else steadied(working)
+    read = partial(_read_mrz, qr=qr, deadline=deadline, today=today, reader=reader)
+    mrz = read(working, load_full) if steady is None else read(steady, None)
+    if not mrz.ok and steady is not None and time.perf_counter() < deadline:
+        # The restored photo may mislead the detector: read the photo as taken too.
+        mrz = read(working, load_full)
+    if not qr.ok:
+        qr = _rescue_qr(qr, mrz, working, steady, deadline=deadline)
+    reasons = _reasons(qr, mrz, today=today, out_of_time=time.perf_counter() > deadline)
+    if (not qr.ok or not mrz.ok) and looks_blurry(working):
+        reasons += (Reason.IMAGE_BLURRY,)
+    timings = Timings(intake=intake_ms, qr=qr.ms, mrz=mrz.ms, total=_ms_since(started))
+    return BackReading(qr=qr, mrz=mrz, reasons=reasons, timings=timings, image_size=working.full_size)
+
+
+def _rescue_qr(
+    qr: QrReading, mrz: MrzReading, working: WorkingImage, steady: WorkingImage | None, *, deadline: float
+) -> QrReading:
+    """Retries for a QR the first stage missed: the restored photo and one restored for the
+    QR's fine modules, then where the MRZ says the small QR is, in each of them and in the
+    photo as taken (the restoration that rescues the MRZ's large characters can ruin the
+    QR's small modules)."""
+    images = [working]
+    if steady is not None and time.perf_counter() < deadline:
+        qr = _with_retry(qr, read_qr(steady, deadline=min(deadline, time.perf_counter() + STEADIED_QR_S)))
+        crisper = _restored_for_qr(working) if not qr.ok and time.perf_counter() < deadline else None
+        if crisper is not None:
+            qr = _with_retry(qr, read_qr(crisper, deadline=time.perf_counter()))
+        images += [steady] if crisper is None else [steady, crisper]
+    for image in images:
+        if not qr.ok and mrz.line1 is not None and time.perf_counter() < deadline:
+            qr = _with_retry(qr, read_qr_region(image, small_qr_region(mrz.line1), deadline=deadline))
+    return qr
+
+
+def _restored_for_qr(working: WorkingImage) -> WorkingImage:
+    """A restoration tuned for the QR: crisper against shake, milder against defocus."""
+    shake = estimate_shake(working.image)
+    if shake is not None:
+        return replace(working, image=remove_shake(working.image, shake, nsr=CRISP_NSR))
+    return replace(working, image=remove_defocus(working.image, QR_DEFOCUS_SIGMA_PX))
+
+
+def _read_mrz(
+    source: WorkingImage,
+    load_full: _Loader | None,
+    *,
+    qr: QrReading,
+    deadline: float,
+    today: date,
+    reader: LineReader | None,
+) -> MrzReading:
     layout_g_or_h = g_or_h_layout(qr)
-    mrz = read_mrz(
-        working,
+    return read_mrz(
+        source,
         deadline=deadline,
         today=today,
         hint=card_hint(qr.symbols, g_or_h_layout=layout_g_or_h),
@@ -78,13 +136,17 @@ def read_back(
         reader=reader,
         load_full=load_full,
     )
-    if not qr.ok and mrz.line1 is not None and time.perf_counter() < deadline:
-        qr = _with_retry(qr, read_qr_region(working, small_qr_region(mrz.line1), deadline=deadline))
-    reasons = _reasons(qr, mrz, today=today, out_of_time=time.perf_counter() > deadline)
-    if (not qr.ok or not mrz.ok) and looks_blurry(working):
-        reasons += (Reason.IMAGE_BLURRY,)
-    timings = Timings(intake=intake_ms, qr=qr.ms, mrz=mrz.ms, total=_ms_since(started))
-    return BackReading(qr=qr, mrz=mrz, reasons=reasons, timings=timings, image_size=working.full_size)
+
+
+def steadied(working: WorkingImage) -> WorkingImage | None:
+    """The working image with camera shake or defocus removed, if the photo looks shaken
+    or blurred (asked for photos whose QR did not read: blur defeats the QR first)."""
+    shake = estimate_shake(working.image)
+    if shake is not None:
+        return replace(working, image=remove_shake(working.image, shake))
+    if looks_blurry(working):
+        return replace(working, image=remove_defocus(working.image))
+    return None
 
 
 def _read_qr(working: WorkingImage, *, started: float, budget_ms: int, load_full: _Loader) -> QrReading:

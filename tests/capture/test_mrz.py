@@ -40,6 +40,8 @@ def test_good_fixture_really_checks_out() -> None:
         "xIDMEX1836577177<<0747116375842",  # a stray character before
         "IDMEX1836577177<<0747116375842 ..",
         "IDMEX1836577177310747116375842",  # both fillers misread, but exactly 30 characters
+        "EX1836577177<<0747116375842",  # `IDM` lost under glare: the fillers still pin the fields
+        "1836577177<<0747116375842",
     ],
 )
 def test_parse_line1_tolerates_ocr_noise(text: str) -> None:
@@ -53,6 +55,9 @@ def test_parse_line1_tolerates_ocr_noise(text: str) -> None:
         "IDMEX1836577177<40747116375842",  # `<<` read as `<4`: the 13 digits may have shifted
         "IDMEX1836577177 0747116375842",
         "GOMEZ<VELAZQUEZ<<MARGARITA<<<<",
+        "91836577177<<0747116375842",  # no anchor and eleven digits: which ten is unknown
+        "1836577177<<07471163758421",
+        "18365771T7<<0747116375842",  # without `MEX`, no look-alikes are mapped
         "",
     ],
 )

@@ -209,3 +209,17 @@ def test_specimen_cic_with_a_bad_check_digit_is_never_returned(specimen_reading:
     assert specimen_reading.mrz.rejected is not None
     assert specimen_reading.mrz.rejected.cic is False
     assert Reason.IMAGE_BLURRY not in specimen_reading.reasons
+
+
+@pytest.mark.parametrize(
+    ("seed", "index"),
+    [
+        (11, 2),  # glare over `IDM`: line 1 is placed by its fillers alone
+        (11, 4),  # glare over line 2's expiry: line 1 is read whole, twice, beside it
+    ],
+)
+def test_cic_is_read_beside_glare_but_nothing_glare_touched(seed: int, index: int) -> None:
+    sample = make_sample(seed, Condition.MIXED, index, "E")
+    reading = read_back(sample.data, today=before_expiry(sample.identity), budget_ms=30_000)
+    assert reading.fields is not None and reading.fields.cic == sample.identity.cic
+    assert reading.fields.expiry in (None, date(sample.identity.expiry_year, 12, 31))
