@@ -20,8 +20,9 @@ from capture.specimens.symbols import code128_image, pdf417_image, qr_image
 CARD_WIDTH_MM = 85.60
 CARD_HEIGHT_MM = 53.98
 CORNER_RADIUS_MM = 3.18
-OCR_B_FONT = Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf")
-OCR_B_PACKAGE = "fonts-ocr-b"
+# Matthew Skala's OCR-B (public domain, 18 KB) ships in the package: the generator, `registro specimen` and the
+# tests need no system font. See fonts/README.md for its origin and licence.
+OCR_B_FONT = Path(__file__).resolve().parent / "fonts" / "OCRB.otf"
 
 LARGE_QR_BYTES = 858
 LARGE_QR_MODELS = frozenset({"G", "H"})
@@ -63,11 +64,9 @@ _INE_MAGENTA = (208, 30, 130)
 
 
 def load_ocr_b(size_px: int) -> ImageFont.FreeTypeFont:
-    """The OCR-B font (Debian ``fonts-ocr-b``) at ``size_px``; a clear error when it is missing."""
+    """The bundled OCR-B font at ``size_px``; a clear error when the installed package lacks it."""
     if not OCR_B_FONT.is_file():
-        raise FileNotFoundError(
-            f"OCR-B font not found at {OCR_B_FONT}: install the Debian package {OCR_B_PACKAGE}"
-        )
+        raise FileNotFoundError(f"OCR-B font not found at {OCR_B_FONT}: reinstall the package (it ships the font)")
     return ImageFont.truetype(str(OCR_B_FONT), size_px)
 
 

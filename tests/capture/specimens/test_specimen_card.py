@@ -67,7 +67,12 @@ def test_rendering_is_deterministic() -> None:
     assert render_back(identity).tobytes() == render_back(identity).tobytes()
 
 
-def test_missing_ocr_b_font_fails_naming_the_debian_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_ocr_b_font_ships_inside_the_package_not_the_system() -> None:
+    assert card_module.OCR_B_FONT.is_relative_to(Path(card_module.__file__).resolve().parent)
+    assert card_module.load_ocr_b(40).getname() == ("OCR B", "Regular")
+
+
+def test_missing_ocr_b_font_fails_saying_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(card_module, "OCR_B_FONT", tmp_path / "absent.otf")
-    with pytest.raises(FileNotFoundError, match="fonts-ocr-b"):
+    with pytest.raises(FileNotFoundError, match="OCR-B font not found"):
         render_back(identity_of("E"))
