@@ -6,12 +6,19 @@ import secrets
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development", "placeholder"})
-MIN_SECRET_LENGTH = 32
+from core.files import private_directory, write_private
+from core.secret_strength import weakness
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+class SettingsError(Exception):
+    """The configuration cannot start the app. The message names settings, never their values."""
 
 
 class Environment(StrEnum):
@@ -21,7 +28,8 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGISTRO_", extra="ignore")
+    # hide_input_in_errors: a validation error must never print a secret or a database password.
+    model_config = SettingsConfigDict(env_prefix="REGISTRO_", extra="ignore", hide_input_in_errors=True)
 
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = Path("var")
@@ -32,28 +40,50 @@ class Settings(BaseSettings):
     default_locale: str = "es_MX"
     session_idle_minutes: int = Field(default=60, ge=5)
     session_absolute_hours: int = Field(default=12, ge=1)
+    # Signing in beyond this many live sessions on one account ends that account's oldest sessions.
+    session_max_per_account: int = Field(default=10, ge=1, le=1000)
     upload_max_bytes: int = Field(default=15_000_000, ge=100_000)
     upload_max_pixels: int = Field(default=50_000_000, ge=1_000_000)
     decode_workers: int = Field(default=2, ge=1, le=32)
     decode_budget_ms: int = Field(default=2500, ge=200)
+    form_max_bytes: int = Field(default=64_000, ge=8_000)  # body cap of a form without photos
+    image_work_per_server: int = Field(default=4, ge=1, le=64)  # photo requests decoding at once, per process
+    image_work_per_account: int = Field(default=2, ge=1, le=16)  # ... and per account
+    field_grace_hours: int = Field(default=72, ge=0, le=720)  # offline queues may still arrive after the close
+    field_clock_skew_minutes: int = Field(default=10, ge=1, le=1440)  # device times further ahead are flagged
     google_client_id: str = ""
     google_client_secret: str = ""
+    # Google's OpenID discovery document; changed only to sign in against a stand-in (tests, staging).
+    google_discovery_url: str = Field(default="https://accounts.google.com/.well-known/openid-configuration",
+                                      pattern=r"^https?://[^\s;,'\"]+$")
     facebook_client_id: str = ""
     facebook_client_secret: str = ""
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_sender: str = "no-responder@registro.local"
+    rate_limit_storage: str = "memory://"  # redis://host:6379/0 in production: shared by every worker
+    rate_limits: dict[str, str] = Field(default_factory=dict)  # overrides by name (web/ratelimit.py), JSON
+    invitations_per_day: int = Field(default=300, ge=1)  # invitation e-mails per aspirant, rolling 24 hours
+    # Set by load_settings when REGISTRO_ENV was not given and the quick start's conditions held: the app then
+    # answers only clients on loopback (see web/middleware.py LoopbackOnlyMiddleware).
+    implicit_development: bool = False
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret_in_production(self) -> Settings:
+    def _refuse_weak_secret_in_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:
-            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    "REGISTRO_SECRET_KEY must be set to a random value of at least "
-                    f"{MIN_SECRET_LENGTH} characters in production"
-                )
+            problem = weakness(self.secret_key)
+            if problem:
+                raise ValueError(f"REGISTRO_SECRET_KEY is refused in production: {problem}. "
+                                 "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
             if not self.database_url:
                 raise ValueError("REGISTRO_DATABASE_URL must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_plain_http_discovery_in_production(self) -> Settings:
+        # Discovery names the keys that sign id_tokens: over plain http anybody on the path could forge logins.
+        if self.env is Environment.PRODUCTION and not self.google_discovery_url.startswith("https://"):
+            raise ValueError("REGISTRO_GOOGLE_DISCOVERY_URL must be an https:// address in production")
         return self
 
     @property
@@ -100,18 +130,53 @@ class Settings(BaseSettings):
 def _development_secret(data_dir: Path) -> str:
     """A random secret generated once and kept under the git-ignored data dir, so sessions survive restarts."""
     path = data_dir / "secret_key"
+    private_directory(data_dir)
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    path.write_text(secret)
-    path.chmod(0o600)
+    write_private(path, secret.encode())  # 0600 from the start, whatever the umask
     return secret
 
 
+def _is_embedded_quick_start(settings: Settings) -> bool:
+    """The README's quick start: the embedded SQLite database, reached at a loopback address."""
+    return not settings.database_url and (urlsplit(settings.base_url).hostname or "") in LOOPBACK_HOSTS
+
+
+def _describe(error: ValidationError) -> str:
+    """Each problem as 'REGISTRO_<FIELD>: message', without the input (pydantic would echo it)."""
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        field = "_".join(str(part) for part in problem["loc"]).upper()
+        prefix = f"REGISTRO_{field}: " if field else ""
+        lines.append(prefix + str(problem["msg"]).removeprefix("Value error, "))
+    return "; ".join(lines)
+
+
+def _read(overrides: dict[str, object]) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(f"invalid configuration: {_describe(error)}") from None
+
+
+def _resolve_environment(settings: Settings) -> Settings:
+    """Development must be chosen explicitly, or be the embedded quick start on loopback: a deployment that
+    forgot REGISTRO_ENV must not start with the local sign-in provider, non-Secure cookies and a made-up secret."""
+    if "env" in settings.model_fields_set:
+        return settings
+    if not _is_embedded_quick_start(settings):
+        raise SettingsError(
+            "REGISTRO_ENV is not set, and this is not the embedded quick start (SQLite, loopback address): "
+            "set REGISTRO_ENV=production for a deployment, or REGISTRO_ENV=development to choose development"
+        )
+    return settings.model_copy(update={"implicit_development": True})
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment once; outside production a missing secret is generated and kept in the data dir."""
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    """Read the environment once; outside production a missing secret is generated and kept in the data dir.
+    Raises SettingsError (naming settings, never their values) when the app must not start."""
+    settings = _resolve_environment(_read(overrides))
     if not settings.secret_key and not settings.is_production:
         settings = settings.model_copy(update={"secret_key": _development_secret(settings.data_dir)})
     return settings

@@ -15,16 +15,22 @@ from auth.demo_people import LOCAL_PROVIDER
 from auth.local_provider import LocalProvider
 from core.clock import Clock, utcnow
 from core.db import make_engine
+from core.files import private_directory
 from core.settings import Environment, Settings, load_settings
 from registry.images import open_image_store
 from registry.outbox import mail_settings
+from web.body_limit import BodyLimitMiddleware
 from web.decoding import Decoder
 from web.errors import http_exception, server_error
-from web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
+from web.image_work import ImageGate
+from web.log_privacy import install_access_log_scrubber
+from web.middleware import LocaleMiddleware, LoopbackOnlyMiddleware, SecurityHeadersMiddleware
+from web.ratelimit import build_rate_limiter
 from web.routes import ALL_ROUTES, dev_oidc
 from web.routes.auth import callback_url, login_providers, login_state_middleware
 from web.routes.dev_oidc import local_issuer
 from web.security import PrincipalMiddleware
+from web.server_errors import ServerErrorPageMiddleware
 from web.templating import build_templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -32,6 +38,8 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: object | None = None) -> Starlette:
     """`oauth_transport` (tests) carries the sign-in providers' HTTP, e.g. to this very app in-process."""
+    private_directory(settings.data_dir)
+    install_access_log_scrubber()
     engine = make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
@@ -40,13 +48,24 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
         yield
         engine.dispose()
 
+    local_provider = (
+        LocalProvider(issuer=local_issuer(settings), redirect_uri=callback_url(settings, LOCAL_PROVIDER))
+        if settings.offers_local_provider else None
+    )
+    providers = login_providers(settings, local_provider, transport=oauth_transport)
     app = Starlette(
         debug=False,
         routes=[*ALL_ROUTES, *dev_oidc.routes_for(settings),
                 Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
         middleware=[
-            Middleware(SecurityHeadersMiddleware, hsts=settings.env is Environment.PRODUCTION),
+            *([Middleware(LoopbackOnlyMiddleware)] if settings.implicit_development else []),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.env is Environment.PRODUCTION,
+                       form_action=providers.authorization_origins),
             Middleware(LocaleMiddleware),
+            Middleware(ServerErrorPageMiddleware),  # inside the headers: a 500 page keeps CSP, nosniff...
+            # Before the session lookup, CSRF and any form parsing: an oversized body costs nothing.
+            Middleware(BodyLimitMiddleware, upload_max_bytes=settings.upload_max_bytes,
+                       form_max_bytes=settings.form_max_bytes),
             Middleware(PrincipalMiddleware, secure_cookies=settings.secure_cookies),
             login_state_middleware(settings),
         ],
@@ -57,17 +76,19 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
     app.state.engine = engine
     app.state.templates = build_templates()
     app.state.clock = clock
-    app.state.local_provider = (
-        LocalProvider(issuer=local_issuer(settings), redirect_uri=callback_url(settings, LOCAL_PROVIDER))
-        if settings.offers_local_provider else None
-    )
-    app.state.login_providers = login_providers(settings, app.state.local_provider, transport=oauth_transport)
+    app.state.local_provider = local_provider
+    app.state.login_providers = providers
     app.state.image_store = open_image_store(settings.images_dir, image_key=settings.image_key,
                                              secret_key=settings.secret_key)
     app.state.decoder = Decoder(workers=settings.decode_workers, budget_ms=settings.decode_budget_ms,
                                 max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels)
+    app.state.image_gate = ImageGate(per_server=settings.image_work_per_server,
+                                     per_account=settings.image_work_per_account)
+    app.state.rate_limiter = build_rate_limiter(settings.rate_limit_storage, secret=settings.secret_key,
+                                                overrides=settings.rate_limits)
     app.state.mail = mail_settings(sender=settings.smtp_sender, smtp_host=settings.smtp_host,
-                                   smtp_port=settings.smtp_port, outbox_dir=settings.outbox_dir)
+                                   smtp_port=settings.smtp_port,
+                                   outbox_dir=None if settings.is_production else settings.outbox_dir)
     return app
 
 

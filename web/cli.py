@@ -14,7 +14,7 @@ from capture.specimens.photo import Condition
 from capture.summary import decode_summary
 from core.clock import MEXICO_CITY, utcnow
 from core.db import make_engine, session_scope
-from core.settings import Settings, load_settings
+from core.settings import LOOPBACK_HOSTS, Settings, SettingsError, load_settings
 from registry import migrate as migrations
 from registry.catalogue import ensure_default_inconsistencies
 from registry.demo import load_demo_data
@@ -24,7 +24,10 @@ from registry.demo import load_demo_data
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Registro Ciudadano: apoyo ciudadano para candidaturas independientes."""
-    ctx.obj = load_settings()
+    try:
+        ctx.obj = load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _migrate(settings: Settings) -> None:
@@ -62,8 +65,14 @@ def demo_data(settings: Settings) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes (production).")
-def serve(host: str, port: int, workers: int) -> None:
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Run the web app."""
+    if settings.implicit_development and host not in LOOPBACK_HOSTS:
+        raise click.ClickException(
+            f"--host {host} is not loopback: set REGISTRO_ENV=production for a deployment, or "
+            "REGISTRO_ENV=development to choose development explicitly"
+        )
     # Without an explicit public address, the app is where it listens (OAuth redirects and the local provider).
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     os.environ.setdefault("REGISTRO_BASE_URL", f"http://{local_host}:{port}")

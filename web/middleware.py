@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
@@ -10,11 +11,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web import i18n
 
-CONTENT_SECURITY_POLICY = (
+_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
+    "form-action {form_action}; frame-ancestors 'none'"
 )
+
+
+def content_security_policy(form_action: Iterable[str] = ()) -> str:
+    """The one policy. `form_action`: origins sign-in forms lead to. Chromium applies form-action to the
+    redirects that follow a form's POST, so POST /entrar/{provider} → 303 to Google is blocked unless the
+    provider's origin is listed here; everything else stays 'self'."""
+    return _POLICY.format(form_action=" ".join(["'self'", *sorted(set(form_action))]))
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 ONE_YEAR = 365 * 24 * 3600
 
 
@@ -57,9 +68,10 @@ class LocaleMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, form_action: Iterable[str] = ()) -> None:
         self.app = app
         self.hsts = hsts
+        self.policy = content_security_policy(form_action)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +81,7 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                headers.setdefault("Content-Security-Policy", self.policy)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "DENY")
@@ -79,3 +91,27 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+LOOPBACK_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class LoopbackOnlyMiddleware:
+    """Implicit development (REGISTRO_ENV not set: the README's quick start) answers only this machine. A server
+    bound to every interface by mistake then shows other hosts a refusal, not a site with a password-less
+    sign-in provider."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client") or ("", 0)
+        if scope["type"] != "http" or client[0] in LOOPBACK_CLIENTS:
+            await self.app(scope, receive, send)
+            return
+        body = (b"Development mode answers only on loopback. Set REGISTRO_ENV=production for a deployment, "
+                b"or REGISTRO_ENV=development to choose development explicitly.\n")
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

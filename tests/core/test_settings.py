@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from core.settings import Environment, Settings, load_settings
 
-STRONG_SECRET = "k" * 48
+STRONG_SECRET = "vN3q-8hKf_Zx2LpQw7RtY1uMc9EoBj4sDg6HiA0lVn5"
 
 
 @pytest.mark.parametrize("secret", ["", "change-me", "secret", "short-but-not-placeholder"])

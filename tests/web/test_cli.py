@@ -13,14 +13,17 @@ from click.testing import CliRunner
 from web.cli import main
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
+def _env(tmp_path: Path, **registro: str) -> dict[str, str]:
+    """The environment of a fresh shell: no REGISTRO_ variable but the data dir (REGISTRO_ENV unset, as in the
+    README's quick start) and those given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRO_")}
-    return {**env, "REGISTRO_DATA_DIR": str(tmp_path / "var"), "REGISTRO_ENV": "development"}
+    given = {f"REGISTRO_{name.upper()}": value for name, value in registro.items()}
+    return {**env, "REGISTRO_DATA_DIR": str(tmp_path / "var"), **given}
 
 
 def test_migrate_and_demo_data_are_repeatable(tmp_path: Path) -> None:
     runner = CliRunner()
-    env = _env(tmp_path)
+    env = _env(tmp_path, env="development")
     assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
     first = runner.invoke(main, ["demo-data"], env=env)
     second = runner.invoke(main, ["demo-data"], env=env)
@@ -36,7 +39,7 @@ def _free_port() -> int:
 
 
 def test_serve_answers_in_spanish(tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = _env(tmp_path)  # the quick start as written: REGISTRO_ENV not set, SQLite, loopback
     registro = [sys.executable, "-m", "web.cli"]
     subprocess.run([*registro, "demo-data"], env=env, check=True, capture_output=True)
     port = _free_port()
@@ -60,3 +63,17 @@ def _get_when_up(url: str) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_a_forgotten_registro_env_with_a_database_url_refuses_to_start(tmp_path: Path) -> None:
+    env = _env(tmp_path, database_url="postgresql://registro:hunter2-db-password@db.example/registro")
+    result = CliRunner().invoke(main, ["migrate"], env=env)
+    assert result.exit_code != 0
+    assert "REGISTRO_ENV" in result.output
+    assert "hunter2" not in result.output
+
+
+def test_implicit_development_refuses_to_listen_beyond_loopback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0"], env=_env(tmp_path))
+    assert result.exit_code != 0
+    assert "REGISTRO_ENV" in result.output
