@@ -9,10 +9,12 @@ provider's misbehaviour."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.starlette_client import OAuth
@@ -21,6 +23,7 @@ from starlette.requests import Request
 
 from auth.demo_people import LOCAL_PROVIDER
 from core.settings import Settings
+from core.text import has_unsafe_characters, without_unsafe_characters
 
 try:  # Authlib talks through httpx2 when it is installed, else through httpx: catch the errors of that one.
     import httpx2 as http_client
@@ -31,7 +34,7 @@ log = logging.getLogger(__name__)
 
 GOOGLE = "google"
 FACEBOOK = "facebook"
-GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
+GOOGLE_DISCOVERY_URL: str = Settings.model_fields["google_discovery_url"].default
 FACEBOOK_GRAPH_VERSION = "v21.0"
 OIDC_SCOPE = "openid email profile"
 PROVIDER_TIMEOUT_SECONDS = 10.0
@@ -39,6 +42,8 @@ PROVIDER_TIMEOUT_SECONDS = 10.0
 LOGIN_STATE_COOKIE = "registro_acceso"
 LOGIN_STATE_MAX_AGE = 600
 NEXT_KEY = "siguiente"
+# What a host[:port] may look like in a CSP source: nothing that could end the directive or the header.
+_ORIGIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class FailureReason(StrEnum):
@@ -77,6 +82,24 @@ class ProviderSpec:
     openid: bool
     registration: Mapping[str, Any] = field(repr=False)  # holds the client secret
     extra_issuers: tuple[str, ...] = ()
+    # Origins the provider's own redirects pass through before its page shows: Chromium checks form-action on
+    # every redirect that follows our sign-in form, not only on the first.
+    extra_form_action: tuple[str, ...] = ()
+
+    @property
+    def authorization_origin(self) -> str:
+        """The origin the browser is sent to for signing in, known before any network call: the authorization
+        endpoint's, or for OpenID discovery the discovery document's (Google and the local provider serve both
+        from one origin; `LoginProviders.authorization_url` refuses an endpoint elsewhere)."""
+        return origin_of(self.registration.get("authorize_url") or self.registration["server_metadata_url"])
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of an absolute http(s) URL, lower-cased; "" for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not _ORIGIN_HOST.fullmatch(parts.netloc):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 @dataclass(frozen=True)
@@ -105,7 +128,7 @@ def _google(settings: Settings) -> ProviderSpec:
         name=GOOGLE, label="Google", openid=True, extra_issuers=("accounts.google.com",),
         registration={
             "client_id": settings.google_client_id, "client_secret": settings.google_client_secret,
-            "server_metadata_url": GOOGLE_DISCOVERY_URL,
+            "server_metadata_url": settings.google_discovery_url,
             "client_kwargs": {"scope": OIDC_SCOPE, "code_challenge_method": "S256"},
         },
     )
@@ -114,7 +137,7 @@ def _google(settings: Settings) -> ProviderSpec:
 def _facebook(settings: Settings) -> ProviderSpec:
     version = FACEBOOK_GRAPH_VERSION
     return ProviderSpec(
-        name=FACEBOOK, label="Facebook", openid=False,
+        name=FACEBOOK, label="Facebook", openid=False, extra_form_action=("https://m.facebook.com",),
         registration={
             "client_id": settings.facebook_client_id, "client_secret": settings.facebook_client_secret,
             "authorize_url": f"https://www.facebook.com/{version}/dialog/oauth",
@@ -156,6 +179,13 @@ class LoginProviders:
     def spec(self, name: str) -> ProviderSpec | None:
         return self._specs.get(name)
 
+    @property
+    def authorization_origins(self) -> tuple[str, ...]:
+        """Where sign-in forms may send the browser (the CSP's form-action also governs the redirect)."""
+        origins = {origin for spec in self._specs.values()
+                   for origin in (spec.authorization_origin, *map(origin_of, spec.extra_form_action))}
+        return tuple(sorted(origins - {""}))
+
     def _client(self, name: str) -> Any:
         return self._oauth.create_client(name)
 
@@ -166,6 +196,10 @@ class LoginProviders:
             created = await client.create_authorization_url(redirect_uri)
         except (http_client.HTTPError, ValueError, KeyError, RuntimeError) as error:
             raise LoginFailure(FailureReason.UNREACHABLE, type(error).__name__) from error
+        if origin_of(str(created["url"])) != self._specs[name].authorization_origin:
+            # The CSP would block the browser there anyway; say so rather than leave a button that does nothing.
+            log.warning("sign-in with %s: authorization endpoint outside its configured origin", name)
+            raise LoginFailure(FailureReason.PROVIDER_ERROR, "authorization endpoint origin")
         transient = {key: value for key, value in created.items() if key != "url"}
         await client.save_authorize_data(request, redirect_uri=redirect_uri, **transient)
         return str(created["url"])
@@ -229,12 +263,15 @@ def graph_identity(provider: str, profile: Mapping[str, Any]) -> ProviderIdentit
 
 
 def _clean_email(email: object) -> str | None:
-    return email.strip()[:320] if isinstance(email, str) and "@" in email else None
+    usable = isinstance(email, str) and "@" in email and not has_unsafe_characters(email)
+    return email.strip()[:320] if usable and isinstance(email, str) else None
 
 
 def _display_name(name: object, email: object) -> str:
-    if isinstance(name, str) and name.strip():
-        return name.strip()[:200]
-    if isinstance(email, str) and "@" in email:
-        return email.split("@", 1)[0][:200]
+    # The person cannot correct a provider's profile name here, so refusing it would lock them out: the
+    # characters core.text refuses (NUL, bidi overrides, zero-width) are dropped instead.
+    if isinstance(name, str) and (shown := without_unsafe_characters(name)):
+        return shown[:200]
+    if isinstance(email, str) and "@" in email and (local := without_unsafe_characters(email.split("@", 1)[0])):
+        return local[:200]
     return "Persona usuaria"

@@ -8,10 +8,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from auth.models import Account, RoleGrant, UserSession
 from auth.principal import Grant, Principal
+from core.audit import record_audit
 from core.clock import as_utc
 
 SESSION_COOKIE = "registro_sesion"
@@ -30,16 +31,21 @@ class ActiveSession:
     principal: Principal
     csrf_token: str
     token_hash: str
+    touch_due: bool = False  # last seen more than TOUCH_INTERVAL ago: worth one write to keep it alive
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(*, session: Session, account_id: int, now: datetime, previous_token: str | None = None) -> str:
-    """A fresh session (new id: a login never reuses the token the browser had before); returns the token."""
+def start_session(*, session: Session, account_id: int, now: datetime, previous_token: str | None = None,
+                  max_live: int | None = None) -> str:
+    """A fresh session (new id: a login never reuses the token the browser had before); returns the token.
+    With `max_live`, the account's oldest open sessions end so that at most that many stay open."""
     if previous_token:
         end_session(session=session, token=previous_token, now=now)
+    if max_live is not None:
+        _make_room(session, account_id, now, keep=max_live - 1)
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=hash_token(token), account_id=account_id,
                             csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now))
@@ -56,6 +62,22 @@ def end_session(*, session: Session, token: str, now: datetime) -> int | None:
     return row.account_id
 
 
+def _make_room(session: Session, account_id: int, now: datetime, *, keep: int) -> None:
+    """End all but the `keep` newest open sessions of the account. The account row is locked first (PostgreSQL)
+    so that two sign-ins at once cannot both find room; SQLite's write lock already serialises them."""
+    session.exec(select(Account.id).where(Account.id == account_id).with_for_update()).first()
+    open_rows = session.exec(select(UserSession).where(UserSession.account_id == account_id,
+                                                       UserSession.revoked_at.is_(None))  # type: ignore[union-attr]
+                             .order_by(col(UserSession.created_at).desc(), col(UserSession.token_hash))).all()
+    ended = open_rows[max(keep, 0):]
+    for row in ended:
+        row.revoked_at = now
+        session.add(row)
+    if ended:
+        record_audit(session, action="sessions_capped", actor_account_id=account_id, object_type="account",
+                     object_id=account_id, after=f"ended={len(ended)}")
+
+
 def end_all_sessions(*, session: Session, account_id: int, now: datetime) -> None:
     rows = session.exec(select(UserSession).where(UserSession.account_id == account_id,
                                                   UserSession.revoked_at.is_(None)))  # type: ignore[union-attr]
@@ -65,17 +87,32 @@ def end_all_sessions(*, session: Session, account_id: int, now: datetime) -> Non
 
 
 def resolve_session(*, session: Session, token: str, now: datetime, lifetime: SessionLifetime) -> ActiveSession | None:
+    """The live session of `token` (None: unknown, ended or expired), its last-seen time touched when due."""
+    active = lookup_session(session=session, token=token, now=now, lifetime=lifetime)
+    if active is not None and active.touch_due:
+        touch_session(session=session, token_hash=active.token_hash, now=now)
+    return active
+
+
+def lookup_session(*, session: Session, token: str, now: datetime, lifetime: SessionLifetime) -> ActiveSession | None:
+    """Like resolve_session, but never writes (a read-only transaction); `touch_due` says the caller should
+    call touch_session in a write transaction of its own."""
     row = session.get(UserSession, hash_token(token))
     if row is None or not _is_live(row, now, lifetime):
         return None
     account = session.get(Account, row.account_id)
     if account is None or not account.is_active:
         return None
-    if now - as_utc(row.last_seen_at) > TOUCH_INTERVAL:
+    return ActiveSession(principal=load_principal(session=session, account=account),
+                         csrf_token=row.csrf_token, token_hash=row.token_hash,
+                         touch_due=now - as_utc(row.last_seen_at) > TOUCH_INTERVAL)
+
+
+def touch_session(*, session: Session, token_hash: str, now: datetime) -> None:
+    row = session.get(UserSession, token_hash)
+    if row is not None and row.revoked_at is None and as_utc(row.last_seen_at) < now:
         row.last_seen_at = now
         session.add(row)
-    return ActiveSession(principal=load_principal(session=session, account=account),
-                         csrf_token=row.csrf_token, token_hash=row.token_hash)
 
 
 def _is_live(row: UserSession, now: datetime, lifetime: SessionLifetime) -> bool:

@@ -34,6 +34,7 @@ from core.db import session_scope
 from core.settings import Settings
 from web.errors import render_error
 from web.i18n import gettext
+from web.ratelimit import LOGIN_START, SIGN_IN, SIGN_IN_ACCOUNT, limit_reached, rate_limited
 from web.security import public
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ async def login(request: Request) -> Response:
 
 
 @public
+@rate_limited(LOGIN_START)
 async def login_start(request: Request) -> Response:
     name = request.path_params["provider"]
     if _providers(request).spec(name) is None:
@@ -139,6 +141,7 @@ async def login_start(request: Request) -> Response:
 
 
 @public
+@rate_limited(SIGN_IN)
 async def login_callback(request: Request) -> Response:
     name = request.path_params["provider"]
     if _providers(request).spec(name) is None:
@@ -146,6 +149,9 @@ async def login_callback(request: Request) -> Response:
     siguiente = safe_next(request.session.get(NEXT_KEY))
     try:
         identity = await _providers(request).identity_from_callback(name, request)
+        too_many = await limit_reached(request, SIGN_IN_ACCOUNT, f"{identity.provider}:{identity.subject}")
+        if too_many is not None:
+            return too_many
         token, home = await run_in_threadpool(_sign_in, request, identity)
     except LoginFailure as failure:
         return await _failed(request, name, failure)
@@ -174,7 +180,8 @@ def _sign_in_once(request: Request, identity: ProviderIdentity) -> tuple[str, st
                                        signed_in_account_id=principal.account_id if principal else None)
         assert account.id is not None
         token = start_session(session=session, account_id=account.id, now=now,
-                              previous_token=request.state.session_token)
+                              previous_token=request.state.session_token,
+                              max_live=request.app.state.settings.session_max_per_account)
         record_audit(session, action="login", actor_account_id=account.id, object_type="account",
                      object_id=account.id, after=f"provider={identity.provider}")
         return token, load_principal(session=session, account=account).home_route()
