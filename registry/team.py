@@ -28,16 +28,20 @@ from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from auth.models import Account, OAuthIdentity, RoleGrant
+from auth.grants import RoleConflict, grant_role
+from auth.models import Account, OAuthIdentity
 from auth.roles import Role
 from capture.identifiers import InvalidIdentifier, parse_clave_elector
-from core.audit import record_audit
+from core.audit import AuditEvent, record_audit
 from core.clock import as_utc
+from core.text import UnsafeText, checked_text, has_unsafe_characters
 from registry.models import Aspirant, Auxiliary, Process, Support
 from registry.outbox import queue_mail
 from registry.states import NEEDS_REVIEW, InvitationState, SupportStatus
 
 INVITATION_LIFETIME = timedelta(days=14)
+DEFAULT_INVITATIONS_PER_DAY = 300  # e-mails per aspirant in any 24 hours; REGISTRO_INVITATIONS_PER_DAY
+INVITATION_SENT = "auxiliary_invitation_sent"  # one audit row per invitation e-mail: what the daily cap counts
 MAX_ROW_ID = 2_147_483_647  # integer primary keys; a larger number from a URL or a phone is no row (and no DB error)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_DIGITS = 10  # Mexican numbers: 10 digits, optionally written with +52 / 52 in front
@@ -49,6 +53,7 @@ class Problem(StrEnum):
 
     NAME_MISSING = "name_missing"
     NAME_TOO_LONG = "name_too_long"
+    NAME_CHARACTERS = "name_characters"  # control, bidi or zero-width characters (core.text)
     CLAVE_INVALID = "clave_invalid"
     EMAIL_INVALID = "email_invalid"
     PHONE_INVALID = "phone_invalid"
@@ -82,6 +87,7 @@ class TeamError(StrEnum):
     EMAIL_MISMATCH = "email_mismatch"
     NOT_INVITED = "not_invited"  # suspended or revoked before accepting
     WRONG_STATE = "wrong_state"
+    ROLE_CONFLICT = "role_conflict"  # OPL staff where the team collects (auth.grants)
 
 
 class TeamRefused(Exception):
@@ -106,6 +112,15 @@ class Invitation:
 
     secret: str
     url_for: InvitationUrl
+    per_day: int = DEFAULT_INVITATIONS_PER_DAY
+
+
+class TooManyInvitations(Exception):
+    """Sending `wanted` more invitations would pass the aspirant's cap for 24 hours; nothing was sent."""
+
+    def __init__(self, *, wanted: int, left: int, per_day: int) -> None:
+        super().__init__(f"wanted={wanted} left={left} per_day={per_day}")
+        self.wanted, self.left, self.per_day = wanted, left, per_day
 
 
 # ---------------------------------------------------------------- validation
@@ -114,14 +129,10 @@ class Invitation:
 def validate_auxiliary(form: AuxiliaryForm, *, today: date) -> AuxiliaryForm:
     """The same form with every field normalised; raises InvalidAuxiliary listing every problem at once."""
     problems: list[FieldProblem] = []
-    name = " ".join(form.full_name.split())
-    if not name:
-        problems.append(FieldProblem("full_name", Problem.NAME_MISSING))
-    elif len(name) > 200:
-        problems.append(FieldProblem("full_name", Problem.NAME_TOO_LONG))
+    name = _clean_name(form.full_name, problems)
     clave = _clean_clave(form.clave_elector, today, problems)
     email = form.email.strip().lower()
-    if not _EMAIL.fullmatch(email) or len(email) > 320:
+    if not _EMAIL.fullmatch(email) or len(email) > 320 or has_unsafe_characters(email):
         problems.append(FieldProblem("email", Problem.EMAIL_INVALID))
     phone = _clean_phone(form.phone)
     if phone is None:
@@ -129,6 +140,19 @@ def validate_auxiliary(form: AuxiliaryForm, *, today: date) -> AuxiliaryForm:
     if problems:
         raise InvalidAuxiliary(problems)
     return AuxiliaryForm(full_name=name, clave_elector=clave, email=email, phone=phone or "")
+
+
+def _clean_name(text: str, problems: list[FieldProblem]) -> str:
+    try:
+        name = checked_text(text)
+    except UnsafeText:
+        problems.append(FieldProblem("full_name", Problem.NAME_CHARACTERS))
+        return ""
+    if not name:
+        problems.append(FieldProblem("full_name", Problem.NAME_MISSING))
+    elif len(name) > 200:
+        problems.append(FieldProblem("full_name", Problem.NAME_TOO_LONG))
+    return name
 
 
 def _clean_clave(text: str, today: date, problems: list[FieldProblem]) -> str:
@@ -158,6 +182,7 @@ def register_auxiliary(*, session: Session, aspirant_id: int, form: AuxiliaryFor
     taken = _taken(session, aspirant_id, clean)
     if taken:
         raise InvalidAuxiliary(taken)
+    require_invitations_left(session, aspirant_id, invitation, now)
     return add_and_invite(session, aspirant_id, clean, invitation, actor_account_id, now)
 
 
@@ -183,7 +208,7 @@ def add_and_invite(session: Session, aspirant_id: int, form: AuxiliaryForm, invi
                           email=form.email, phone=form.phone, state=InvitationState.INVITED, invited_at=now)
     session.add(auxiliary)
     session.flush()
-    _send_invitation(session, auxiliary, invitation)
+    _send_invitation(session, auxiliary, invitation, now)
     record_audit(session, action="auxiliary_registered", actor_account_id=actor_account_id,
                  object_type="auxiliary", object_id=auxiliary.id, after=f"aspirant={aspirant_id}")
     return auxiliary
@@ -195,15 +220,33 @@ def resend_invitation(*, session: Session, auxiliary_id: int, aspirant_ids: froz
     auxiliary = _team_member(session, auxiliary_id, aspirant_ids)
     if auxiliary.state is not InvitationState.INVITED:
         raise TeamRefused(TeamError.WRONG_STATE)
+    require_invitations_left(session, auxiliary.aspirant_id, invitation, now)
     auxiliary.invited_at = now
     session.add(auxiliary)
-    _send_invitation(session, auxiliary, invitation)
+    _send_invitation(session, auxiliary, invitation, now)
     record_audit(session, action="auxiliary_invitation_resent", actor_account_id=actor_account_id,
                  object_type="auxiliary", object_id=auxiliary.id)
     return auxiliary
 
 
-def _send_invitation(session: Session, auxiliary: Auxiliary, invitation: Invitation) -> None:
+def invitations_left(session: Session, aspirant_id: int, invitation: Invitation, now: datetime) -> int:
+    """How many more invitation e-mails the aspirant may send now (the cap counts the last 24 hours)."""
+    sent = session.exec(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == INVITATION_SENT, AuditEvent.object_type == "aspirant",
+        AuditEvent.object_id == str(aspirant_id), col(AuditEvent.at) > now - timedelta(days=1))).one()
+    return max(invitation.per_day - int(sent), 0)
+
+
+def require_invitations_left(session: Session, aspirant_id: int, invitation: Invitation, now: datetime,
+                             wanted: int = 1) -> None:
+    """Raises TooManyInvitations unless `wanted` more fit: mail to addresses nobody has confirmed yet must
+    not turn the app into a way to send bulk e-mail."""
+    left = invitations_left(session, aspirant_id, invitation, now)
+    if wanted > left:
+        raise TooManyInvitations(wanted=wanted, left=left, per_day=invitation.per_day)
+
+
+def _send_invitation(session: Session, auxiliary: Auxiliary, invitation: Invitation, now: datetime) -> None:
     aspirant = session.get(Aspirant, auxiliary.aspirant_id)
     assert aspirant is not None
     link = invitation.url_for(invitation_link_token(auxiliary, invitation.secret))
@@ -214,6 +257,9 @@ def _send_invitation(session: Session, auxiliary: Auxiliary, invitation: Invitat
             f"({auxiliary.email}):\n\n{link}\n\n"
             f"El enlace vence en {INVITATION_LIFETIME.days} días. Si no esperabas este correo, ignóralo.\n")
     queue_mail(session=session, to_address=auxiliary.email, subject="Invitación para ser auxiliar", body=body)
+    sent = record_audit(session, action=INVITATION_SENT, object_type="aspirant", object_id=auxiliary.aspirant_id,
+                        after=f"auxiliary={auxiliary.id}")
+    sent.at = now  # the app's clock, which the cap's window is measured with
 
 
 def invitation_link_token(auxiliary: Auxiliary, secret: str) -> str:
@@ -252,17 +298,23 @@ def preview_invitation(*, session: Session, token: str, secret: str, now: dateti
 
 
 def accept_invitation(*, session: Session, token: str, secret: str, account_id: int,
-                      now: datetime) -> Auxiliary:
+                      now: datetime) -> Auxiliary | TeamError:
     """Link the signed-in account to the auxiliary and grant it the auxiliary role on the aspirant's team,
-    when one of the account's verified e-mail addresses is the invited one."""
+    when one of the account's verified e-mail addresses is the invited one. OPL staff where this team collects
+    get TeamError.ROLE_CONFLICT back, returned rather than raised so that the refusal's audit rows commit."""
     auxiliary = _invited(session, token, secret, now)
     if auxiliary.email.lower() not in verified_emails(session, account_id):
         raise TeamRefused(TeamError.EMAIL_MISMATCH)
+    granted = grant_role(session=session, account_id=account_id, role=Role.AUXILIARY, now=now,
+                         actor_account_id=account_id, aspirant_id=auxiliary.aspirant_id,
+                         aspirant_opl=lambda aspirant_id: opl_of_aspirant(session=session, aspirant_id=aspirant_id))
+    if isinstance(granted, RoleConflict):
+        record_audit(session, action="auxiliary_invitation_refused", actor_account_id=account_id,
+                     object_type="auxiliary", object_id=auxiliary.id,
+                     after=f"reason=role_conflict; held={granted.held}")
+        return TeamError.ROLE_CONFLICT
     auxiliary.account_id, auxiliary.state, auxiliary.accepted_at = account_id, InvitationState.ACTIVE, now
     session.add(auxiliary)
-    if not _has_grant(session, account_id, auxiliary.aspirant_id):
-        session.add(RoleGrant(account_id=account_id, role=Role.AUXILIARY, aspirant_id=auxiliary.aspirant_id,
-                              created_at=now))
     record_audit(session, action="auxiliary_invitation_accepted", actor_account_id=account_id,
                  object_type="auxiliary", object_id=auxiliary.id)
     return auxiliary
@@ -291,10 +343,10 @@ def verified_emails(session: Session, account_id: int) -> set[str]:
     return {email.strip().lower() for email in found if email}
 
 
-def _has_grant(session: Session, account_id: int, aspirant_id: int) -> bool:
-    return session.exec(select(RoleGrant).where(RoleGrant.account_id == account_id,
-                                                RoleGrant.role == Role.AUXILIARY,
-                                                RoleGrant.aspirant_id == aspirant_id)).first() is not None
+def opl_of_aspirant(*, session: Session, aspirant_id: int) -> int | None:
+    """The OPL running the aspirant's process: where the aspirant and their auxiliaries act."""
+    return session.exec(select(Process.opl_id).join(Aspirant, col(Aspirant.process_id) == col(Process.id))
+                        .where(Aspirant.id == aspirant_id)).first()
 
 
 def mask_email(email: str) -> str:

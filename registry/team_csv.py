@@ -17,6 +17,7 @@ from registry.team import (
     Invitation,
     Problem,
     add_and_invite,
+    require_invitations_left,
     team_keys,
     validate_auxiliary,
 )
@@ -44,7 +45,8 @@ _COLUMNS = ("full_name", "clave_elector", "email", "phone")
 def import_auxiliaries_csv(*, session: Session, aspirant_id: int, data: bytes, invitation: Invitation,
                            actor_account_id: int, now: datetime) -> CsvImport:
     """All or nothing: every row is validated first, and if any row has a problem nobody is registered and
-    every problem is reported with its line. Rows already on the team (same e-mail and clave) are skipped."""
+    every problem is reported with its line. Rows already on the team (same e-mail and clave) are skipped.
+    Raises TooManyInvitations, registering nobody, when the file would pass the aspirant's daily cap."""
     rows, problems = parse_auxiliary_csv(data, today=now.date())
     if problems:
         return CsvImport(registered=0, already_on_team=0, problems=tuple(problems))
@@ -57,6 +59,7 @@ def import_auxiliaries_csv(*, session: Session, aspirant_id: int, data: bytes, i
                   if form.clave_elector in claves]
     if conflicts:
         return CsvImport(registered=0, already_on_team=0, problems=tuple(sorted(conflicts, key=_by_line)))
+    require_invitations_left(session, aspirant_id, invitation, now, wanted=len(fresh))  # all or nothing
     for _line, form in fresh:
         add_and_invite(session, aspirant_id, form, invitation, actor_account_id, now)
     return CsvImport(registered=len(fresh), already_on_team=repeated)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-log = logging.getLogger(__name__)
+from web.log_privacy import log_unhandled
 
-_PAGES = {403: "errors/403.html", 404: "errors/404.html", 405: "errors/404.html", 413: "errors/too_large.html"}
+_PAGES = {403: "errors/403.html", 404: "errors/404.html", 405: "errors/404.html", 413: "errors/too_large.html",
+          429: "errors/too_many.html"}
 
 
 def _wants_json(request: Request) -> bool:
@@ -33,6 +32,7 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    # The path is logged, never the query string or form: they may carry personal data.
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Only errors raised outside web.server_errors' middleware get here. No message, query or form is logged:
+    # they may carry personal data (see web.log_privacy).
+    log_unhandled(request.method, request.url.path, exc)
     return render_error(request, 500)

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
+from core.text import as_row_id
 from registry.team import (
     AuxiliaryForm,
     FieldProblem,
@@ -21,6 +22,7 @@ from registry.team import (
     Problem,
     TeamError,
     TeamRefused,
+    TooManyInvitations,
     aspirant_totals,
     aspirants_of,
     reactivate_auxiliary,
@@ -30,8 +32,10 @@ from registry.team import (
     team_progress,
 )
 from registry.team_csv import MAX_CSV_BYTES, import_auxiliaries_csv
+from web.body_limit import accepts_body
 from web.errors import render_error
 from web.i18n import gettext as _
+from web.ratelimit import INVITATION_RESEND, rate_limited
 from web.security import requires
 from web.services import call_service, mail_delivery, now
 
@@ -46,8 +50,9 @@ def _chosen_aspirant(request: Request, form: FormData | None = None) -> int:
     """The aspirant record acted on: the one named in the form (when the person manages several), else theirs."""
     managed = _managed(request)
     named = form.get("aspirante") if form is not None else request.query_params.get("aspirante")
-    if isinstance(named, str) and named.isdigit() and int(named) in managed:
-        return int(named)
+    number = as_row_id(named)
+    if number is not None and number in managed:
+        return number
     if not managed:
         raise HTTPException(status_code=404)
     return min(managed)
@@ -59,7 +64,7 @@ def invitation(request: Request) -> Invitation:
     def url_for(token: str) -> str:
         return settings.public_origin + str(request.app.url_path_for("field_invitation", token=token))
 
-    return Invitation(secret=settings.secret_key, url_for=url_for)
+    return Invitation(secret=settings.secret_key, url_for=url_for, per_day=settings.invitations_per_day)
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -81,8 +86,10 @@ async def home(request: Request) -> Response:
         totals = await call_service(request, aspirant_totals, aspirant_id=view.aspirant.id)
         sections.append({"view": view, "team": team, "totals": totals})
     done = _done_message(request.query_params.get("hecho", ""))
-    return _render(request, "aspirant/home.html", {"sections": sections,
-                                                   "messages": [{"level": "ok", "text": done}] if done else []})
+    capped = request.query_params.get("hecho") == "tope"
+    return _render(request, "aspirant/home.html", {
+        "sections": sections, "messages": [{"level": "ok", "text": done}] if done else [],
+        "errors": [daily_cap_message(request.app.state.settings.invitations_per_day)] if capped else []})
 
 
 def _done_message(code: str) -> str | None:
@@ -102,12 +109,13 @@ async def new_auxiliary(request: Request) -> Response:
 
 
 def _form_page(request: Request, aspirant_id: int, form: AuxiliaryForm, problems: tuple[FieldProblem, ...],
-               csv_problems: tuple[FieldProblem, ...] = (), status_code: int = 200) -> Response:
+               csv_problems: tuple[FieldProblem, ...] = (), status_code: int = 200, *,
+               error: str | None = None, csv_error: str | None = None) -> Response:
     errors = {p.field: problem_message(p.problem) for p in problems}
-    csv_errors = [csv_problem_message(p) for p in csv_problems]
+    csv_errors = [csv_problem_message(p) for p in csv_problems] + ([csv_error] if csv_error else [])
     context = {"aspirant_id": aspirant_id, "form": form, "field_errors": errors, "csv_errors": csv_errors,
                "max_csv_kb": MAX_CSV_BYTES // 1000,
-               "errors": [_("Revisa los datos marcados.")] if errors else []}
+               "errors": ([_("Revisa los datos marcados.")] if errors else []) + ([error] if error else [])}
     return _render(request, "aspirant/auxiliary_new.html", context, status_code=status_code)
 
 
@@ -140,9 +148,12 @@ async def create_auxiliary(request: Request) -> Response:
                            now=now(request))
     except InvalidAuxiliary as invalid:
         return _form_page(request, aspirant_id, typed, invalid.problems, status_code=400)
+    except TooManyInvitations as capped:
+        return _form_page(request, aspirant_id, typed, (), status_code=429, error=daily_cap_message(capped.per_day))
     return _back_home(request, "registrado", background=True)
 
 
+@accepts_body(2 * MAX_CSV_BYTES)  # room for the form's own "file too large" answer just above the CSV limit
 @requires(MANAGE)
 async def import_auxiliaries(request: Request) -> Response:
     form = await _form(request)
@@ -151,9 +162,13 @@ async def import_auxiliaries(request: Request) -> Response:
     aspirant_id = _chosen_aspirant(request, form)
     upload = form.get("archivo")
     data = await upload.read(MAX_CSV_BYTES + 1) if isinstance(upload, UploadFile) else b""
-    result = await call_service(request, import_auxiliaries_csv, aspirant_id=aspirant_id, data=data,
-                                invitation=invitation(request), actor_account_id=request.state.principal.account_id,
-                                now=now(request))
+    try:
+        result = await call_service(request, import_auxiliaries_csv, aspirant_id=aspirant_id, data=data,
+                                    invitation=invitation(request),
+                                    actor_account_id=request.state.principal.account_id, now=now(request))
+    except TooManyInvitations as capped:
+        return _form_page(request, aspirant_id, AuxiliaryForm("", "", "", ""), (), status_code=429,
+                          csv_error=csv_cap_message(capped))
     if result.problems:
         return _form_page(request, aspirant_id, AuxiliaryForm("", "", "", ""), (), result.problems, 400)
     return _back_home(request, "importado", background=result.registered > 0)
@@ -174,6 +189,8 @@ async def _team_action(request: Request, service: Any, done: str, *, mail: bool 
         if refused.error is TeamError.NOT_YOURS:
             raise HTTPException(status_code=404) from refused
         return _back_home(request, "sin_cambio")
+    except TooManyInvitations:
+        return _back_home(request, "tope")
     return _back_home(request, done, background=mail)
 
 
@@ -188,6 +205,7 @@ async def reactivate(request: Request) -> Response:
 
 
 @requires(MANAGE)
+@rate_limited(INVITATION_RESEND)
 async def resend(request: Request) -> Response:
     return await _team_action(request, resend_invitation, "reenviado", mail=True)
 
@@ -199,6 +217,7 @@ def problem_message(problem: Problem) -> str:
     return {
         Problem.NAME_MISSING: _("Escribe el nombre completo."),
         Problem.NAME_TOO_LONG: _("El nombre es demasiado largo (máximo 200 caracteres)."),
+        Problem.NAME_CHARACTERS: _("El nombre tiene caracteres no permitidos (invisibles o de control). Escríbelo de nuevo en lugar de copiarlo y pegarlo."),  # noqa: E501
         Problem.CLAVE_INVALID: _("La clave de elector tiene 18 caracteres: 6 letras, 8 números, H o M y 3 números."),
         Problem.EMAIL_INVALID: _("Escribe un correo electrónico válido, por ejemplo nombre@ejemplo.mx."),
         Problem.PHONE_INVALID: _("Escribe un teléfono de 10 dígitos."),
@@ -210,6 +229,17 @@ def problem_message(problem: Problem) -> str:
         Problem.FILE_TOO_LARGE: _("El archivo es demasiado grande."),
         Problem.FILE_EMPTY: _("El archivo no tiene renglones."),
     }[problem]
+
+
+def daily_cap_message(per_day: int) -> str:
+    return _("Ya enviaste el máximo de %(per_day)s invitaciones en 24 horas. Podrás enviar más cuando se cumplan "
+             "24 horas de las primeras.") % {"per_day": per_day}
+
+
+def csv_cap_message(capped: TooManyInvitations) -> str:
+    return _("El archivo enviaría %(wanted)s invitaciones y en este momento solo puedes enviar %(left)s más (el "
+             "máximo es %(per_day)s en 24 horas). Divide el archivo y sube el resto después.") % {
+        "wanted": capped.wanted, "left": capped.left, "per_day": capped.per_day}
 
 
 def csv_problem_message(problem: FieldProblem) -> str:

@@ -14,6 +14,7 @@ from auth.local_provider import LocalProvider, read_oauth2_request
 from auth.local_provider.grants import person_by_subject
 from auth.roles import Role
 from core.settings import Settings
+from web.ratelimit import TOKEN, rate_limited
 from web.security import public, public_cookieless
 
 DEV_OIDC_PATH = "/dev-oidc"
@@ -82,6 +83,7 @@ async def authorize_decision(request: Request) -> Response:
 
 
 @public_cookieless
+@rate_limited(TOKEN)
 async def token(request: Request) -> Response:
     return await _provider(request).token_response(request)
 
