@@ -11,9 +11,9 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from auth.models import Account
-from capture.identifiers import MrzLine1
 from capture.pipeline import g_or_h_layout
 from capture.result import BackReading, ModelHint
+from registry.claims import NoticeComposer, settle_claim
 from registry.codes import (
     DEFAULT_POLICY,
     CodeOutcome,
@@ -25,7 +25,7 @@ from registry.codes import (
     issue_code,
     open_code,
 )
-from registry.images import ImageStore, store_image
+from registry.images import CleanImage, ImageStore, store_image
 from registry.models import (
     ActivationCode,
     Aspirant,
@@ -37,7 +37,7 @@ from registry.models import (
     Support,
 )
 from registry.outbox import queue_mail
-from registry.states import Channel, ImageKind, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
+from registry.states import Channel, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
 from registry.supports import (
     CredentialData,
     Refusal,
@@ -54,8 +54,24 @@ MailComposer = Callable[[str, datetime], tuple[str, str]]
 
 
 @dataclass(frozen=True)
+class ReceiptFacts:
+    """What the receipt e-mail of a support says: nothing that identifies the credential (no CIC, no clave)."""
+
+    folio: str
+    aspirant_name: str
+    office: str
+    process_name: str
+    received_at: datetime
+    counts_for_aspirant: bool
+
+
+ReceiptComposer = Callable[[ReceiptFacts], tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class ReadingSummary:
-    """What the citizen is shown to confirm: the CIC (from the MRZ, or as they typed it) and the vigencia."""
+    """What the citizen is shown to confirm: the CIC read from the MRZ and the vigencia (`typed` only for a
+    reading completed by hand before self-service stopped accepting typed identifiers: it gets no code)."""
 
     reading_id: int
     cic: str | None
@@ -63,18 +79,17 @@ class ReadingSummary:
     typed: bool
 
 
-def record_back_reading(*, session: Session, store: ImageStore, data: bytes, reading: BackReading,
-                        max_bytes: int, max_pixels: int) -> ReadingSummary:
-    """Keep the back photo and what the server read from it (the small QR at least); the CIC may be missing
-    when only the MRZ failed, to be typed next. Raises capture.intake.IntakeError for bad bytes."""
-    image = store_image(session=session, store=store, data=data, kind=ImageKind.BACK, max_bytes=max_bytes,
-                        max_pixels=max_pixels)
+def record_back_reading(*, session: Session, store: ImageStore, image: CleanImage,
+                        reading: BackReading) -> ReadingSummary:
+    """Keep the back photo and what the server read from it (the small QR at least; the CIC only when the MRZ
+    check digits held). The photo was cleaned beforehand (registry.images.clean_image), outside the transaction."""
+    stored = store_image(session=session, store=store, image=image)
     fields = reading.fields if reading.mrz_ok else None
     row = CredentialReading(
         source=ReadingSource.PIPELINE, qr_text=reading.url.text if reading.url else None,
         cic=fields.cic if fields else None, identificador_ciudadano=fields.identificador_ciudadano if fields else None,
         ocr=fields.ocr if fields else None, model_hint=_model_hint(reading), expiry=fields.expiry if fields else None,
-        back_image_id=image.id,
+        back_image_id=stored.id,
     )
     session.add(row)
     session.flush()
@@ -98,39 +113,15 @@ def reading_summary(*, session: Session, reading_id: int) -> ReadingSummary | No
     return _summary(row) if row is not None else None
 
 
-def complete_with_mrz_line(*, session: Session, reading_id: int, line: MrzLine1) -> ReadingSummary:
-    """The MRZ could not be read, so the citizen typed line 1 (its CIC check digit already verified)."""
-    row = _reading(session, reading_id)
-    row.cic, row.source = line.cic, ReadingSource.MANUAL
-    # The 13 digits are the OCR on model D and 4 digits + identificador ciudadano on E-H; with no layout
-    # evidence they are not stored at all rather than stored under the wrong name.
-    if row.model_hint == ModelHint.D.value:
-        row.ocr = line.optional_digits
-    elif row.model_hint == ModelHint.E_TO_H.value:
-        row.identificador_ciudadano = line.identificador_ciudadano
-    session.add(row)
-    return _summary(row)
-
-
-def complete_with_cic(*, session: Session, reading_id: int, cic: str) -> ReadingSummary:
-    row = _reading(session, reading_id)
-    row.cic, row.source = cic, ReadingSource.MANUAL
-    session.add(row)
-    return _summary(row)
-
-
-def _reading(session: Session, reading_id: int) -> CredentialReading:
-    row = session.get(CredentialReading, reading_id)
-    if row is None:
-        raise LookupError("credential reading not found")
-    return row
-
-
 def generate_code(*, session: Session, account_id: int, reading_id: int, secret_key: str, now: datetime,
-                  compose: MailComposer, policy: CodePolicy = DEFAULT_POLICY) -> IssueResult:
-    """Issue the activation code and queue its e-mail in the same transaction (sent after commit)."""
+                  compose: MailComposer, policy: CodePolicy = DEFAULT_POLICY, claim: bool = False,
+                  notice: NoticeComposer | None = None) -> IssueResult:
+    """Issue the activation code and queue its e-mail in the same transaction (sent after commit). With `claim`
+    (and `notice`), a credential bound to another account moves here; see registry.claims for what follows."""
     result = issue_code(session=session, account_id=account_id, reading_id=reading_id, secret_key=secret_key,
-                        now=now, policy=policy)
+                        now=now, policy=policy, claim=claim and notice is not None)
+    if result.released and notice is not None:
+        settle_claim(session=session, claimant_id=account_id, released=result.released, now=now, compose=notice)
     account = session.get(Account, account_id)
     if result.issued is not None and account is not None and account.email:
         subject, body = compose(display_code(result.issued.code), result.issued.expires_at)
@@ -241,9 +232,10 @@ def check_draft_code(*, session: Session, account_id: int, code_id: int, now: da
 
 
 def give_support(*, session: Session, account_id: int, draft: SupportDraft, idempotency_key: str,
-                 acknowledged_other_office: bool, now: datetime) -> SupportReceipt:
-    """The citizen's support: consumes the code and calls submit_support in one transaction. The same key
-    sent again (double tap, reload) returns the first receipt."""
+                 acknowledged_other_office: bool, now: datetime,
+                 compose_receipt: ReceiptComposer | None = None) -> SupportReceipt:
+    """The citizen's support: consumes the code and calls submit_support in one transaction, queueing the receipt
+    e-mail with it. The same key sent again (double tap, reload) returns the first receipt and mails nothing."""
     code = _own_code(session, account_id, draft.code_id)
     submission = _submission(session, account_id, code, draft, idempotency_key, now)
     if _support_with_key(session, idempotency_key) is None:
@@ -258,7 +250,23 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
         except CodeRefused:
             if _support_with_key(session, idempotency_key) is None:  # a concurrent twin may have just won
                 raise
-    return submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
+    receipt = submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
+    if receipt.created and compose_receipt is not None:
+        _queue_receipt(session, account_id, draft.aspirant_id, receipt, compose_receipt)
+    return receipt
+
+
+def _queue_receipt(session: Session, account_id: int, aspirant_id: int, receipt: SupportReceipt,
+                   compose: ReceiptComposer) -> None:
+    account = session.get(Account, account_id)
+    aspirant = session.get(Aspirant, aspirant_id)
+    process = session.get(Process, aspirant.process_id) if aspirant else None
+    if account is None or not account.email or aspirant is None or process is None:
+        return
+    subject, body = compose(ReceiptFacts(folio=receipt.folio, aspirant_name=aspirant.full_name, office=process.office,
+                                         process_name=process.name, received_at=receipt.received_at,
+                                         counts_for_aspirant=receipt.counts_for_aspirant))
+    queue_mail(session=session, to_address=account.email, subject=subject, body=body)
 
 
 def _support_with_key(session: Session, key: str) -> Support | None:

@@ -3,7 +3,12 @@ bound to one account and one credential (the small QR's URL and the CIC), single
 
 Only an HMAC of the code is stored (keyed with the app secret), so a copy of the database does not reveal codes.
 Checks that must leave a trace (a wrong try counted, a credential bound to another account) return an outcome
-instead of raising: the caller's transaction then commits the counter or the audit row."""
+instead of raising: the caller's transaction then commits the counter or the audit row.
+
+Self-service binds only what the server read from the photo (the small QR and a CIC whose check digits held):
+a typed CIC proves nothing about who holds the card, so it gets no code here (auxiliaries, who see the card,
+still type identifiers as a captura manual). A credential belongs to the account of its latest code; someone
+whose credential is bound to another account claims it with such a full machine read (`claim=True`)."""
 
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import Session, col, func, select
 
 from core.audit import record_audit
 from registry.models import ActivationCode, CredentialReading, Process
+from registry.states import ReadingSource
 
 # No 0/O, 1/I/L: a code read from an e-mail on a small screen and typed by hand must not be ambiguous.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -39,6 +45,7 @@ class IssueRefusal(StrEnum):
     CREDENTIAL_TAKEN = "credential_taken"  # this credential already got a code for another account
     TOO_MANY_CODES = "too_many_codes"
     INCOMPLETE_READING = "incomplete_reading"  # no CIC or no small-QR token: not a D-H credential read
+    TYPED_READING = "typed_reading"  # the CIC was typed, not read from the photo: proves nothing on self-service
     NO_OPEN_PROCESS = "no_open_process"
 
 
@@ -60,10 +67,19 @@ class IssuedCode:
     expires_at: datetime
 
 
+@dataclass(frozen=True, order=True)
+class ReleasedBinding:
+    """A claim took this credential from `account_id`, whose codes for it carried `cic`."""
+
+    account_id: int
+    cic: str
+
+
 @dataclass(frozen=True)
 class IssueResult:
     issued: IssuedCode | None = None
     refusal: IssueRefusal | None = None
+    released: tuple[ReleasedBinding, ...] = ()  # a claim: the bindings it took from other accounts
 
 
 @dataclass(frozen=True)
@@ -104,20 +120,29 @@ def latest_open_process_end(session: Session, now: datetime) -> datetime | None:
 
 
 def issue_code(*, session: Session, account_id: int, reading_id: int, secret_key: str, now: datetime,
-               policy: CodePolicy = DEFAULT_POLICY) -> IssueResult:
-    """A new code for this account and the credential of `reading_id`; the account's open code stops working."""
+               policy: CodePolicy = DEFAULT_POLICY, claim: bool = False) -> IssueResult:
+    """A new code for this account and the credential of `reading_id`; the account's open code stops working.
+    With `claim`, a credential bound to another account moves to this one (the reading is always a full
+    machine read here: QR and a check-digit-valid CIC from the photo); `released` says from whom."""
     reading = session.get(CredentialReading, reading_id)
     if reading is None or not reading.cic or not reading.qr_text:
         return IssueResult(refusal=IssueRefusal.INCOMPLETE_READING)
+    if reading.source != ReadingSource.PIPELINE:
+        record_audit(session, action="activation_code_refused", actor_account_id=account_id,
+                     object_type="account", object_id=account_id, after="typed_identifier")
+        return IssueResult(refusal=IssueRefusal.TYPED_READING)
     window_end = latest_open_process_end(session, now)
     if window_end is None:
         return IssueResult(refusal=IssueRefusal.NO_OPEN_PROCESS)
-    if _bound_elsewhere(session, account_id, reading.cic, reading.qr_text):
+    holder = credential_holder(session, reading.cic, reading.qr_text)
+    taken = holder is not None and holder != account_id
+    if taken and not claim:
         record_audit(session, action="activation_code_refused", actor_account_id=account_id,
                      object_type="account", object_id=account_id, after="credential_bound_to_other_account")
         return IssueResult(refusal=IssueRefusal.CREDENTIAL_TAKEN)
     if _issued_since(session, account_id, now - timedelta(days=1)) >= policy.max_codes_per_day:
         return IssueResult(refusal=IssueRefusal.TOO_MANY_CODES)
+    released = _release(session, holder, reading.cic, reading.qr_text, now) if taken and holder else ()
     _invalidate_open(session, account_id, now)
     # After the collection window closes a code has nothing left to do, so it stops working then.
     code, expires_at = new_code(), min(now + policy.lifetime, window_end)
@@ -128,16 +153,29 @@ def issue_code(*, session: Session, account_id: int, reading_id: int, secret_key
     assert row.id is not None
     record_audit(session, action="activation_code_issued", actor_account_id=account_id,
                  object_type="activation_code", object_id=row.id)
-    return IssueResult(issued=IssuedCode(code_id=row.id, code=code, expires_at=expires_at))
+    return IssueResult(issued=IssuedCode(code_id=row.id, code=code, expires_at=expires_at), released=released)
 
 
-def _bound_elsewhere(session: Session, account_id: int, cic: str, qr_text: str) -> bool:
-    """Once a credential got a code for one account, it belongs to that account (used or not, expired or not)."""
-    other = session.exec(select(ActivationCode.id).where(
-        ActivationCode.account_id != account_id,
-        or_(col(ActivationCode.cic) == cic, col(ActivationCode.qr_text) == qr_text),
-    ).limit(1)).first()
-    return other is not None
+def _same_credential(cic: str, qr_text: str) -> ColumnElement[bool]:
+    return or_(col(ActivationCode.cic) == cic, col(ActivationCode.qr_text) == qr_text)
+
+
+def credential_holder(session: Session, cic: str, qr_text: str) -> int | None:
+    """The account a credential is bound to: the one its latest code went to (used or not, expired or not), so
+    a claim moves it simply by issuing the claimant's code."""
+    return session.exec(select(ActivationCode.account_id).where(_same_credential(cic, qr_text))
+                        .order_by(col(ActivationCode.id).desc()).limit(1)).first()
+
+
+def _release(session: Session, holder: int, cic: str, qr_text: str, now: datetime) -> tuple[ReleasedBinding, ...]:
+    """The holder's codes for this credential stop working at once: no more supports in its name from there."""
+    codes = session.exec(select(ActivationCode).where(ActivationCode.account_id == holder,
+                                                      _same_credential(cic, qr_text))).all()
+    for code in codes:
+        if code.used_at is None and code.invalidated_at is None:
+            code.invalidated_at = now
+            session.add(code)
+    return tuple(sorted({ReleasedBinding(account_id=holder, cic=code.cic) for code in codes}))
 
 
 def _issued_since(session: Session, account_id: int, since: datetime) -> int:
@@ -195,13 +233,27 @@ def code_state(session: Session, code: ActivationCode, now: datetime, policy: Co
 
 
 def _count_wrong_try(session: Session, code: ActivationCode, now: datetime, policy: CodePolicy) -> CodeCheck:
-    code.failed_attempts += 1
-    left = max(policy.max_wrong_tries - code.failed_attempts, 0)
+    """One atomic UPDATE ... RETURNING: concurrent wrong tries each count (the row lock orders them, and the
+    condition is checked again on the row as it is then), so no more than `max_wrong_tries` are ever answered."""
+    counted = session.execute(
+        update(ActivationCode)
+        .where(col(ActivationCode.id) == code.id, col(ActivationCode.failed_attempts) < policy.max_wrong_tries,
+               col(ActivationCode.used_at).is_(None), col(ActivationCode.invalidated_at).is_(None))
+        .values(failed_attempts=col(ActivationCode.failed_attempts) + 1)
+        .returning(col(ActivationCode.failed_attempts))
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.refresh(code)
+    if counted is None:  # another request locked, used or replaced it since we looked
+        state = code_state(session, code, now, policy)
+        return CodeCheck(CodeOutcome.LOCKED if state is CodeOutcome.VALID else state)
+    left = max(policy.max_wrong_tries - counted, 0)
     if left == 0:
-        code.invalidated_at = now
+        session.execute(update(ActivationCode).where(col(ActivationCode.id) == code.id)
+                        .values(invalidated_at=now).execution_options(synchronize_session=False))
+        session.refresh(code)
         record_audit(session, action="activation_code_locked", actor_account_id=code.account_id,
-                     object_type="activation_code", object_id=code.id, after=f"wrong_tries={code.failed_attempts}")
-    session.add(code)
+                     object_type="activation_code", object_id=code.id, after=f"wrong_tries={counted}")
     return CodeCheck(CodeOutcome.LOCKED if left == 0 else CodeOutcome.WRONG, attempts_left=left)
 
 

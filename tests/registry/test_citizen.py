@@ -4,17 +4,14 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from capture.identifiers import parse_mrz_line1
 from capture.result import BackReading, ModelHint, MrzFields, MrzReading, QrReading, QrUrl, Reason
-from core.audit import OutboxMessage
+from core.audit import AuditEvent, OutboxMessage
 from core.clock import utcnow
 from registry.citizen import (
     AcknowledgementNeeded,
     SupportDraft,
-    complete_with_cic,
-    complete_with_mrz_line,
     generate_code,
     give_support,
     my_supports,
@@ -22,11 +19,21 @@ from registry.citizen import (
     record_back_reading,
     statement_of_will,
 )
-from registry.codes import CodeOutcome, CodeRefused, check_code
-from registry.images import ImageStore, open_image_store
-from registry.models import ActivationCode, Aspirant, CredentialReading, InconsistencyType, ReviewDecision, Support
+from registry.claims import CLAIM_REASON
+from registry.codes import CodeOutcome, CodeRefused, IssueRefusal, check_code
+from registry.images import CleanImage, ImageStore, clean_image, open_image_store
+from registry.models import (
+    ActivationCode,
+    Aspirant,
+    CredentialReading,
+    InconsistencyType,
+    ReviewDecision,
+    Support,
+    SupportEvent,
+)
 from registry.states import (
     Channel,
+    ImageKind,
     ReadingSource,
     ReviewOutcome,
     SignatureMethod,
@@ -39,6 +46,10 @@ from tests.factories import add, make_account, make_aspirant, make_process
 SECRET = "citizen-test-secret-" + "z" * 30
 QR_TEXT = "http://qr.ine.mx/126303106194403165147533/20170915/P/003660"
 LIMITS = {"max_bytes": 15_000_000, "max_pixels": 50_000_000}
+
+
+def back_image() -> CleanImage:
+    return clean_image(jpeg(), kind=ImageKind.BACK, **LIMITS)
 
 
 def jpeg(width: int = 640, height: int = 400, shade: int = 180) -> bytes:
@@ -92,35 +103,12 @@ def support(session: Session, account_id: int, code_id: int, aspirant: Aspirant,
 
 
 def test_the_back_photo_and_the_servers_reading_are_kept(session: Session, store: ImageStore) -> None:
-    summary = record_back_reading(session=session, store=store, data=jpeg(), reading=back_reading(), **LIMITS)
+    summary = record_back_reading(session=session, store=store, image=back_image(), reading=back_reading())
     row = session.get(CredentialReading, summary.reading_id)
     assert row is not None and row.back_image_id is not None
     assert (row.cic, row.qr_text, row.identificador_ciudadano, row.model_hint) == (
         "183657717", QR_TEXT, "116375842", "E-H")
     assert (summary.cic, summary.expiry, summary.typed) == ("183657717", date(2032, 12, 31), False)
-
-
-def test_a_typed_first_line_completes_a_reading_whose_mrz_failed(session: Session, store: ImageStore) -> None:
-    summary = record_back_reading(session=session, store=store, data=jpeg(), reading=back_reading(cic=None),
-                                  **LIMITS)
-    assert summary.cic is None
-    row = session.get(CredentialReading, summary.reading_id)
-    assert row is not None
-    row.model_hint = "E-H"
-    line = parse_mrz_line1("IDMEX1836577177<<0747116375842")
-    typed = complete_with_mrz_line(session=session, reading_id=summary.reading_id, line=line)
-    assert (typed.cic, typed.typed) == ("183657717", True)
-    assert (row.source, row.identificador_ciudadano, row.ocr) == (ReadingSource.MANUAL, "116375842", None)
-
-
-def test_typed_digits_are_not_stored_under_a_guessed_name(session: Session) -> None:
-    reading = add(session, CredentialReading(source=ReadingSource.PIPELINE, qr_text=QR_TEXT))
-    assert reading.id is not None
-    line = parse_mrz_line1("IDMEX1836577177<<0747116375842")
-    complete_with_mrz_line(session=session, reading_id=reading.id, line=line)
-    assert (reading.identificador_ciudadano, reading.ocr) == (None, None)
-    complete_with_cic(session=session, reading_id=reading.id, cic="183657717")
-    assert reading.cic == "183657717"
 
 
 def test_the_new_code_is_mailed_to_the_accounts_address(session: Session) -> None:
@@ -233,3 +221,48 @@ def test_my_supports_lists_only_mine_with_status_and_reason(session: Session) ->
     assert [(s.folio, s.status, s.inconsistency_es) for s in listed] == [
         (receipt.folio, SupportStatus.INVALID, "Firma ausente o no válida")]
     assert my_supports(session=session, account_id=theirs, folio=receipt.folio) == []
+
+
+def notice() -> tuple[str, str]:
+    return "Tu credencial fue reclamada", "Aviso sin datos personales"
+
+
+def test_a_claim_flags_the_earlier_accounts_supports_and_tells_it(session: Session) -> None:
+    """An impostor bound the holder's CIC (with a QR of their own, as the typed path allowed) and gave support;
+    the holder claims it with a full machine read of their own card."""
+    aspirant = make_aspirant(session)
+    impostor, holder = new_citizen(session, "Suplantadora Prueba", "suplanta@correo.mx"), new_citizen(session)
+    given = support(session, impostor, code_for(session, impostor, qr=QR_TEXT + "7"), aspirant)
+    held = add(session, CredentialReading(source=ReadingSource.PIPELINE, cic="183657717", qr_text=QR_TEXT))
+    assert held.id is not None
+    refused = generate_code(session=session, account_id=holder, reading_id=held.id, secret_key=SECRET,
+                            now=utcnow(), compose=compose)
+    assert refused.refusal is IssueRefusal.CREDENTIAL_TAKEN
+    claimed = generate_code(session=session, account_id=holder, reading_id=held.id, secret_key=SECRET,
+                            now=utcnow(), compose=compose, claim=True, notice=notice)
+    assert claimed.issued is not None
+    flagged = session.get(Support, given.support_id)
+    assert flagged is not None and flagged.status is SupportStatus.IN_REVIEW
+    event = session.exec(select(SupportEvent).where(SupportEvent.support_id == given.support_id)
+                         .order_by(col(SupportEvent.id).desc())).first()
+    assert event is not None and (event.reason, event.actor_account_id) == (CLAIM_REASON, holder)
+    audit = session.exec(select(AuditEvent).where(AuditEvent.action == "credential_claimed")).one()
+    assert (audit.actor_account_id, audit.object_id) == (holder, str(impostor))
+    assert "183657717" not in audit.after_summary + audit.before_summary
+    told = session.exec(select(OutboxMessage).where(OutboxMessage.to_address == "suplanta@correo.mx",
+                                                    OutboxMessage.subject == "Tu credencial fue reclamada")).all()
+    assert len(told) == 1
+
+
+def test_a_claim_against_an_account_without_email_still_flags(session: Session) -> None:
+    aspirant = make_aspirant(session)
+    earlier, holder = new_citizen(session, "Sin Correo", None), new_citizen(session)
+    given = support(session, earlier, code_for(session, earlier, qr=QR_TEXT + "7"), aspirant)
+    held = add(session, CredentialReading(source=ReadingSource.PIPELINE, cic="183657717", qr_text=QR_TEXT))
+    assert held.id is not None
+    claimed = generate_code(session=session, account_id=holder, reading_id=held.id, secret_key=SECRET,
+                            now=utcnow(), compose=compose, claim=True, notice=notice)
+    assert claimed.issued is not None
+    flagged = session.get(Support, given.support_id)
+    assert flagged is not None and flagged.status is SupportStatus.IN_REVIEW
+    assert [mail.subject for mail in session.exec(select(OutboxMessage)).all()] == ["Tu código"]  # the holder's

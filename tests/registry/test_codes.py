@@ -1,18 +1,25 @@
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.audit import AuditEvent
 from core.clock import utcnow
+from core.db import make_engine, session_scope
 from registry.codes import (
     CODE_ALPHABET,
     CODE_LENGTH,
     DEFAULT_POLICY,
+    CodeCheck,
     CodeOutcome,
     CodePolicy,
     CodeRefused,
     IssueRefusal,
+    ReleasedBinding,
     check_code,
     consume_code,
     display_code,
@@ -27,8 +34,9 @@ SECRET = "codes-test-secret-" + "y" * 30
 QR = "http://qr.ine.mx/{:024d}/20200101/P/000001"
 
 
-def reading(session: Session, *, cic: str = "123456789", qr_serial: int = 1, with_cic: bool = True) -> int:
-    row = add(session, CredentialReading(source=ReadingSource.PIPELINE, cic=cic if with_cic else None,
+def reading(session: Session, *, cic: str = "123456789", qr_serial: int = 1, with_cic: bool = True,
+            source: ReadingSource = ReadingSource.PIPELINE) -> int:
+    row = add(session, CredentialReading(source=source, cic=cic if with_cic else None,
                                          qr_text=QR.format(qr_serial)))
     assert row.id is not None
     return row.id
@@ -200,3 +208,80 @@ def test_the_same_account_may_ask_again_for_its_own_credential(session: Session)
     issue(session, account, reading(session))
     issue(session, account, reading(session))
     assert len(session.exec(select(ActivationCode)).all()) == 2
+
+
+@pytest.mark.usefixtures("open_process")
+def test_a_typed_cic_of_someone_else_gets_no_code(session: Session) -> None:
+    """The attack: the photo's MRZ "could not be read", and another person's CIC (check digit and all) typed."""
+    attacker = citizen(session, "Suplantadora Prueba")
+    typed = reading(session, cic="183657717", qr_serial=7, source=ReadingSource.MANUAL)
+    result = issue_code(session=session, account_id=attacker, reading_id=typed, secret_key=SECRET, now=utcnow())
+    assert (result.issued, result.refusal) == (None, IssueRefusal.TYPED_READING)
+    assert session.exec(select(ActivationCode)).all() == []
+    audit = session.exec(select(AuditEvent).where(AuditEvent.action == "activation_code_refused")).one()
+    assert audit.after_summary == "typed_identifier" and "183657717" not in audit.after_summary
+    holder = citizen(session, "Titular Prueba")
+    issue(session, holder, reading(session, cic="183657717", qr_serial=1))  # the real holder is not locked out
+
+
+@pytest.mark.usefixtures("open_process")
+def test_the_holder_claims_a_credential_bound_to_another_account_with_a_full_read(session: Session) -> None:
+    impostor, holder = citizen(session, "Suplantadora Prueba"), citizen(session, "Titular Prueba")
+    impostor_code = issue(session, impostor, reading(session, cic="183657717", qr_serial=7))
+    held = reading(session, cic="183657717", qr_serial=1)
+    refused = issue_code(session=session, account_id=holder, reading_id=held, secret_key=SECRET, now=utcnow())
+    assert refused.refusal is IssueRefusal.CREDENTIAL_TAKEN and refused.released == ()
+    claimed = issue_code(session=session, account_id=holder, reading_id=held, secret_key=SECRET, now=utcnow(),
+                         claim=True)
+    assert claimed.issued is not None
+    assert claimed.released == (ReleasedBinding(account_id=impostor, cic="183657717"),)
+    assert check(session, impostor, impostor_code).outcome is CodeOutcome.REPLACED  # no more supports from there
+    assert check(session, holder, claimed.issued.code).outcome is CodeOutcome.VALID
+    again = issue_code(session=session, account_id=impostor, reading_id=reading(session, cic="183657717", qr_serial=7),
+                       secret_key=SECRET, now=utcnow())
+    assert again.refusal is IssueRefusal.CREDENTIAL_TAKEN  # the binding moved to the holder
+    issue(session, holder, held)  # and stays there without claiming again
+
+
+@pytest.mark.usefixtures("open_process")
+def test_a_claim_needs_a_machine_read(session: Session) -> None:
+    holder, claimant = citizen(session, "Titular Prueba"), citizen(session, "Reclamante Prueba")
+    issue(session, holder, reading(session, cic="183657717", qr_serial=1))
+    typed = reading(session, cic="183657717", qr_serial=2, source=ReadingSource.MANUAL)
+    result = issue_code(session=session, account_id=claimant, reading_id=typed, secret_key=SECRET, now=utcnow(),
+                        claim=True)
+    assert (result.refusal, result.released) == (IssueRefusal.TYPED_READING, ())
+    codes = session.exec(select(ActivationCode)).all()
+    assert [(code.account_id, code.invalidated_at) for code in codes] == [(holder, None)]
+
+
+RACERS = 40
+
+
+def test_concurrent_wrong_codes_are_each_counted_and_lock_the_code_once(engine: Engine, database_url: str) -> None:
+    """40 wrong codes at once, each request in its own connection: exactly the allowed 5 are answered as counted
+    tries (4 WRONG, then the LOCKED that used the last try); all the others find the code locked."""
+    app_engine = make_engine(database_url)  # configured like the app's (on SQLite, writers queue at BEGIN)
+    with session_scope(engine) as session:
+        make_process(session)
+        account = citizen(session)
+        code = issue(session, account, reading(session))
+    start = threading.Barrier(RACERS)
+
+    def wrong(_: int) -> CodeCheck:
+        start.wait()
+        with session_scope(app_engine) as session:
+            return check(session, account, "ZZZZZZZZ")
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        answers = list(pool.map(wrong, range(RACERS)))
+    app_engine.dispose()
+    wrong_answers = sorted(answer.attempts_left for answer in answers if answer.outcome is CodeOutcome.WRONG)
+    assert wrong_answers == [1, 2, 3, 4]
+    assert Counter(answer.outcome for answer in answers) == {CodeOutcome.WRONG: 4, CodeOutcome.LOCKED: 36}
+    with Session(engine) as session:
+        stored = session.exec(select(ActivationCode)).one()
+        assert stored.failed_attempts == DEFAULT_POLICY.max_wrong_tries and stored.invalidated_at is not None
+        locks = session.exec(select(AuditEvent).where(AuditEvent.action == "activation_code_locked")).all()
+        assert len(locks) == 1
+        assert check(session, account, code).outcome is CodeOutcome.LOCKED  # the right code, after the lock
