@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -13,12 +15,26 @@ from core.clock import to_local
 from web import i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+LOCAL_TIME_FORMAT = "%d/%m/%Y %H:%M"  # es-MX, 24-hour, in both languages: "30/11/2026 14:07"
+# Form fields that carry a step's state; a page answering a form (shown again with its errors) keeps them in
+# its language switch, since its own address has no query to keep.
+STEP_STATE_FIELDS = ("flujo",)
 
 
-def _local_time(moment: object, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    from datetime import datetime
-
+def local_time(moment: object, fmt: str = LOCAL_TIME_FORMAT) -> str:
+    """Every time the server shows (pages and e-mails): central Mexico time, day first, 24-hour clock."""
     return to_local(moment).strftime(fmt) if isinstance(moment, datetime) else ""
+
+
+@pass_context
+def _language_url(context: Context, locale: str) -> str:
+    """This same page in `locale`: its path and query (where a step's token rides) with only `lang` changed."""
+    request = context["request"]
+    params = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
+    if request.method != "GET":
+        params += [(name, context[name]) for name in STEP_STATE_FIELDS
+                   if isinstance(context.get(name), str) and name not in request.query_params]
+    return f"{request.url.path}?{urlencode([*params, ('lang', locale)])}"
 
 
 @pass_context
@@ -52,5 +68,6 @@ def build_templates() -> Jinja2Templates:
     env.globals["path_for"] = _path_for
     env.globals["csrf_field"] = _csrf_field
     env.globals["principal"] = _principal
-    env.filters["local_time"] = _local_time
+    env.globals["language_url"] = _language_url
+    env.filters["local_time"] = local_time
     return Jinja2Templates(env=env)

@@ -69,6 +69,19 @@ def wait_for_code_mail(app: Starlette, already: int, timeout_s: float = 10.0) ->
     raise AssertionError("no activation code mail reached the outbox folder")
 
 
+def wait_for_mail(app: Starlette, already: int, timeout_s: float = 10.0) -> str:
+    """The plain-text body of the next mail in the outbox folder (delivered after the response)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        files = mail_files(app)
+        if len(files) > already:
+            message = email.message_from_bytes(files[already].read_bytes(), policy=default_policy)
+            body = message.get_body(preferencelist=("plain",))
+            return str(body.get_content()) if body else ""
+        time.sleep(0.05)
+    raise AssertionError("no mail reached the outbox folder")
+
+
 def axe_script() -> Path | None:
     path = Path(os.environ.get("REGISTRO_AXE_PATH") or AXE_DEFAULT)
     return path if path.is_file() else None

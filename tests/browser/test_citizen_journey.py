@@ -25,6 +25,7 @@ from tests.browser.citizen_live import (
     serious_violations,
     skip_or_fail,
     wait_for_code_mail,
+    wait_for_mail,
 )
 from tests.browser.citizen_photos import BackPhoto, back_photo, plain_photo, warm_up_reader
 from tests.factories import make_aspirant, make_process
@@ -110,6 +111,11 @@ def generate_code(citizen: Citizen, photo: BackPhoto, *, audit: bool = False) ->
     return mailed
 
 
+def wait_for_focus(page: Any, element_id: str) -> None:
+    """Until the element with that id has the focus (errors.js runs once the page has been parsed)."""
+    page.wait_for_function("(id) => document.activeElement && document.activeElement.id === id", arg=element_id)
+
+
 def enter_code(citizen: Citizen, code: str) -> None:
     citizen.go("/ciudadano/apoyo")
     citizen.page.get_by_label("Código de activación").fill(code)
@@ -156,14 +162,22 @@ def test_a_citizen_gives_support_from_their_phone(citizen: Citizen, good_back: B
     audit()
     code = generate_code(citizen, good_back, audit=True)
     audit()
-    page.get_by_role("link", name="Dar mi apoyo ahora").click()
+    assert page.locator("#paso").inner_text().startswith("Paso 3 de 7")  # one counter for code and support
+    mails = len(mail_files(citizen.app))
+    page.get_by_role("button", name="Dar mi apoyo ahora").click()  # the code goes on with her: no retyping
+    page.get_by_role("heading", name="¿A quién quieres apoyar?").wait_for()
+    assert code not in page.url and page.locator("#paso").inner_text().startswith("Paso 4 de 7")
     audit()
-    page.get_by_label("Código de activación").fill(code)
-    page.get_by_role("button", name="Continuar").click()
+    page.get_by_role("link", name="English").click()  # switching language mid-flow keeps the step
+    page.get_by_role("heading", name="Whom do you want to support?").wait_for()
     audit()
+    page.get_by_role("link", name="Español").click()
+    page.get_by_role("heading", name="¿A quién quieres apoyar?").wait_for()
     folio = give_support(citizen, "Ana Aspirante")
     assert "hora del centro de México" in page.content()
     audit()
+    receipt = wait_for_mail(citizen.app, mails)
+    assert folio in receipt and "Ana Aspirante" in receipt and good_back.cic not in receipt
     page.get_by_role("link", name="Mis apoyos").click()
     page.get_by_role("link", name=folio).wait_for()
     assert "Recibido" in page.locator(".support-item").inner_text()
@@ -178,18 +192,22 @@ def test_the_failure_paths_each_say_what_to_do(citizen: Citizen, clock: MovableC
     citizen.go("/ciudadano/codigo")
     upload(page, "#reverso", "borrosa.jpg", plain_photo())
     page.get_by_role("button", name="Leer mi credencial").click()
-    page.get_by_text("No encontramos el código QR").wait_for()
+    page.locator("#errores").get_by_text("No encontramos el código QR").wait_for()
+    wait_for_focus(page, "errores")  # the error summary takes the focus, so it is read first
     audit()
     first = generate_code(citizen, good_back)  # the retry form was right there
 
     for _ in range(4):
         enter_code(citizen, "ZZZZ-ZZZZ")
-        page.get_by_text("El código no es correcto").wait_for()
+        page.locator("#errores").get_by_text("El código no es correcto").wait_for()
     audit()
+    wait_for_focus(page, "errores")
+    page.locator("#errores a").click()  # the summary's link takes her to the field
+    wait_for_focus(page, "codigo")
     enter_code(citizen, "ZZZZ-ZZZZ")
-    page.get_by_text("demasiadas veces").wait_for()
+    page.locator("#errores").get_by_text("demasiadas veces").wait_for()
     enter_code(citizen, first)
-    page.get_by_text("demasiadas veces").wait_for()  # locked: even the right code no longer works
+    page.locator("#errores").get_by_text("demasiadas veces").wait_for()  # locked: the right code no longer works
 
     enter_code(citizen, generate_code(citizen, good_back))
     give_support(citizen, "Ana Aspirante", accessible=True)
@@ -198,13 +216,13 @@ def test_the_failure_paths_each_say_what_to_do(citizen: Citizen, clock: MovableC
     enter_code(citizen, unused)
     page.get_by_label(re.compile("Ana Aspirante")).check()
     page.get_by_role("button", name="Continuar").click()
-    page.get_by_text("Ya diste tu apoyo a esta persona").wait_for()
+    page.locator("#errores").get_by_text("Ya diste tu apoyo a esta persona").wait_for()
     audit()
 
     clock.offset = timedelta(hours=24, minutes=5)
     sign_in_as(page, Role.CITIZEN)  # the session itself ended long before the code did
     enter_code(citizen, unused)
-    page.get_by_text("Tu código venció").wait_for()
+    page.locator("#errores").get_by_text("Tu código venció").wait_for()
     assert citizen.script_errors == []
     assert audit.violations == []
 

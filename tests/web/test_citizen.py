@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from html import unescape
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,12 +21,14 @@ from core.db import session_scope
 from core.settings import Settings
 from registry.codes import issue_code
 from registry.models import ActivationCode, CredentialReading, Support
-from registry.states import ReadingSource, SignatureMethod
+from registry.states import ReadingSource, SignatureMethod, SupportStatus
 from tests.browser.citizen_live import MovableClock
 from tests.browser.citizen_photos import BackPhoto, back_photo, plain_photo, signature_png, warm_up_reader
 from tests.conftest import TEST_ORIGIN, SignIn
+from tests.delivered_mail import delivered_text
 from tests.factories import make_account, make_aspirant, make_process
 from web.app import create_app
+from web.routes.citizen_flow import Flow, sign_flow
 
 _FLOW = re.compile(r'name="flujo" value="([^"]+)"')
 _KEY = re.compile(r'name="clave_idempotencia" value="([^"]+)"')
@@ -151,13 +154,14 @@ def supports_in(engine: Any) -> list[Support]:
         return list(db.exec(select(Support)).all())
 
 
-def test_the_whole_journey_from_back_photo_to_mis_apoyos(client: TestClient, engine: Any, citizen: int,
-                                                         aspirants: dict[str, int],
+def test_the_whole_journey_from_back_photo_to_mis_apoyos(client: TestClient, app: Starlette, engine: Any,
+                                                         citizen: int, aspirants: dict[str, int],
                                                          photos: dict[str, BackPhoto]) -> None:
     code = generate_code(client, photos["good"])
     with session_scope(engine) as db:
         mail = db.exec(select(OutboxMessage)).one()
-    assert mail.to_address == "carmen@correo.mx" and code in mail.body and mail.sent_at is not None
+    assert mail.to_address == "carmen@correo.mx" and mail.sent_at is not None
+    assert code in delivered_text(app.state.settings.outbox_dir, mail.id) and code not in mail.body
     confirm = to_confirmation(client, code, aspirants["ana"])
     assert "Manifiesto libremente mi voluntad de apoyar a Ana Aspirante" in confirm.text
     assert "Gubernatura" in confirm.text and "Aviso de privacidad" in confirm.text
@@ -184,8 +188,12 @@ def test_a_photo_over_the_size_limit_is_refused_with_advice(settings: Settings, 
     small_limit = create_app(settings.model_copy(update={"upload_max_bytes": 200_000}))
     with TestClient(small_limit, base_url=TEST_ORIGIN, raise_server_exceptions=False) as limited:
         sign_in(limited, citizen)
-        answer = send_back(limited, plain_photo(size=(2400, 1800)) + b"\0" * 200_000)
-    assert answer.status_code == 400 and "La foto pesa demasiado" in answer.text
+        photo = plain_photo(size=(640, 480))
+        just_over = send_back(limited, photo + b"\0" * (200_001 - len(photo)))
+        far_over = send_back(limited, plain_photo(size=(2400, 1800)) + b"\0" * 400_000)
+    assert just_over.status_code == 400 and "La foto pesa demasiado" in just_over.text
+    # Beyond the form's margin the body is refused while it streams in, before any work (web.body_limit).
+    assert far_over.status_code == 413 and "El archivo es demasiado grande" in far_over.text
 
 
 def test_no_photo_at_all_is_asked_for_again(client: TestClient, citizen: int) -> None:
@@ -201,31 +209,36 @@ def test_an_expired_credential_is_refused(client: TestClient, engine: Any, citiz
         assert db.exec(select(CredentialReading)).all() == []
 
 
-def test_when_only_the_bottom_lines_fail_the_first_line_can_be_typed(client: TestClient, engine: Any,
-                                                                    citizen: int, aspirants: dict[str, int],
-                                                                    photos: dict[str, BackPhoto]) -> None:
-    photo = photos["no_mrz"]
-    sent = send_back(client, photo.data)
-    assert sent.status_code == 303 and "/ciudadano/codigo/datos?flujo=" in sent.headers["location"]
-    page = client.get(sent.headers["location"])
-    line = photo.mrz_line1
-    wrong_digit = line[:14] + str((int(line[14]) + 1) % 10) + line[15:]
-    refused = client.post("/ciudadano/codigo/datos", data={"flujo": flow_of(page), "linea_mrz": wrong_digit})
-    assert refused.status_code == 400 and "dígito verificador" in refused.text
-    assert 'aria-invalid="true"' in refused.text and wrong_digit in unescape(refused.text)
-    confirm = client.post("/ciudadano/codigo/datos", data={"flujo": flow_of(refused), "linea_mrz": line})
-    assert confirm.url.path == "/ciudadano/codigo/confirmar" and photo.cic in confirm.text
-    assert "Lo escribiste tú" in confirm.text
+def test_when_the_bottom_lines_fail_nothing_can_be_typed_and_the_way_on_is_said(
+        client: TestClient, engine: Any, citizen: int, aspirants: dict[str, int],
+        photos: dict[str, BackPhoto]) -> None:
+    answer = send_back(client, photos["no_mrz"].data)
+    assert answer.status_code == 400 and "No pudimos leer las líneas de abajo" in answer.text
+    assert "Aquí no se pueden escribir a mano" in answer.text and "auxiliar" in answer.text
+    assert 'name="reverso"' in answer.text and 'name="cic"' not in answer.text
+    assert 'name="linea_mrz"' not in answer.text
+    with session_scope(engine) as db:
+        assert db.exec(select(CredentialReading)).all() == []
 
 
-def test_the_typed_cic_needs_its_check_digit(client: TestClient, citizen: int, aspirants: dict[str, int],
-                                             photos: dict[str, BackPhoto]) -> None:
-    photo = photos["no_mrz"]
-    page = client.get(send_back(client, photo.data).headers["location"])
-    nine = client.post("/ciudadano/codigo/datos", data={"flujo": flow_of(page), "cic": photo.cic})
-    assert nine.status_code == 400 and "10 dígitos" in nine.text
-    ten = client.post("/ciudadano/codigo/datos", data={"flujo": flow_of(page), "cic": photo.mrz_line1[5:15]})
-    assert ten.url.path == "/ciudadano/codigo/confirmar" and photo.cic in ten.text
+def test_a_typed_cic_of_someone_else_gets_no_code(client: TestClient, app: Starlette, engine: Any, citizen: int,
+                                                  aspirants: dict[str, int], photos: dict[str, BackPhoto]) -> None:
+    """The impersonation: someone else's CIC with its check digit, typed after a photo whose MRZ failed."""
+    someone_else = photos["second"].mrz_line1[5:15]
+    typed = client.post("/ciudadano/codigo/datos", data={"cic": someone_else})
+    assert typed.status_code == 400 and "Aquí no se pueden escribir a mano" in typed.text
+    # A step left open before this change, holding a reading completed by hand, gets no code either.
+    with session_scope(engine) as db:
+        reading = CredentialReading(source=ReadingSource.MANUAL, cic=photos["second"].cic,
+                                    qr_text="http://qr.ine.mx/000000000000000000000009/20200101/P/000001")
+        db.add(reading)
+        db.flush()
+        reading_id = reading.id
+    stale = sign_flow(SimpleNamespace(app=app), Flow(account_id=citizen, reading_id=reading_id))  # type: ignore[arg-type]
+    refused = client.post("/ciudadano/codigo/confirmar", data={"flujo": stale})
+    assert refused.status_code == 400 and "necesitamos leer tu credencial de la foto" in refused.text
+    with session_scope(engine) as db:
+        assert db.exec(select(ActivationCode)).all() == []
 
 
 def test_a_credential_registered_by_another_account_is_refused(client: TestClient, engine: Any, citizen: int,
@@ -403,3 +416,34 @@ def test_the_code_page_shows_the_code_only_to_the_account_that_asked(client: Tes
     sign_in(client, other)
     page = client.get("/ciudadano/codigo/listo")
     assert code not in page.text and "Enviamos tu código a tu correo" in page.text
+
+
+def test_the_holder_claims_a_credential_another_account_registered(client: TestClient, app: Starlette,
+                                                                   engine: Any, citizen: int, sign_in: SignIn,
+                                                                   aspirants: dict[str, int],
+                                                                   photos: dict[str, BackPhoto]) -> None:
+    """The impostor (the `citizen` account) bound the holder's CIC with a QR of their own, as typing allowed,
+    and supported with it; the holder then photographs their own card."""
+    photo = photos["second"]
+    taken = quick_code(app, citizen, cic=photo.cic, qr_serial=9)
+    client.post("/ciudadano/apoyo/confirmar", data=confirm_data(to_confirmation(client, taken, aspirants["ana"])))
+    with session_scope(engine) as db:
+        holder = make_account(db, name="Titular Prueba", email="titular@correo.mx", role=Role.CITIZEN).id
+    assert holder is not None
+    sign_in(client, holder)
+    confirm = client.get(send_back(client, photo.data).headers["location"])
+    refused = client.post("/ciudadano/codigo/confirmar", data={"flujo": flow_of(confirm)})
+    assert refused.status_code == 400 and "ya está registrada con otra cuenta" in refused.text
+    assert 'name="es_mia"' in refused.text and "Reclamar mi credencial" in refused.text
+    undeclared = client.post("/ciudadano/codigo/confirmar", data={"flujo": flow_of(refused), "accion": "reclamar"})
+    assert undeclared.status_code == 400 and "Marca la casilla" in undeclared.text
+    claimed = client.post("/ciudadano/codigo/confirmar",
+                          data={"flujo": flow_of(refused), "accion": "reclamar", "es_mia": "si"})
+    assert claimed.url.path == "/ciudadano/codigo/listo" and _CODE.search(claimed.text), claimed.text
+    with session_scope(engine) as db:
+        (support,) = db.exec(select(Support)).all()
+        assert support.citizen_account_id == citizen and support.status is SupportStatus.IN_REVIEW
+        audit = db.exec(select(AuditEvent).where(AuditEvent.action == "credential_claimed")).one()
+        assert (audit.actor_account_id, audit.object_id) == (holder, str(citizen))
+        notices = db.exec(select(OutboxMessage.subject).where(OutboxMessage.to_address == "carmen@correo.mx")).all()
+    assert "Una credencial de tu cuenta de Registro Ciudadano fue reclamada" in notices

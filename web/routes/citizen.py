@@ -16,7 +16,7 @@ from web.i18n import gettext as _
 from web.routes import citizen_code, citizen_support
 from web.routes.citizen_flow import render
 from web.security import requires
-from web.services import call_service
+from web.services import call_reader
 
 
 @requires(Permission.CITIZEN_HOME_VIEW)
@@ -26,14 +26,14 @@ async def home(request: Request) -> Response:
 
 @requires(Permission.CITIZEN_SUPPORT_VIEW)
 async def supports_page(request: Request) -> Response:
-    supports = await call_service(request, my_supports, account_id=request.state.principal.account_id)
+    supports = await call_reader(request, my_supports, account_id=request.state.principal.account_id)
     return render(request, "citizen/my_supports.html", {"supports": [_shown(s) for s in supports]})
 
 
 @requires(Permission.CITIZEN_SUPPORT_VIEW)
 async def receipt_page(request: Request) -> Response:
     folio = request.path_params["folio"]
-    found = await call_service(request, my_supports, account_id=request.state.principal.account_id, folio=folio)
+    found = await call_reader(request, my_supports, account_id=request.state.principal.account_id, folio=folio)
     if not found:  # someone else's folio looks exactly like one that does not exist
         raise HTTPException(status_code=404)
     return render(request, "citizen/receipt.html", {"support": _shown(found[0])})

@@ -1,9 +1,11 @@
-"""Generar código: a photo of the credential's back (decoded by the server), the CIC shown to confirm (or typed
-when only the bottom lines failed), then a 24-hour activation code shown once and mailed."""
+"""Generar código: a photo of the credential's back (decoded by the server), the CIC shown to confirm, then a
+24-hour activation code shown once and mailed. The CIC is never typed here: when the bottom lines cannot be read
+the citizen is asked for a sharper photo or sent to an auxiliary or the OPL, where a person sees the card. A
+credential bound to another account can be claimed from the confirmation page (registry.codes, .claims)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -12,23 +14,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from capture.identifiers import IdentifierError, InvalidIdentifier, parse_cic, parse_mrz_line1
 from capture.intake import IntakeError
 from capture.result import BackReading, Reason
-from core.clock import to_local
 from registry.citizen import (
     ReadingSummary,
-    complete_with_cic,
-    complete_with_mrz_line,
     generate_code,
     reading_summary,
     record_back_reading,
 )
-from registry.codes import display_code
+from registry.codes import IssueRefusal, display_code
+from registry.states import ImageKind
+from web.body_limit import accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
+from web.image_work import clean_upload, image_work
+from web.ratelimit import CREDENTIAL, DECODE, DECODE_IP, limit_reached, rate_limited
 from web.routes.citizen_flow import (
     Flow,
+    carry_code,
+    checked,
     flow_token,
     issue_refusal_message,
     local_today,
@@ -39,14 +43,14 @@ from web.routes.citizen_flow import (
     remember_new_code,
     render,
     sign_flow,
-    text_field,
     upload_bytes,
 )
+from web.routes.citizen_mail import code_mail, public_link
 from web.security import requires
-from web.services import call_service, mail_delivery, now
+from web.services import call_reader, call_service, mail_delivery, now
 
 PHOTO_PAGE = "citizen/code_photo.html"
-TYPED_PAGE = "citizen/code_typed.html"
+UNREAD_PAGE = "citizen/code_unread.html"
 CONFIRM_PAGE = "citizen/code_confirm.html"
 
 
@@ -55,7 +59,10 @@ async def photo_page(request: Request) -> Response:
     return render(request, PHOTO_PAGE, {})
 
 
+@accepts_photos(1)
 @requires(Permission.CITIZEN_CODE_CREATE)
+@rate_limited(DECODE_IP, DECODE)
+@image_work
 async def photo_sent(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
@@ -66,19 +73,20 @@ async def photo_sent(request: Request) -> Response:
     reading = await request.app.state.decoder.read_back(data, today=local_today(request))
     if not reading.qr_ok or reading.expired:
         return _photo_error(request, advice(reading.reason or Reason.QR_UNREADABLE))
+    if not reading.mrz_ok:  # nothing is kept: without a CIC read from the photo there is no code to give
+        return _unread(request, advice(reading.reason or Reason.MRZ_UNREADABLE))
     try:
         summary = await _keep_reading(request, data, reading)
     except IntakeError as error:
         return _photo_error(request, advice(error.reason))
     flow = Flow(account_id=request.state.principal.account_id, reading_id=summary.reading_id)
-    return redirect_to(request, "citizen_code_confirm" if summary.cic else "citizen_code_typed", flow)
+    return redirect_to(request, "citizen_code_confirm", flow)
 
 
 async def _keep_reading(request: Request, data: bytes, reading: BackReading) -> ReadingSummary:
-    settings = request.app.state.settings
-    return await call_service(request, record_back_reading, store=request.app.state.image_store, data=data,
-                              reading=reading, max_bytes=settings.upload_max_bytes,
-                              max_pixels=settings.upload_max_pixels)
+    image = await clean_upload(request, data, ImageKind.BACK)  # before the transaction: decoding takes a while
+    return await call_service(request, record_back_reading, store=request.app.state.image_store, image=image,
+                              reading=reading)
 
 
 def _photo_error(request: Request, message: str) -> Response:
@@ -89,7 +97,7 @@ async def _pending(request: Request, form: FormData | None = None) -> tuple[Flow
     flow = read_flow(request, flow_token(request, form))
     if flow is None or flow.reading_id is None:
         return None
-    summary = await call_service(request, reading_summary, reading_id=flow.reading_id)
+    summary = await call_reader(request, reading_summary, reading_id=flow.reading_id)
     return (flow, summary) if summary is not None else None
 
 
@@ -98,60 +106,14 @@ def _start_again(request: Request) -> Response:
                   status_code=400)
 
 
-@requires(Permission.CITIZEN_CODE_CREATE)
-async def typed_page(request: Request) -> Response:
-    pending = await _pending(request)
-    if pending is None:
-        return _start_again(request)
-    return render(request, TYPED_PAGE, {"flujo": sign_flow(request, pending[0])})
+def _unread(request: Request, message: str | None = None, status_code: int = 400) -> Response:
+    return render(request, UNREAD_PAGE, {"photo_error": message}, status_code=status_code)
 
 
 @requires(Permission.CITIZEN_CODE_CREATE)
-async def typed_sent(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    pending = await _pending(request, form)
-    if pending is None:
-        return _start_again(request)
-    flow, _summary = pending
-    line, cic = text_field(form, "linea_mrz", 60), text_field(form, "cic", 30)
-    errors = _typed_errors(line, cic)
-    if errors:
-        context = {"flujo": sign_flow(request, flow), "linea_mrz": line, "cic": cic, **errors}
-        return render(request, TYPED_PAGE, context, status_code=400)
-    if line:
-        await call_service(request, complete_with_mrz_line, reading_id=flow.reading_id, line=parse_mrz_line1(line))
-    else:
-        await call_service(request, complete_with_cic, reading_id=flow.reading_id, cic=parse_cic(cic))
-    return redirect_to(request, "citizen_code_confirm", flow)
-
-
-def _typed_errors(line: str, cic: str) -> dict[str, str]:
-    if not line and not cic:
-        return {"form_error": _("Escribe la primera línea de abajo o el CIC con su dígito verificador.")}
-    if line:
-        try:
-            parse_mrz_line1(line)
-        except InvalidIdentifier as error:
-            return {"line_error": _identifier_message(error.code, mrz=True)}
-        return {}
-    digits = "".join(cic.split())
-    if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
-        return {"cic_error": _("El CIC con su dígito verificador son 10 dígitos: los 10 que siguen a IDMEX.")}
-    try:
-        parse_cic(digits)
-    except InvalidIdentifier as error:
-        return {"cic_error": _identifier_message(error.code, mrz=False)}
-    return {}
-
-
-def _identifier_message(code: IdentifierError, *, mrz: bool) -> str:
-    if code is IdentifierError.BAD_CHECK_DIGIT:
-        return _("Algún dígito no coincide con el dígito verificador. Revisa lo que escribiste.")
-    if mrz:
-        return _("La primera línea tiene 30 caracteres: IDMEX, 10 dígitos, << y 13 dígitos.")
-    return _("El CIC con su dígito verificador son 10 dígitos: los 10 que siguen a IDMEX.")
+async def typed_gone(request: Request) -> Response:
+    """Where the typed CIC used to be sent (an old tab, a bookmark): typed identifiers get no code any more."""
+    return _unread(request, status_code=400 if request.method == "POST" else 200)
 
 
 @requires(Permission.CITIZEN_CODE_CREATE)
@@ -175,40 +137,53 @@ async def confirm_sent(request: Request) -> Response:
     if pending is None or pending[0].reading_id is None:
         return _start_again(request)
     flow, summary = pending
+    too_many = await limit_reached(request, CREDENTIAL, summary.cic) if summary.cic else None
+    if too_many is not None:
+        return too_many
+    claim = form.get("accion") == "reclamar"
+    if claim and not checked(form, "es_mia"):
+        context = _confirm_context(request, flow, summary, claimable=True,
+                                   claim_error=_("Marca la casilla para declarar que esta credencial es tuya."))
+        return render(request, CONFIRM_PAGE, context, status_code=400)
     result = await call_service(request, generate_code, account_id=flow.account_id, reading_id=flow.reading_id,
                                 secret_key=request.app.state.settings.secret_key, now=now(request),
-                                compose=_code_mail)
+                                compose=partial(code_mail, support_link=public_link(request, "citizen_support")),
+                                claim=claim, notice=_claim_notice)
     if result.issued is None:
         assert result.refusal is not None
-        context = _confirm_context(request, flow, summary, confirm_error=issue_refusal_message(result.refusal))
+        context = _confirm_context(request, flow, summary, confirm_error=issue_refusal_message(result.refusal),
+                                   claimable=result.refusal is IssueRefusal.CREDENTIAL_TAKEN)
         return render(request, CONFIRM_PAGE, context, status_code=400)
     response = redirect_to(request, "citizen_code_ready")
-    remember_new_code(request, response, result.issued.code, result.issued.expires_at)
+    remember_new_code(request, response, result.issued)
     response.background = mail_delivery(request)
     return response
 
 
-def _code_mail(code: str, expires_at: datetime) -> tuple[str, str]:
-    until = to_local(expires_at).strftime("%d/%m/%Y %H:%M")
-    subject = _("Tu código de activación de Registro Ciudadano")
-    body = _("Tu código de activación es: %(code)s\n\nSirve una sola vez, hasta el %(until)s (hora del centro de "
-             "México). Escríbelo en «Dar mi apoyo» con la misma cuenta con la que lo pediste.\n\nSi tú no lo "
-             "pediste, ignora este mensaje.") % {"code": code, "until": until}
+def _claim_notice() -> tuple[str, str]:
+    """To the account a claim took the credential from: no CIC, nothing about the claimant."""
+    subject = _("Una credencial de tu cuenta de Registro Ciudadano fue reclamada")
+    body = _("Desde otra cuenta, alguien mostró con una foto legible del reverso que la credencial para votar que "
+             "registraste con tu cuenta de Registro Ciudadano es suya, y la reclamó. Tu cuenta ya no puede generar "
+             "códigos con esa credencial, y los apoyos que diste con ella pasan a revisión de la mesa de control "
+             "del OPL.\n\nSi la credencial es tuya, genera un código nuevo con una foto de su reverso o acude a "
+             "tu OPL para aclararlo.")
     return subject, body
 
 
 @requires(Permission.CITIZEN_CODE_CREATE)
 async def ready_page(request: Request) -> Response:
-    recalled = recall_new_code(request)
-    context = {"code": display_code(recalled[0]), "expires_at": recalled[1]} if recalled else {}
+    shown = recall_new_code(request)
+    # The same person going on at once gets the code carried over (a signed reference, never the code itself).
+    context = {"code": display_code(shown.code), "expires_at": shown.expires_at,
+               "carried": carry_code(request, shown.code_id)} if shown else {}
     return render(request, "citizen/code_ready.html", context)
 
 
 routes = [
     Route("/ciudadano/codigo", photo_page, methods=["GET"], name="citizen_code"),
     Route("/ciudadano/codigo", photo_sent, methods=["POST"], name="citizen_code_post"),
-    Route("/ciudadano/codigo/datos", typed_page, methods=["GET"], name="citizen_code_typed"),
-    Route("/ciudadano/codigo/datos", typed_sent, methods=["POST"], name="citizen_code_typed_post"),
+    Route("/ciudadano/codigo/datos", typed_gone, methods=["GET", "POST"], name="citizen_code_typed"),
     Route("/ciudadano/codigo/confirmar", confirm_page, methods=["GET"], name="citizen_code_confirm"),
     Route("/ciudadano/codigo/confirmar", confirm_sent, methods=["POST"], name="citizen_code_confirm_post"),
     Route("/ciudadano/codigo/listo", ready_page, methods=["GET"], name="citizen_code_ready"),

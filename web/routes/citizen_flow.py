@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
@@ -23,7 +25,8 @@ from starlette.responses import RedirectResponse, Response
 
 from core.clock import to_local
 from core.settings import Environment
-from registry.codes import CodeOutcome, IssueRefusal
+from core.text import without_unsafe_characters
+from registry.codes import CodeOutcome, IssuedCode, IssueRefusal
 from registry.supports import Refusal
 from web.errors import render_error
 from web.i18n import gettext as _
@@ -34,6 +37,7 @@ CODE_COOKIE = "registro_codigo"
 CODE_COOKIE_SECONDS = 15 * 60  # long enough to copy the code, short enough not to linger on a shared phone
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{20,80}")
 SIGNATURE_DATA_URL = re.compile(r"data:image/png;base64,(?P<data>[A-Za-z0-9+/=]+)")
+CARRY_SALT = "registro-codigo-continuar"
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,11 @@ def checked(form: FormData, name: str) -> bool:
 
 
 def text_field(form: FormData, name: str, limit: int = 200) -> str:
+    """The citizen's forms take codes and identifiers only, each judged afterwards by its strict format. The
+    characters core.text refuses (NUL, bidi, zero-width: a code pasted from a mail app may carry one) are
+    dropped first, so they neither reach the database nor cost the citizen a wrong try."""
     value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    return without_unsafe_characters(value)[:limit] if isinstance(value, str) else ""
 
 
 def local_today(request: Request) -> date:
@@ -139,32 +146,98 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
     return response
 
 
-def _fernet(request: Request) -> Fernet:
+def _fernet(request: Request, purpose: bytes = b"registro activation code display") -> Fernet:
     secret = request.app.state.settings.secret_key.encode()
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"registro activation code display").derive(secret)
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
     return Fernet(base64.urlsafe_b64encode(raw))
 
 
-def remember_new_code(request: Request, response: Response, code: str, expires_at: datetime) -> None:
+def _secure_cookie(request: Request) -> bool:
+    return request.app.state.settings.env is not Environment.DEVELOPMENT or request.url.scheme == "https"
+
+
+def set_sealed_cookie(request: Request, response: Response, name: str, payload: dict[str, Any], *, path: str,
+                      max_age: int) -> None:
+    """Step state that holds personal data (a CIC read in the field) waits here, encrypted, rather than in an
+    address: a step page reached by GET then survives a reload or a language switch."""
+    value = _fernet(request, f"registro sealed cookie {name}".encode()).encrypt(json.dumps(payload).encode())
+    response.set_cookie(name, value.decode(), max_age=max_age, path=path, httponly=True, samesite="lax",
+                        secure=_secure_cookie(request))
+
+
+def sealed_cookie(request: Request, name: str, *, max_age: int) -> dict[str, Any] | None:
+    token = request.cookies.get(name)
+    if not token:
+        return None
+    try:
+        plain = _fernet(request, f"registro sealed cookie {name}".encode()).decrypt(token.encode(), ttl=max_age)
+        data = json.loads(plain)
+    except (InvalidToken, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class NewCode:
+    code: str
+    expires_at: datetime
+    code_id: int
+
+
+def remember_new_code(request: Request, response: Response, issued: IssuedCode) -> None:
     """The plain code is never stored: it rides to the next page once, encrypted, in a short-lived cookie."""
-    plain = f"{request.state.principal.account_id}|{code}|{expires_at.isoformat()}"
+    account = request.state.principal.account_id
+    plain = f"{account}|{issued.code}|{issued.expires_at.isoformat()}|{issued.code_id}"
     value = _fernet(request).encrypt(plain.encode()).decode()
-    secure = request.app.state.settings.env is not Environment.DEVELOPMENT or request.url.scheme == "https"
     response.set_cookie(CODE_COOKIE, value, max_age=CODE_COOKIE_SECONDS, path="/ciudadano/codigo", httponly=True,
-                        samesite="lax", secure=secure)
+                        samesite="lax", secure=_secure_cookie(request))
 
 
-def recall_new_code(request: Request) -> tuple[str, datetime] | None:
-    """(code, when it stops working) of the code this account was just given, for as long as the cookie lives."""
+def recall_new_code(request: Request) -> NewCode | None:
+    """The code this account was just given (and when it stops working), for as long as the cookie lives."""
     token = request.cookies.get(CODE_COOKIE)
     if not token:
         return None
     try:
-        account, code, expires = _fernet(request).decrypt(token.encode(), ttl=CODE_COOKIE_SECONDS).decode().split("|")
-        expires_at = datetime.fromisoformat(expires)
+        plain = _fernet(request).decrypt(token.encode(), ttl=CODE_COOKIE_SECONDS).decode()
+        account, code, expires, code_id = plain.split("|")
+        shown = NewCode(code=code, expires_at=datetime.fromisoformat(expires), code_id=int(code_id))
     except (InvalidToken, UnicodeDecodeError, ValueError):
         return None
-    return (code, expires_at) if account == str(request.state.principal.account_id) else None
+    return shown if account == str(request.state.principal.account_id) else None
+
+
+def _carry_serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt=CARRY_SALT)
+
+
+def _session_tag(request: Request) -> str | None:
+    token = getattr(request.state, "session_token", None)
+    return hashlib.sha256(token.encode()).hexdigest()[:32] if isinstance(token, str) and token else None
+
+
+def carry_code(request: Request, code_id: int) -> str | None:
+    """What the "continue" button under a new code sends instead of the code: a signed reference that only this
+    account, in this same sign-in session, can use, and only while the code is still on screen. Someone who
+    signs in again later (or on another phone) types the code from the e-mail."""
+    tag = _session_tag(request)
+    if tag is None:
+        return None
+    return str(_carry_serializer(request).dumps({"a": request.state.principal.account_id, "c": code_id, "s": tag}))
+
+
+def carried_code(request: Request, token: str) -> int | None:
+    """The code id of a genuine, recent reference made for this account and session (None otherwise)."""
+    try:
+        data = _carry_serializer(request).loads(token, max_age=CODE_COOKIE_SECONDS)
+    except BadData:
+        return None
+    tag = _session_tag(request)
+    if not isinstance(data, dict) or tag is None or data.get("s") != tag:
+        return None
+    code_id = data.get("c")
+    mine = data.get("a") == request.state.principal.account_id
+    return code_id if mine and isinstance(code_id, int) else None
 
 
 def code_outcome_message(outcome: CodeOutcome, attempts_left: int = 0) -> str:
@@ -183,7 +256,8 @@ def code_outcome_message(outcome: CodeOutcome, attempts_left: int = 0) -> str:
 
 def issue_refusal_message(refusal: IssueRefusal) -> str:
     messages = {
-        IssueRefusal.CREDENTIAL_TAKEN: _("Esta credencial ya está registrada con otra cuenta. Si no fuiste tú, alguien más la registró: acude a tu OPL para aclararlo."),  # noqa: E501
+        IssueRefusal.CREDENTIAL_TAKEN: _("Esta credencial ya está registrada con otra cuenta. Si es tuya, puedes reclamarla aquí abajo."),  # noqa: E501
+        IssueRefusal.TYPED_READING: _("Para generar tu código necesitamos leer tu credencial de la foto: los datos escritos a mano ya no sirven aquí. Toma otra foto del reverso o acude con un auxiliar o a tu OPL."),  # noqa: E501
         IssueRefusal.TOO_MANY_CODES: _("Ya generaste demasiados códigos en las últimas 24 horas. Intenta de nuevo mañana."),  # noqa: E501
         IssueRefusal.INCOMPLETE_READING: _("Todavía no tenemos la lectura completa de tu credencial. Toma la foto de nuevo."),  # noqa: E501
         IssueRefusal.NO_OPEN_PROCESS: _("Ahora no hay ningún proceso recabando apoyo ciudadano."),

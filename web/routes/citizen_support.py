@@ -5,6 +5,7 @@ the next step's page; a mistake re-renders the same step with the message and ke
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -14,6 +15,7 @@ from starlette.routing import Route
 
 from auth.permissions import Permission
 from capture.intake import IntakeError
+from core.text import as_row_id
 from registry.citizen import (
     AcknowledgementNeeded,
     SupportDraft,
@@ -26,11 +28,14 @@ from registry.codes import CodeOutcome, CodeRefused, check_code
 from registry.images import store_image
 from registry.states import ImageKind, SignatureMethod
 from registry.supports import Refusal, SupportRefused
+from web.body_limit import accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
+from web.image_work import clean_upload, image_work
 from web.routes.citizen_flow import (
     IDEMPOTENCY_KEY,
     Flow,
+    carried_code,
     checked,
     code_outcome_message,
     flow_token,
@@ -44,8 +49,9 @@ from web.routes.citizen_flow import (
     text_field,
     upload_bytes,
 )
+from web.routes.citizen_mail import public_link, receipt_mail
 from web.security import requires
-from web.services import call_service, now
+from web.services import call_reader, call_service, mail_delivery, now
 
 CODE_PAGE = "citizen/support_code.html"
 
@@ -72,13 +78,28 @@ async def code_sent(request: Request) -> Response:
     return redirect_to(request, "citizen_support_aspirant", Flow(account_id=account_id, code_id=check.code_id))
 
 
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def continue_sent(request: Request) -> Response:
+    """"Dar mi apoyo ahora" under a code just shown: the same account in the same session goes on without
+    retyping it; the aspirant step checks that the code still works."""
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    code_id = carried_code(request, text_field(form, "codigo_ref", 400))
+    if code_id is None:
+        message = _("Escribe el código de activación que te mostramos y enviamos a tu correo.")
+        return render(request, CODE_PAGE, {"code_error": message}, 400)
+    return redirect_to(request, "citizen_support_aspirant", Flow(account_id=request.state.principal.account_id,
+                                                                   code_id=code_id))
+
+
 async def _flow(request: Request, form: FormData | None = None, *, needs: tuple[str, ...] = ()) -> Flow | Response:
     """The step state if it is genuine and its code still works; otherwise the page that says why."""
     flow = read_flow(request, flow_token(request, form))
     if flow is None or flow.code_id is None or any(getattr(flow, name) is None for name in needs):
         return render(request, CODE_PAGE, {"code_error": _("Empecemos de nuevo: escribe tu código.")}, 400)
     try:
-        await call_service(request, check_draft_code, account_id=flow.account_id, code_id=flow.code_id,
+        await call_reader(request, check_draft_code, account_id=flow.account_id, code_id=flow.code_id,
                            now=now(request))
     except CodeRefused as refused:
         return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
@@ -103,7 +124,7 @@ async def aspirant_page(request: Request) -> Response:
 
 
 async def _aspirant_render(request: Request, flow: Flow, error: str | None = None) -> Response:
-    choices = await call_service(request, open_aspirants, now=now(request))
+    choices = await call_reader(request, open_aspirants, now=now(request))
     context = {"flujo": sign_flow(request, flow), "choices": choices, "aspirant_error": error,
                "chosen": flow.aspirant_id}
     return render(request, "citizen/support_aspirant.html", context, 400 if error else 200)
@@ -115,12 +136,12 @@ async def aspirant_sent(request: Request) -> Response:
     if isinstance(posted, Response):
         return posted
     form, flow = posted
-    chosen = text_field(form, "aspirante", 12)
-    if not chosen.isdigit():
+    chosen = as_row_id(text_field(form, "aspirante", 12))
+    if chosen is None:
         return await _aspirant_render(request, flow, _("Elige a quién quieres apoyar."))
-    flow = flow.but(aspirant_id=int(chosen))
+    flow = flow.but(aspirant_id=chosen)
     try:
-        seen = await call_service(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
+        seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
                                   aspirant_id=flow.aspirant_id, now=now(request))
     except SupportRefused as refused:
         return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
@@ -142,7 +163,9 @@ def _photos_render(request: Request, flow: Flow, errors: dict[str, str]) -> Resp
     return render(request, "citizen/support_photos.html", context, 400 if errors else 200)
 
 
+@accepts_photos(2)
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
+@image_work
 async def photos_sent(request: Request) -> Response:
     posted = await _posted_flow(request, needs=("aspirant_id",))
     if isinstance(posted, Response):
@@ -165,12 +188,11 @@ async def _stored(request: Request, form: FormData, field: str, kind: ImageKind,
     data = await upload_bytes(request, form, field)
     if data is None:
         return kept, None if kept else _missing_photo(kind)
-    settings = request.app.state.settings
     try:
-        image = await call_service(request, store_image, store=request.app.state.image_store, data=data, kind=kind,
-                                   max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels)
+        clean = await clean_upload(request, data, kind)
     except IntakeError as error:
         return kept, advice(error.reason)
+    image = await call_service(request, store_image, store=request.app.state.image_store, image=clean)
     return image.id, None
 
 
@@ -190,7 +212,9 @@ async def signature_page(request: Request) -> Response:
     return render(request, "citizen/support_signature.html", {"flujo": sign_flow(request, flow)})
 
 
+@accepts_photos(2)  # a file, or the drawing as a data URL (a third bigger than its PNG)
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
+@image_work
 async def signature_sent(request: Request) -> Response:
     posted = await _posted_flow(request, needs=("aspirant_id", "front_image_id", "live_photo_id"))
     if isinstance(posted, Response):
@@ -211,13 +235,11 @@ async def signature_sent(request: Request) -> Response:
 async def _signature(request: Request, data: bytes | None) -> tuple[int | None, str | None]:
     if data is None:
         return None, _("Firma en el recuadro, sube una foto de tu firma o marca la alternativa sin firma.")
-    settings = request.app.state.settings
     try:
-        image = await call_service(request, store_image, store=request.app.state.image_store, data=data,
-                                   kind=ImageKind.SIGNATURE, max_bytes=settings.upload_max_bytes,
-                                   max_pixels=settings.upload_max_pixels)
+        clean = await clean_upload(request, data, ImageKind.SIGNATURE)
     except IntakeError as error:
         return None, advice(error.reason)
+    image = await call_service(request, store_image, store=request.app.state.image_store, image=clean)
     return image.id, None
 
 
@@ -236,7 +258,7 @@ async def confirm_page(request: Request) -> Response:
 async def _confirm_render(request: Request, flow: Flow, *, key: str, status_code: int = 200,
                           **extra: Any) -> Response:
     try:
-        seen = await call_service(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
+        seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
                                   aspirant_id=flow.aspirant_id, now=now(request))
     except SupportRefused as refused:
         return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
@@ -279,7 +301,9 @@ async def _submit(request: Request, flow: Flow, key: str, *, acknowledged: bool)
                          signature_method=SignatureMethod(flow.signature_method))
     try:
         receipt = await call_service(request, give_support, account_id=flow.account_id, draft=draft,
-                                     idempotency_key=key, acknowledged_other_office=acknowledged, now=now(request))
+                                     idempotency_key=key, acknowledged_other_office=acknowledged, now=now(request),
+                                     compose_receipt=partial(receipt_mail,
+                                                             supports_link=public_link(request, "citizen_supports")))
     except AcknowledgementNeeded:
         message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
         return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
@@ -288,12 +312,15 @@ async def _submit(request: Request, flow: Flow, key: str, *, acknowledged: bool)
                                      confirm_error=support_refusal_message(refused.refusal))
     except CodeRefused as refused:
         return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
-    return RedirectResponse(str(request.app.url_path_for("citizen_receipt", folio=receipt.folio)), status_code=303)
+    response = RedirectResponse(str(request.app.url_path_for("citizen_receipt", folio=receipt.folio)), status_code=303)
+    response.background = mail_delivery(request)  # the receipt e-mail leaves once the support is committed
+    return response
 
 
 routes = [
     Route("/ciudadano/apoyo", code_page, methods=["GET"], name="citizen_support"),
     Route("/ciudadano/apoyo", code_sent, methods=["POST"], name="citizen_support_post"),
+    Route("/ciudadano/apoyo/continuar", continue_sent, methods=["POST"], name="citizen_support_continue"),
     Route("/ciudadano/apoyo/aspirante", aspirant_page, methods=["GET"], name="citizen_support_aspirant"),
     Route("/ciudadano/apoyo/aspirante", aspirant_sent, methods=["POST"], name="citizen_support_aspirant_post"),
     Route("/ciudadano/apoyo/fotos", photos_page, methods=["GET"], name="citizen_support_photos"),
