@@ -4,13 +4,14 @@ auxiliary typed) becomes a SupportSubmission on the AUXILIARY channel, stored th
 The device's own reading is never trusted: every back photo is decoded again here. Client idempotency keys are
 namespaced by the auxiliary (`campo:<auxiliary id>:<key>`), so one auxiliary's keys can never collide with, or
 probe, another's. The batch the phones send is processed item by item, each in its own transaction, so one
-failure never undoes or blocks the others, and an item answered "received" is already committed."""
+failure never undoes or blocks the others, and an item answered "received" is already committed. The
+collection window (`registry.field_window`) is checked before any photo is decoded or stored."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -31,8 +32,9 @@ from registry.field_batch import (
     received,
     refused,
 )
-from registry.images import ImageStore, store_image
-from registry.models import Aspirant, Auxiliary, Process, Support
+from registry.field_window import WindowRules, judge
+from registry.images import CleanImage, ImageStore, clean_image, store_image
+from registry.models import Aspirant, Auxiliary, Opl, Process, Support
 from registry.states import (
     CAN_CAPTURE,
     Channel,
@@ -148,11 +150,14 @@ def capturing_auxiliary(*, session: Session, account_id: int, aspirant_id: int) 
 class Prepared:
     auxiliary_id: int
     stored: SupportReceipt | None  # this key was already stored: answer with its folio, change nothing
+    flagged: bool = False  # accepted by the collection window, but for the mesa de control to look at
 
 
-def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, client_key: str) -> Prepared:
+def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, client_key: str, captured_at: datetime,
+                    now: datetime, rules: WindowRules) -> Prepared:
     """Before any decoding: a replay of a stored key is answered at once (even if the auxiliary was suspended
-    since: it was stored before); a suspended auxiliary's new captures are refused."""
+    or the window closed since: it was stored before); a suspended auxiliary's new captures are refused, and so
+    are captures outside the collection window."""
     auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
     assert auxiliary.id is not None
     stored = _stored(session, field_key(auxiliary.id, client_key))
@@ -160,7 +165,30 @@ def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, clie
         return Prepared(auxiliary.id, stored_receipt(stored))
     if auxiliary.state not in CAN_CAPTURE:
         raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
-    return Prepared(auxiliary.id, None)
+    flagged = window_flag(session=session, aspirant_id=aspirant_id, captured_at=captured_at, now=now, rules=rules)
+    return Prepared(auxiliary.id, None, flagged)
+
+
+def window_flag(*, session: Session, aspirant_id: int, captured_at: datetime, now: datetime,
+                rules: WindowRules) -> bool:
+    """Raises CaptureRefused (a WindowRefusal code) when the collection window refuses this capture; otherwise
+    whether it is accepted but flagged (see registry.field_window)."""
+    aspirant = session.get(Aspirant, aspirant_id)
+    process = session.get(Process, aspirant.process_id) if aspirant else None
+    if process is None:
+        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+    verdict = judge(process, captured=captured_at, received=now, rules=rules)
+    if verdict.refusal is not None:
+        raise CaptureRefused(verdict.refusal)
+    return verdict.flagged
+
+
+def flag_device_time(session: Session, receipt: SupportReceipt) -> None:
+    """Mark a support just stored as needing a look at its device time, in the caller's transaction."""
+    support = session.get(Support, receipt.support_id)
+    if support is not None and receipt.created:
+        support.device_time_suspect = True
+        session.add(support)
 
 
 def stored_receipt(support: Support) -> SupportReceipt:
@@ -174,10 +202,12 @@ def stored_receipt(support: Support) -> SupportReceipt:
 # ---------------------------------------------------------------- storing one capture
 
 
-def record_capture(*, session: Session, store: ImageStore, limits: ImageLimits, capture: FieldCapture,
-                   credential: Credential, auxiliary_id: int, actor_account_id: int,
-                   now: datetime) -> SupportReceipt:
-    """Store the photos and the support, in the caller's transaction. Raises CaptureRefused / SupportRefused."""
+def record_capture(*, session: Session, store: ImageStore, images: Mapping[ImageKind, CleanImage],
+                   capture: FieldCapture, credential: Credential, auxiliary_id: int, actor_account_id: int,
+                   now: datetime, flagged: bool = False) -> SupportReceipt:
+    """Store the photos and the support, in the caller's transaction; `flagged` (from prepare_capture) marks
+    its device time for the mesa de control; `images` are the capture's photos, cleaned beforehand outside the
+    transaction (clean_capture_images). Raises CaptureRefused / SupportRefused."""
     conflict = _known_duplicate(session, capture.aspirant_id, credential.data)
     if conflict is not None:
         # A retry of this very key that raced us (the phone gave up waiting and sent it again) is a replay.
@@ -185,11 +215,14 @@ def record_capture(*, session: Session, store: ImageStore, limits: ImageLimits, 
         if raced is None:
             raise SupportRefused(conflict)
         return stored_receipt(raced)
-    ids = store_capture_images(session=session, store=store, limits=limits, images=capture.images)
+    ids = store_capture_images(session=session, store=store, images=images)
     submission = field_submission(auxiliary_id=auxiliary_id, client_key=capture.client_key,
                                   aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
                                   credential=credential, image_ids=ids, signature_method=capture.signature_method)
-    return submit_support(session=session, submission=submission, actor_account_id=actor_account_id, now=now)
+    receipt = submit_support(session=session, submission=submission, actor_account_id=actor_account_id, now=now)
+    if flagged:
+        flag_device_time(session, receipt)
+    return receipt
 
 
 def field_submission(*, auxiliary_id: int, client_key: str, aspirant_id: int, captured_at: datetime,
@@ -218,15 +251,23 @@ def _stored(session: Session, idempotency_key: str) -> Support | None:
     return session.exec(select(Support).where(Support.idempotency_key == idempotency_key)).first()
 
 
-def store_capture_images(*, session: Session, store: ImageStore, limits: ImageLimits,
-                         images: CaptureImages) -> dict[ImageKind, int]:
-    ids: dict[ImageKind, int] = {}
+def clean_capture_images(images: CaptureImages, limits: ImageLimits) -> dict[ImageKind, CleanImage]:
+    """Decode and re-encode a capture's photos for the store: slow, memory-hungry work that must run outside any
+    transaction. Raises CaptureRefused (bad_image) naming the first unusable photo."""
+    cleaned: dict[ImageKind, CleanImage] = {}
     for kind, data in images.present():
         try:
-            row = store_image(session=session, store=store, data=data, kind=kind, max_bytes=limits.max_bytes,
-                              max_pixels=limits.max_pixels)
+            cleaned[kind] = clean_image(data, kind=kind, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
         except IntakeError as bad:
             raise CaptureRefused(FieldRefusal.BAD_IMAGE, f"{kind}:{bad.reason}") from bad
+    return cleaned
+
+
+def store_capture_images(*, session: Session, store: ImageStore,
+                         images: Mapping[ImageKind, CleanImage]) -> dict[ImageKind, int]:
+    ids: dict[ImageKind, int] = {}
+    for kind, image in images.items():
+        row = store_image(session=session, store=store, image=image)
         assert row.id is not None
         ids[kind] = row.id
     return ids
@@ -255,6 +296,7 @@ class BatchContext:
     clock: Callable[[], datetime]
     account_id: int
     today: date
+    window: WindowRules = field(default_factory=WindowRules)
     write: Writer = record_capture
 
 
@@ -280,16 +322,19 @@ def _answer(context: BatchContext, item: FieldCapture | MalformedItem) -> ItemAn
 def _process(context: BatchContext, item: FieldCapture) -> ItemAnswer:
     with session_scope(context.engine) as session:
         prepared = prepare_capture(session=session, account_id=context.account_id, aspirant_id=item.aspirant_id,
-                                   client_key=item.client_key)
+                                   client_key=item.client_key, captured_at=item.captured_at, now=context.clock(),
+                                   rules=context.window)
     if prepared.stored is not None:
         return received(item.index, item.client_key, prepared.stored, replay=True, manual=None)
     require_complete(item)
     reading = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
     credential = credential_from_reading(reading, item.typed, today=context.today)
+    images = clean_capture_images(item.images, context.limits)  # outside any transaction, like the decoding
     with session_scope(context.engine) as session:
-        receipt = context.write(session=session, store=context.store, limits=context.limits, capture=item,
+        receipt = context.write(session=session, store=context.store, images=images, capture=item,
                                 credential=credential, auxiliary_id=prepared.auxiliary_id,
-                                actor_account_id=context.account_id, now=context.clock())
+                                actor_account_id=context.account_id, now=context.clock(),
+                                flagged=prepared.flagged)
     return received(item.index, item.client_key, receipt, replay=not receipt.created, manual=credential.manual)
 
 
@@ -303,6 +348,8 @@ class Membership:
     aspirant_name: str
     process_name: str
     state: InvitationState
+    office: str = ""
+    opl_name: str = ""  # office and OPL: what the statement of will names
 
     @property
     def can_capture(self) -> bool:
@@ -311,13 +358,15 @@ class Membership:
 
 def memberships(*, session: Session, account_id: int) -> list[Membership]:
     rows = session.exec(
-        select(Auxiliary, Aspirant, Process)
+        select(Auxiliary, Aspirant, Process, Opl)
         .join(Aspirant, col(Aspirant.id) == col(Auxiliary.aspirant_id))
         .join(Process, col(Process.id) == col(Aspirant.process_id))
+        .join(Opl, col(Opl.id) == col(Process.opl_id))
         .where(Auxiliary.account_id == account_id).order_by(col(Auxiliary.id))
     ).all()
     return [Membership(auxiliary_id=aux.id or 0, aspirant_id=asp.id or 0, aspirant_name=asp.full_name,
-                       process_name=process.name, state=aux.state) for aux, asp, process in rows]
+                       process_name=process.name, state=aux.state, office=process.office, opl_name=opl.name)
+            for aux, asp, process, opl in rows]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,30 @@ _IMAGE_FIELDS = (("back", ImageKind.BACK), ("front", ImageKind.FRONT), ("live_ph
 
 class BatchMalformed(ValueError):
     """The batch as a whole cannot be read (not JSON, no item list)."""
+
+
+class _OversizedNumber:
+    """Stands in for a JSON integer too long to be any of our numbers; every field refuses it, so only the item
+    that carries it gets an answer (`malformed`), where int() would have raised for the whole body."""
+
+    def __repr__(self) -> str:
+        return "<oversized number>"
+
+
+_OVERSIZED = _OversizedNumber()
+_MAX_INTEGER_DIGITS = 20  # row ids fit in 10; Python refuses to parse more than 4,300 digits at all
+
+
+def _bounded_int(digits: str) -> int | _OversizedNumber:
+    return _OVERSIZED if len(digits.lstrip("-")) > _MAX_INTEGER_DIGITS else int(digits)
+
+
+def load_batch_json(text: str | bytes) -> object:
+    """The batch body (or multipart `lote` field) as JSON; raises BatchMalformed when it is not JSON."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise BatchMalformed("json") from error
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@
 2. confirming stores the support (idempotent on the draft's key, so a double tap stores one).
 
 Between the steps the draft travels in the page, signed by the web layer; it holds image ids, the server's own
-reading and the key, never the photos."""
+reading and the key, never the photos. Both steps apply the collection window (registry.field_window): step 1
+with the server's time as the capture time, before any photo is stored; step 2 with the draft's (signed) time."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,15 +17,19 @@ from typing import Any
 from sqlmodel import Session
 
 from registry.field import (
+    CaptureRefused,
     Credential,
-    ImageLimits,
     capturing_auxiliary,
     field_submission,
+    flag_device_time,
+    prepare_capture,
     store_capture_images,
     typed_credential,
+    window_flag,
 )
-from registry.field_batch import CaptureImages, TypedIdentifiers
-from registry.images import ImageStore
+from registry.field_batch import TypedIdentifiers
+from registry.field_window import WindowRefusal, WindowRules
+from registry.images import CleanImage, ImageStore
 from registry.states import CAN_CAPTURE, ImageKind, ReadingSource, SignatureMethod
 from registry.supports import CredentialData, Refusal, SupportReceipt, SupportRefused, submit_support
 
@@ -58,28 +64,43 @@ class Draft:
                    qr_text=data.get("qr"))
 
 
-def store_draft_images(*, session: Session, store: ImageStore, limits: ImageLimits, account_id: int,
-                       aspirant_id: int, images: CaptureImages) -> dict[ImageKind, int]:
-    """Step 1's writes: only for an active auxiliary of this aspirant. Raises SupportRefused / CaptureRefused."""
+def store_draft_images(*, session: Session, store: ImageStore, account_id: int, aspirant_id: int,
+                       images: Mapping[ImageKind, CleanImage], now: datetime,
+                       rules: WindowRules) -> dict[ImageKind, int]:
+    """Step 1's writes: only for an active auxiliary of this aspirant, inside the collection window. Raises
+    SupportRefused / CaptureRefused. The photos were cleaned beforehand (clean_capture_images), outside it."""
     auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
     if auxiliary.state not in CAN_CAPTURE:
         raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
-    return store_capture_images(session=session, store=store, limits=limits, images=images)
+    try:
+        window_flag(session=session, aspirant_id=aspirant_id, captured_at=now, now=now, rules=rules)
+    except CaptureRefused as refused:
+        # Captured now, by the server's clock: after the close there is no phone time or queue to speak of.
+        if refused.code in (WindowRefusal.CAPTURED_AFTER, WindowRefusal.CLOSED):
+            raise SupportRefused(Refusal.PROCESS_CLOSED) from refused
+        raise
+    return store_capture_images(session=session, store=store, images=images)
 
 
 def submit_draft(*, session: Session, account_id: int, draft: Draft, typed: TypedIdentifiers | None,
-                 today: date, now: datetime) -> SupportReceipt:
+                 today: date, now: datetime, rules: WindowRules) -> SupportReceipt:
     """Step 2: the server's reading, or the typed identifiers as a captura manual. Raises CaptureRefused /
-    SupportRefused; a draft of another account's capture is refused as not of this aspirant."""
-    auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=draft.aspirant_id)
-    assert auxiliary.id is not None
+    SupportRefused; a draft of another account's capture is refused as not of this aspirant. A double tap is
+    answered with the first tap's receipt, even once the window has closed since."""
+    prepared = prepare_capture(session=session, account_id=account_id, aspirant_id=draft.aspirant_id,
+                               client_key=draft.client_key, captured_at=draft.captured_at, now=now, rules=rules)
+    if prepared.stored is not None:
+        return prepared.stored
     if draft.reading is not None:
         credential = Credential(draft.reading, manual=False)
     else:
         credential = Credential(typed_credential(typed or TypedIdentifiers(), today=today, qr_text=draft.qr_text),
                                 manual=True)
-    submission = field_submission(auxiliary_id=auxiliary.id, client_key=draft.client_key,
+    submission = field_submission(auxiliary_id=prepared.auxiliary_id, client_key=draft.client_key,
                                   aspirant_id=draft.aspirant_id, captured_at=draft.captured_at,
                                   credential=credential, image_ids=draft.image_ids,
                                   signature_method=draft.signature_method)
-    return submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
+    receipt = submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
+    if prepared.flagged:
+        flag_device_time(session, receipt)
+    return receipt

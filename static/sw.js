@@ -7,7 +7,7 @@
 // (signed out) drops its cached copy, so a shared phone does not keep showing the previous person's page. The
 // CSRF token inside a cached page may be stale: the queue never uses it, it asks /api/campo/sesion before every
 // sync. /api/ requests and every non-GET request go straight to the network, untouched.
-const VERSION = "campo-v1";
+const VERSION = "campo-v2";
 const SHELL_CACHE = `${VERSION}-paginas`;
 const ASSET_CACHE = `${VERSION}-archivos`;
 const SHELL = ["/campo/captura", "/campo"];

@@ -158,6 +158,7 @@ async function onSubmit(event) {
     return;
   }
   form.reset();
+  showStatement();
   form.querySelector("[data-signature-pad] button")?.click(); // the pad's own "clear" button
   document.getElementById("lectura")?.setAttribute("hidden", "");
   announce(texts.saved);
@@ -301,8 +302,14 @@ function element(tag, attributes = {}, text = "") {
   return node;
 }
 
+// The page's language (es-MX or en), always on a 24-hour clock, as the server shows times (dd/mm/aaaa hh:mm):
+// "00:07", never "12:07 a.m.". hourCycle h23 rather than hour12: false, which some engines render as "24:07".
+const TIME_FORMAT = new Intl.DateTimeFormat(document.documentElement.lang || "es-MX", {
+  day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+});
+
 function when(iso) {
-  return (texts.capturedAt || "%s").replace("%s", new Date(iso).toLocaleString());
+  return (texts.capturedAt || "%s").replace("%s", TIME_FORMAT.format(new Date(iso)));
 }
 
 function stateText(item) {
@@ -411,9 +418,21 @@ async function readBack() {
   }
 }
 
+// ---------------------------------------------------------------- the statement of the chosen candidacy
+
+function showStatement() {
+  // Without JavaScript every candidacy's statement shows; with it, only the chosen one's (all until one is).
+  const chosen = form?.elements.aspirante?.value || "";
+  document.querySelectorAll("[data-statement-for]").forEach((statement) => {
+    statement.hidden = Boolean(chosen) && statement.dataset.statementFor !== chosen;
+  });
+}
+
 // ---------------------------------------------------------------- start
 
 async function start() {
+  form?.elements.aspirante?.addEventListener("change", showStatement);
+  showStatement();
   const worker = document.querySelector('meta[name="registro-sw"]');
   if ("serviceWorker" in navigator && worker) {
     navigator.serviceWorker.register(worker.content, { scope: worker.dataset.scope }).catch(() => undefined);

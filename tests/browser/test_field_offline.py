@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,13 +16,13 @@ from starlette.applications import Starlette
 
 from auth.models import Account, RoleGrant
 from auth.roles import Role
-from core.audit import OutboxMessage
 from core.db import session_scope
 from registry.field import record_capture
 from registry.models import Auxiliary, Support
 from registry.supports import SupportReceipt
 from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.delivered_mail import wait_for_delivery
 from tests.registry.field_photos import back_photo, plain_photo, signature_png
 from web.routes.field_api import WRITER_STATE
 
@@ -57,14 +58,18 @@ def _forget_demo_auxiliary(app: Starlette) -> None:
 
 
 def _invitation_path(app: Starlette) -> str:
-    with Session(app.state.engine) as db:
-        mail = db.exec(select(OutboxMessage).where(OutboxMessage.to_address == AUXILIARY_EMAIL)).one()
-    found = re.search(r"/campo/invitacion/\S+", mail.body)
+    text = wait_for_delivery(app.state.engine, app.state.settings.outbox_dir, AUXILIARY_EMAIL)
+    found = re.search(r"/campo/invitacion/\S+", text)
     assert found is not None
     return found.group(0)
 
 
 def _wait_for_service_worker(page: Any) -> None:
+    """A page whose load raced the worker's activation can stay uncontrolled (clients.claim() passes over a page
+    still loading); as on a phone, its next load is controlled."""
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    if page.evaluate("() => navigator.serviceWorker.controller === null"):
+        page.reload()
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
 
 
@@ -75,7 +80,7 @@ def _capture(page: Any, seed: int) -> None:
     page.set_input_files("#firma", files=[{"name": "firma.png", "mimeType": "image/png", "buffer": signature_png()}])
     page.check("#manifestacion")
     before = page.locator(QUEUE_ITEMS).count()
-    page.get_by_role("button", name="Guardar captura").click()
+    page.locator("#captura button[type=submit]").click()  # "Guardar captura", in whichever language
     page.wait_for_function(f"() => document.querySelectorAll('{QUEUE_ITEMS}').length > {before}")
 
 
@@ -205,3 +210,23 @@ def test_the_queue_outlives_closing_the_whole_browser(live_server: Any, sign_in_
         assert _folios_on_phone(page, 1) == _stored_folios(live_server.app)
     finally:
         phone.close()
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("es_MX", "30/11/2026, 00:07"), ("en", "11/30/2026, 00:07")])
+def test_the_queue_shows_capture_times_on_a_24_hour_clock(live_server: Any, sign_in_as: SignInAs, browser: Any,
+                                                          lang: str, shown: str) -> None:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX",
+                                  timezone_id="America/Mexico_City")
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.clock.set_fixed_time(datetime(2026, 11, 30, 6, 7, tzinfo=UTC))  # seven past midnight in CDMX
+        sign_in_as(page, Role.AUXILIARY)
+        page.goto(live_server.path(f"/campo/captura?lang={lang}"))  # the page's language picks the format
+        assert page.get_attribute("html", "lang") == ("es-MX" if lang == "es_MX" else "en")
+        context.set_offline(True)  # the capture stays in the queue, with the time the phone gave it
+        _capture(page, 51)
+        moment = page.locator("#cola-lista li[data-state=pending] .queue-when").inner_text()
+        assert shown in moment and not re.search(r"[ap]\.?\s?m\.?", moment, re.IGNORECASE)
+    finally:
+        context.close()

@@ -16,6 +16,7 @@ from registry.field import (
     CaptureRefused,
     FieldRefusal,
     ImageLimits,
+    clean_capture_images,
     credential_from_reading,
     own_captures,
     process_batch,
@@ -23,15 +24,17 @@ from registry.field import (
 )
 from registry.field_batch import CaptureImages, FieldCapture, MalformedItem, TypedIdentifiers
 from registry.field_online import Draft, store_draft_images, submit_draft
+from registry.field_window import WindowRules
 from registry.images import open_image_store
 from registry.models import Auxiliary, CredentialReading, StoredImage, Support
 from registry.states import InvitationState, ReadingSource, SignatureMethod
-from registry.supports import SupportReceipt
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from registry.supports import Refusal, SupportReceipt, SupportRefused
+from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
 from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
 
 TODAY = utcnow().date()
 LIMITS = ImageLimits(max_bytes=15_000_000, max_pixels=50_000_000)
+RULES = WindowRules(grace=timedelta(hours=72), clock_skew=timedelta(minutes=10))
 
 
 def _images(back: bytes | None = None, **changes: bytes | None) -> CaptureImages:
@@ -50,8 +53,8 @@ def _capture(index: int, aspirant_id: int, *, seed: int | None = None, key: str 
 
 
 class Team:
-    def __init__(self, session: Session) -> None:
-        self.aspirant = make_aspirant(session)
+    def __init__(self, session: Session, *, opens: datetime | None = None, closes: datetime | None = None) -> None:
+        self.aspirant = make_aspirant(session, process=make_process(session, opens=opens, closes=closes))
         self.account = make_account(session, name="Auxiliar", role=Role.AUXILIARY, aspirant_id=self.aspirant.id)
         self.auxiliary = make_auxiliary(session, aspirant=self.aspirant, account=self.account)
         session.commit()
@@ -210,28 +213,30 @@ def test_an_auxiliary_sees_only_their_own_captures(engine: Engine, session: Sess
 def test_the_online_form_confirms_a_draft_once(session: Session, tmp_path: Path) -> None:
     team = Team(session)
     store = open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40)
-    ids = store_draft_images(session=session, store=store, limits=LIMITS, account_id=team.account.id,
-                             aspirant_id=team.aspirant.id, images=_images(unreadable_back()))
+    ids = store_draft_images(session=session, store=store, account_id=team.account.id, aspirant_id=team.aspirant.id,
+                             images=clean_capture_images(_images(unreadable_back()), LIMITS), now=utcnow(),
+                             rules=RULES)
     draft = Draft(client_key="borrador-0001", aspirant_id=team.aspirant.id, captured_at=utcnow(),
                   signature_method=SignatureMethod.DRAWN, image_ids=ids, reading=None)
     travelled = Draft.from_json(draft.to_json())
     with pytest.raises(CaptureRefused):
         submit_draft(session=session, account_id=team.account.id, draft=travelled, typed=None, today=TODAY,
-                     now=utcnow())
+                     now=utcnow(), rules=RULES)
     typed = TypedIdentifiers(cic="183657717")
     first = submit_draft(session=session, account_id=team.account.id, draft=travelled, typed=typed, today=TODAY,
-                         now=utcnow())
+                         now=utcnow(), rules=RULES)
     again = submit_draft(session=session, account_id=team.account.id, draft=travelled, typed=typed, today=TODAY,
-                         now=utcnow())
+                         now=utcnow(), rules=RULES)
     assert first.folio == again.folio and not again.created
     support = session.get(Support, first.support_id)
     assert support is not None and support.manual_capture and isinstance(support.captured_at, datetime)
     assert session.get(Auxiliary, team.auxiliary.id) is not None
 
 
-@pytest.mark.parametrize(("shift", "suspect"), [(timedelta(minutes=-5), False), (timedelta(days=400), True),
-                                                (timedelta(days=-400), True)])
-def test_device_times_far_outside_the_window_or_in_the_future_are_flagged(
+@pytest.mark.parametrize(("shift", "suspect"), [(timedelta(minutes=-5), False), (timedelta(minutes=5), False),
+                                                (timedelta(minutes=30), True), (timedelta(days=400), True),
+                                                (timedelta(days=-4), True)])
+def test_device_times_ahead_of_the_server_or_older_than_the_grace_are_flagged(
         engine: Engine, session: Session, tmp_path: Path, shift: timedelta, suspect: bool) -> None:
     team = Team(session)
     item = _capture(0, team.aspirant.id, captured_at=utcnow() + shift)
@@ -248,7 +253,85 @@ def test_a_retry_racing_its_own_first_attempt_is_a_replay_not_a_duplicate(engine
     [first] = process_batch(context, [_capture(0, team.aspirant.id)])
     credential = credential_from_reading(read_back(back_photo(0), today=TODAY), None, today=TODAY)
     with Session(engine) as racing:  # this retry passed prepare_capture before the first attempt committed
-        receipt = record_capture(session=racing, store=context.store, limits=LIMITS,
-                                 capture=_capture(0, team.aspirant.id), credential=credential,
+        retry = _capture(0, team.aspirant.id)
+        receipt = record_capture(session=racing, store=context.store,
+                                 images=clean_capture_images(retry.images, LIMITS), capture=retry,
+                                 credential=credential,
                                  auxiliary_id=team.auxiliary.id, actor_account_id=team.account.id, now=utcnow())
     assert (receipt.folio, receipt.created) == (first.folio, False) and _supports(engine) == 1
+
+
+def _images_stored(engine: Engine) -> int:
+    with Session(engine) as check:
+        return check.exec(select(func.count()).select_from(StoredImage)).one()
+
+
+def test_the_window_refuses_captures_outside_it_per_item_and_flags_late_ones(engine: Engine, session: Session,
+                                                                            tmp_path: Path) -> None:
+    now = utcnow()
+    closed = Team(session, opens=now - timedelta(days=20), closes=now - timedelta(days=1))  # inside the grace
+    context = _context(engine, tmp_path, closed.account.id, clock=lambda: now, window=RULES)
+    answers = process_batch(context, [
+        _capture(0, closed.aspirant.id, captured_at=now - timedelta(days=2)),  # made inside, sent late
+        _capture(1, closed.aspirant.id, captured_at=now - timedelta(hours=1)),  # made after the close
+        _capture(2, closed.aspirant.id, captured_at=now - timedelta(days=30)),  # made before the opening
+        _capture(3, closed.aspirant.id, seed=3, captured_at=now - timedelta(days=3)),
+    ])
+    assert [(a.status, a.code) for a in answers] == [
+        ("received", ""), ("refused", "captured_after_window"), ("refused", "captured_before_window"),
+        ("received", "")]
+    with Session(engine) as check:
+        supports = check.exec(select(Support)).all()
+        readings = [check.get(CredentialReading, s.reading_id) for s in supports]
+    assert sorted(s.folio for s in supports) == sorted([answers[0].folio, answers[3].folio])
+    assert all(s.device_time_suspect for s in supports)
+    kept = {s.live_photo_id for s in supports} | {s.signature_image_id for s in supports} \
+        | {r.back_image_id for r in readings if r} | {r.front_image_id for r in readings if r}
+    assert _images_stored(engine) == len(kept - {None})  # the refused captures' photos were never stored
+
+
+def test_after_the_grace_everything_is_refused_but_a_replay_keeps_its_folio(engine: Engine, session: Session,
+                                                                           tmp_path: Path) -> None:
+    now = utcnow()
+    team = Team(session, opens=now - timedelta(days=20), closes=now - timedelta(days=1))
+    stored = process_batch(_context(engine, tmp_path, team.account.id, clock=lambda: now, window=RULES),
+                           [_capture(0, team.aspirant.id, captured_at=now - timedelta(days=2))])
+    later = now + timedelta(days=3)  # close + 4 days: past the 72-hour grace
+    answers = process_batch(_context(engine, tmp_path, team.account.id, clock=lambda: later, window=RULES), [
+        _capture(0, team.aspirant.id, captured_at=now - timedelta(days=2)),  # the phone never heard the answer
+        _capture(1, team.aspirant.id, captured_at=now - timedelta(days=2)),  # claims to be from inside
+    ])
+    assert [(a.status, a.code, a.folio) for a in answers] == [
+        ("received", "", stored[0].folio), ("refused", "window_closed", None)]
+    assert _supports(engine) == 1
+
+
+def test_a_process_not_yet_open_refuses_field_captures(engine: Engine, session: Session, tmp_path: Path) -> None:
+    now = utcnow()
+    team = Team(session, opens=now + timedelta(days=1), closes=now + timedelta(days=30))
+    [answer] = process_batch(_context(engine, tmp_path, team.account.id, clock=lambda: now, window=RULES),
+                             [_capture(0, team.aspirant.id, captured_at=now + timedelta(days=2))])
+    assert (answer.status, answer.code) == ("refused", "window_not_open") and _supports(engine) == 0
+
+
+def test_the_online_form_refuses_after_the_close_and_flags_a_draft_confirmed_late(session: Session,
+                                                                                 tmp_path: Path) -> None:
+    now = utcnow()
+    team = Team(session, opens=now - timedelta(days=20), closes=now)
+    store = open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40)
+    ids = store_draft_images(session=session, store=store, account_id=team.account.id,
+                             aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(0)), LIMITS),
+                             now=now - timedelta(minutes=1), rules=RULES)
+    with pytest.raises(SupportRefused) as closed:
+        store_draft_images(session=session, store=store, account_id=team.account.id,
+                           aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(1)), LIMITS),
+                           now=now + timedelta(minutes=1), rules=RULES)
+    assert closed.value.refusal is Refusal.PROCESS_CLOSED
+    draft = Draft(client_key="borrador-0002", aspirant_id=team.aspirant.id, captured_at=now - timedelta(minutes=1),
+                  signature_method=SignatureMethod.DRAWN, image_ids=ids, reading=None)
+    receipt = submit_draft(session=session, account_id=team.account.id, draft=draft,
+                           typed=TypedIdentifiers(cic="183657717"), today=TODAY, now=now + timedelta(minutes=5),
+                           rules=RULES)
+    support = session.get(Support, receipt.support_id)
+    assert support is not None and support.device_time_suspect
+    assert session.exec(select(func.count()).select_from(StoredImage)).one() == 4

@@ -1,7 +1,7 @@
 import base64
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from registry.field import record_capture
 from registry.models import Auxiliary, Support, SupportEvent
 from registry.states import InvitationState
 from registry.supports import SupportReceipt
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
 from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
 from web.routes.field_api import WRITER_STATE
 from web.security import CSRF_HEADER
@@ -25,9 +25,9 @@ BATCH = "/api/campo/lote"
 
 
 class Team:
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, *, opens: datetime | None = None, closes: datetime | None = None) -> None:
         with session_scope(app.state.engine) as db:
-            aspirant = make_aspirant(db)
+            aspirant = make_aspirant(db, process=make_process(db, opens=opens, closes=closes))
             account = make_account(db, name="Auxiliar Campo", role=Role.AUXILIARY, aspirant_id=aspirant.id)
             auxiliary = make_auxiliary(db, aspirant=aspirant, account=account)
             self.aspirant_id, self.account_id, self.auxiliary_id = aspirant.id, account.id, auxiliary.id
@@ -214,3 +214,48 @@ def test_the_service_worker_may_control_the_field_pages(client: TestClient) -> N
     assert response.headers["content-type"].startswith("text/javascript") and "caches" in response.text
     manifest = client.get("/static/manifest.webmanifest").json()
     assert manifest["start_url"].startswith(manifest["scope"]) and manifest["scope"] == "/campo"
+
+
+def test_captures_outside_the_window_are_refused_per_item_with_a_clear_message(
+        client: TestClient, app: Starlette, sign_in: Callable[..., Any]) -> None:
+    now = utcnow()
+    late = Team(app, opens=now - timedelta(days=20), closes=now - timedelta(days=1))  # closed, inside the grace
+    sign_in(client, late.account_id)
+    answers = _send(client,
+                    item("clave-cliente-dent", late.aspirant_id, captured_at=(now - timedelta(days=2)).isoformat()),
+                    item("clave-cliente-desp", late.aspirant_id, seed=1,
+                         captured_at=(now - timedelta(hours=2)).isoformat()),
+                    item("clave-cliente-ante", late.aspirant_id, seed=2,
+                         captured_at=(now - timedelta(days=25)).isoformat()))
+    assert [(a["status"], a.get("code")) for a in answers] == [
+        ("received", None), ("refused", "captured_after_window"), ("refused", "captured_before_window")]
+    assert "después de que terminó el periodo" in answers[1]["message"]
+    assert "Revisa la fecha y la hora del teléfono" in answers[2]["message"]
+    with Session(app.state.engine) as db:
+        support = db.exec(select(Support)).one()
+    assert support.folio == answers[0]["folio"] and support.device_time_suspect  # accepted late: flagged
+    client.headers["accept-language"] = "en"
+    [english] = _send(client, item("clave-cliente-engl", late.aspirant_id, seed=3,
+                                   captured_at=(now - timedelta(hours=2)).isoformat()))
+    assert english["message"].startswith("The phone's date says")
+
+
+def test_after_the_grace_the_server_refuses_whatever_the_phone_claims(client: TestClient, app: Starlette,
+                                                                       sign_in: Callable[..., Any]) -> None:
+    now = utcnow()
+    closed = Team(app, opens=now - timedelta(days=20), closes=now - timedelta(days=4))  # 72-hour grace is over
+    sign_in(client, closed.account_id)
+    [answer] = _send(client, item("clave-cliente-tard", closed.aspirant_id,
+                                  captured_at=(now - timedelta(days=5)).isoformat()))
+    assert (answer["status"], answer["code"]) == ("refused", "window_closed") and "plazo" in answer["message"]
+    assert _stored(app) == []
+
+
+def test_the_grace_is_the_setting(client: TestClient, app: Starlette, sign_in: Callable[..., Any]) -> None:
+    now = utcnow()
+    app.state.settings = app.state.settings.model_copy(update={"field_grace_hours": 12})
+    late = Team(app, opens=now - timedelta(days=20), closes=now - timedelta(days=1))
+    sign_in(client, late.account_id)
+    [answer] = _send(client, item("clave-cliente-grac", late.aspirant_id,
+                                  captured_at=(now - timedelta(days=2)).isoformat()))
+    assert (answer["status"], answer["code"]) == ("refused", "window_closed")

@@ -3,18 +3,22 @@ for confirmation; an unreadable back falls back to typed identifiers, a captura 
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlmodel import Session, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from auth.models import Account
 from auth.roles import Role
+from core.clock import utcnow
 from core.db import session_scope
-from registry.models import Auxiliary, Support
+from registry.models import Aspirant, Auxiliary, Opl, Process, StoredImage, Support
 from registry.states import InvitationState
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
 from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
 
 
@@ -117,3 +121,58 @@ def test_home_lists_only_the_auxiliarys_own_captures(client: TestClient, app: St
         mine = db.exec(select(Support)).one()
     page = client.get("/campo").text
     assert mine.folio in page and "Tus capturas recibidas" in page
+
+
+def _join(app: Starlette, account_id: int | None = None, *, aspirant_name: str = "Aspirante Uno",
+          **process: Any) -> int:
+    """An auxiliary account on a new aspirant's team (of a process made with these fields); its account id."""
+    with session_scope(app.state.engine) as db:
+        aspirant = make_aspirant(db, process=make_process(db, **process), name=aspirant_name)
+        account = db.get(Account, account_id) if account_id else make_account(db, role=Role.AUXILIARY)
+        assert account is not None and account.id is not None
+        make_auxiliary(db, aspirant=aspirant, account=account, email=f"aux{aspirant.id}@x.mx")
+        return account.id
+
+
+def test_the_statement_names_the_aspirant_the_office_the_process_and_the_opl(
+        client: TestClient, app: Starlette, auxiliary_id: int) -> None:
+    with Session(app.state.engine) as db:
+        aspirant = db.exec(select(Aspirant)).one()
+        process = db.get(Process, aspirant.process_id)
+        assert process is not None
+        opl = db.get(Opl, process.opl_id)
+        assert opl is not None
+    page = BeautifulSoup(client.get("/campo/captura").text, "html.parser")
+    chosen = f"#manifestacion-texto [data-statement-for='{aspirant.id}'] p#manifestacion-{aspirant.id}"
+    statement = page.select_one(chosen)
+    assert statement is not None
+    assert statement.get_text() == (
+        f"Manifiesto libremente mi voluntad de apoyar a {aspirant.full_name} para obtener su registro como "
+        f"candidatura independiente a {process.office}, en el proceso «{process.name}» de {opl.name}.")
+    checkbox = page.select_one("input#manifestacion")
+    assert checkbox is not None and "manifestacion-texto" in str(checkbox["aria-describedby"]).split()
+
+
+def test_each_candidacy_has_its_own_statement_when_there_are_several(client: TestClient, app: Starlette,
+                                                                     sign_in: Callable[..., Any]) -> None:
+    account_id = _join(app)
+    _join(app, account_id, aspirant_name="Beatriz Dos", name="Diputación 2027")
+    sign_in(client, account_id)
+    page = BeautifulSoup(client.get("/campo/captura").text, "html.parser")
+    options = [option["value"] for option in page.select("select#aspirante option") if option["value"]]
+    statements = page.select("#manifestacion-texto [data-statement-for]")
+    assert [s["data-statement-for"] for s in statements] == options and len(options) == 2
+    assert "«Diputación 2027»" in statements[1].get_text()
+    checkbox = page.select_one("input#manifestacion")
+    assert checkbox is not None and "manifestacion-hint" in str(checkbox["aria-describedby"]).split()
+    assert page.select_one("#manifestacion-hint") is not None
+
+
+def test_the_online_form_refuses_a_capture_after_the_close_before_storing_photos(
+        client: TestClient, app: Starlette, sign_in: Callable[..., Any]) -> None:
+    now = utcnow()
+    sign_in(client, _join(app, opens=now - timedelta(days=20), closes=now - timedelta(hours=1)))
+    refused = _step_one(client, back_photo(4))
+    assert refused.status_code == 409 and "El periodo para recabar apoyo ya terminó." in refused.text
+    with Session(app.state.engine) as db:
+        assert db.exec(select(StoredImage)).all() == [] and db.exec(select(Support)).all() == []

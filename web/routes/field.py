@@ -5,11 +5,13 @@ service worker that keeps the capture page working with no signal."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -17,10 +19,12 @@ from starlette.routing import Route
 
 from auth.permissions import Permission
 from capture.result import Reason
+from core.text import as_row_id, without_unsafe_characters
 from registry.field import (
     CaptureRefused,
     FieldRefusal,
     ImageLimits,
+    clean_capture_images,
     credential_from_reading,
     memberships,
     own_captures,
@@ -30,23 +34,36 @@ from registry.field_batch import CaptureImages, FieldCapture, TypedIdentifiers
 from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.states import SignatureMethod
 from registry.supports import CredentialData, SupportRefused
-from registry.team import MAX_ROW_ID, TeamError, TeamRefused, accept_invitation, preview_invitation
+from registry.team import TeamError, TeamRefused, accept_invitation, preview_invitation
+from web.body_limit import accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
+from web.image_work import image_work
+from web.ratelimit import DECODE, DECODE_IP, rate_limited
 from web.routes import field_api
-from web.routes.citizen_flow import checked, local_today, read_form, render, signature_data_url, upload_bytes
+from web.routes.citizen_flow import (
+    checked,
+    local_today,
+    read_form,
+    render,
+    sealed_cookie,
+    set_sealed_cookie,
+    signature_data_url,
+    upload_bytes,
+)
 from web.security import public, requires
-from web.services import call_service, now
+from web.services import call_reader, call_service, now
 
 SERVICE_WORKER = Path(__file__).resolve().parents[2] / "static" / "sw.js"
 DRAFT_MAX_AGE_SECONDS = 3 * 3600
+DRAFT_COOKIE = "registro_borrador"
 
 
 @requires(Permission.FIELD_HOME_VIEW)
 async def home(request: Request) -> Response:
     account_id = request.state.principal.account_id
-    teams = await call_service(request, memberships, account_id=account_id)
-    captures = await call_service(request, own_captures, account_id=account_id, limit=50)
+    teams = await call_reader(request, memberships, account_id=account_id)
+    captures = await call_reader(request, own_captures, account_id=account_id, limit=50)
     welcome = [{"level": "ok", "text": _("¡Listo! Ya eres auxiliar de este equipo.")}] \
         if request.query_params.get("bienvenida") else []
     return render(request, "field/home.html", {"teams": teams, "captures": captures, "messages": welcome})
@@ -61,13 +78,16 @@ async def capture_page(request: Request) -> Response:
 
 
 async def _capture_form(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
-    teams = await call_service(request, memberships, account_id=request.state.principal.account_id)
+    teams = await call_reader(request, memberships, account_id=request.state.principal.account_id)
     base = {"teams": [team for team in teams if team.can_capture], "suspended": [t for t in teams if not t.can_capture],
             "field_errors": {}, "typed": TypedIdentifiers(), "account_id": request.state.principal.account_id}
     return render(request, "field/capture.html", {**base, **context}, status_code=status_code)
 
 
+@accepts_photos(5)  # four photos, and the drawn signature as a data URL when the file input could not be filled
 @requires(Permission.FIELD_SUPPORT_CREATE)
+@rate_limited(DECODE_IP, DECODE)
+@image_work
 async def capture_post(request: Request) -> Response:
     """Step 1 without JavaScript: store the photos, read the back, show what was read for confirmation."""
     form = await read_form(request)
@@ -96,16 +116,15 @@ async def _capture_from_form(request: Request, form: FormData) -> FieldCapture:
                            front=await upload_bytes(request, form, "frente"),
                            live_photo=await upload_bytes(request, form, "foto_viva"), signature=signature)
     aspirant = form.get("aspirante")
-    known = isinstance(aspirant, str) and aspirant.isascii() and aspirant.isdigit() and int(aspirant) <= MAX_ROW_ID
-    return FieldCapture(index=0, client_key=uuid.uuid4().hex, aspirant_id=int(str(aspirant)) if known else 0,
+    return FieldCapture(index=0, client_key=uuid.uuid4().hex, aspirant_id=as_row_id(aspirant) or 0,
                         captured_at=now(request), images=images, typed=_typed(form),
                         signature_method=_signature_method(form))
 
 
 def _typed(form: FormData) -> TypedIdentifiers:
-    def text(name: str) -> str:
+    def text(name: str) -> str:  # invisible and control characters dropped, as in citizen_flow.text_field
         value = form.get(name)
-        return value.strip()[:40] if isinstance(value, str) else ""
+        return without_unsafe_characters(value)[:40] if isinstance(value, str) else ""
 
     return TypedIdentifiers(cic=text("cic"), clave_elector=text("clave_elector"), ocr=text("ocr"))
 
@@ -135,16 +154,47 @@ async def _store_and_confirm(request: Request, capture: FieldCapture, reading: C
                              qr_text: str | None,
                              reason: Reason | None) -> Response:
     settings = request.app.state.settings
-    try:
+    limits = ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels)
+    try:  # the photos are decoded and re-encoded in a worker thread before, not inside, the transaction
+        cleaned = await run_in_threadpool(clean_capture_images, capture.images, limits)
         ids = await call_service(request, store_draft_images, store=request.app.state.image_store,
-                                 limits=ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels),
                                  account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
-                                 images=capture.images)
+                                 images=cleaned, now=capture.captured_at,
+                                 rules=field_api.window_rules(request))
     except (CaptureRefused, SupportRefused) as refused:
         return await _refused_page(request, refused)
     draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
                   signature_method=capture.signature_method, image_ids=ids, reading=reading, qr_text=qr_text)
-    return _confirm_page(request, draft, capture.typed or TypedIdentifiers(), reason, {})
+    return _to_review(request, draft, capture.typed or TypedIdentifiers(), reason)
+
+
+def _to_review(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None) -> Response:
+    """Step 2 is a page of its own (GET), so a reload or a language switch keeps the draft: it waits in an
+    encrypted cookie of the capture pages, never in the address (it holds the CIC)."""
+    response = RedirectResponse(request.app.url_path_for("field_capture_review"), status_code=303)
+    kept = {"cuenta": request.state.principal.account_id, "borrador": draft.to_json(), "typed": asdict(typed),
+            "reason": reason.value if reason else None}
+    set_sealed_cookie(request, response, DRAFT_COOKIE, kept, path="/campo/captura", max_age=DRAFT_MAX_AGE_SECONDS)
+    return response
+
+
+@requires(Permission.FIELD_SUPPORT_CREATE)
+async def capture_review(request: Request) -> Response:
+    kept = _kept_review(request)
+    if kept is None:  # none kept, or already stored: a new capture
+        return RedirectResponse(request.app.url_path_for("field_capture"), status_code=303)
+    return _confirm_page(request, *kept, {})
+
+
+def _kept_review(request: Request) -> tuple[Draft, TypedIdentifiers, Reason | None] | None:
+    kept = sealed_cookie(request, DRAFT_COOKIE, max_age=DRAFT_MAX_AGE_SECONDS)
+    if kept is None or kept.get("cuenta") != request.state.principal.account_id:
+        return None
+    try:
+        reason = Reason(kept["reason"]) if kept["reason"] else None
+        return Draft.from_json(kept["borrador"]), TypedIdentifiers(**kept["typed"]), reason
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _confirm_page(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None,
@@ -168,7 +218,8 @@ async def capture_confirm(request: Request) -> Response:
     try:
         receipt = await call_service(request, submit_draft, account_id=request.state.principal.account_id,
                                      draft=draft, typed=typed if draft.reading is None else None,
-                                     today=local_today(request), now=now(request))
+                                     today=local_today(request), now=now(request),
+                                     rules=field_api.window_rules(request))
     except CaptureRefused as refused:
         if refused.code == FieldRefusal.INVALID_IDENTIFIER:
             field = refused.detail.split(":")[0]
@@ -177,7 +228,9 @@ async def capture_confirm(request: Request) -> Response:
         return await _refused_page(request, refused)
     except SupportRefused as refused:
         return await _refused_page(request, refused)
-    return render(request, "field/receipt.html", {"receipt": receipt, "manual": draft.reading is None})
+    response = render(request, "field/receipt.html", {"receipt": receipt, "manual": draft.reading is None})
+    response.delete_cookie(DRAFT_COOKIE, path="/campo/captura")
+    return response
 
 
 async def _refused_page(request: Request, refused: CaptureRefused | SupportRefused) -> Response:
@@ -215,7 +268,7 @@ async def invitation_page(request: Request) -> Response:
     """Anyone with the link sees whose team it is; accepting needs the invited address (signed in)."""
     token = request.path_params["token"]
     try:
-        preview = await call_service(request, preview_invitation, token=token,
+        preview = await call_reader(request, preview_invitation, token=token,
                                      secret=request.app.state.settings.secret_key, now=now(request))
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
@@ -231,10 +284,13 @@ async def invitation_accept(request: Request) -> Response:
         login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
         return RedirectResponse(login, status_code=303)
     try:
-        await call_service(request, accept_invitation, token=token, secret=request.app.state.settings.secret_key,
-                           account_id=principal.account_id, now=now(request))
+        accepted = await call_service(request, accept_invitation, token=token,
+                                      secret=request.app.state.settings.secret_key,
+                                      account_id=principal.account_id, now=now(request))
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
+    if isinstance(accepted, TeamError):  # a role conflict: refused, and recorded
+        return render(request, "field/invitation.html", {"problem": invitation_problem(accepted)}, 403)
     return RedirectResponse(f"{request.app.url_path_for('field_home')}?bienvenida=1", status_code=303)
 
 
@@ -244,6 +300,7 @@ def invitation_problem(error: TeamError) -> str:
         TeamError.ALREADY_USED: _("Esta invitación ya se aceptó. Entra a Captura en campo con tu cuenta."),
         TeamError.EMAIL_MISMATCH: _("Iniciaste sesión con un correo distinto al invitado. Cierra sesión y entra con la cuenta de Google o Facebook de ese correo."),  # noqa: E501
         TeamError.NOT_INVITED: _("Esta invitación ya no está vigente. Habla con la persona aspirante."),
+        TeamError.ROLE_CONFLICT: _("No puedes aceptar esta invitación: tu cuenta tiene un cargo en la autoridad electoral o en la administración del sistema para este proceso, y quien revisa o administra no puede recabar apoyos para una persona aspirante. No se hizo ningún cambio; avísale a la persona aspirante."),  # noqa: E501
     }.get(error, _("Este enlace de invitación no es válido. Revisa que esté completo o pide uno nuevo."))
 
 
@@ -261,6 +318,7 @@ routes = [
     Route("/campo", home, name="field_home"),
     Route("/campo/captura", capture_page, methods=["GET"], name="field_capture"),
     Route("/campo/captura", capture_post, methods=["POST"], name="field_capture_post"),
+    Route("/campo/captura/confirmar", capture_review, methods=["GET"], name="field_capture_review"),
     Route("/campo/captura/confirmar", capture_confirm, methods=["POST"], name="field_capture_confirm"),
     Route("/campo/invitacion/{token:str}", invitation_page, methods=["GET"], name="field_invitation"),
     Route("/campo/invitacion/{token:str}", invitation_accept, methods=["POST"], name="field_invitation_accept"),

@@ -8,7 +8,6 @@ items. The batch then goes with the session cookie and `X-CSRF-Token`, like ever
 
 from __future__ import annotations
 
-import json
 import logging
 from functools import partial
 from typing import Any
@@ -25,12 +24,16 @@ from auth.permissions import Permission
 from capture.result import BackReading, Reason
 from core.clock import to_local
 from registry.field import BatchContext, FieldRefusal, ImageLimits, memberships, process_batch, record_capture
-from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, parse_batch
+from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, load_batch_json, parse_batch
+from registry.field_window import WindowRefusal, WindowRules
 from registry.supports import Refusal
+from web.body_limit import accepts_body, accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
+from web.image_work import image_work
+from web.ratelimit import DECODE, DECODE_IP, FIELD_SESSION, rate_limited
 from web.security import requires
-from web.services import call_service, now
+from web.services import call_reader, now
 
 log = logging.getLogger(__name__)
 # Four photos of at most ~1 MB each after the phone resizes them, times the items of one batch, with room.
@@ -43,16 +46,20 @@ def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
 
 
 @requires(Permission.FIELD_HOME_VIEW)
+@rate_limited(FIELD_SESSION)
 async def session_probe(request: Request) -> Response:
     """Who is signed in, the token to send, and where they may capture."""
     principal = request.state.principal
-    teams = await call_service(request, memberships, account_id=principal.account_id)
+    teams = await call_reader(request, memberships, account_id=principal.account_id)
     return _json({"account_id": principal.account_id, "csrf_token": request.state.csrf_token,
                   "teams": [{"aspirant_id": m.aspirant_id, "aspirant": m.aspirant_name,
                              "can_capture": m.can_capture} for m in teams]})
 
 
+@accepts_photos(1)
 @requires(Permission.FIELD_SUPPORT_CREATE)
+@rate_limited(DECODE_IP, DECODE)
+@image_work
 async def read_back_photo(request: Request) -> Response:
     """Decode a back photo and say what was read; nothing is stored (the batch decodes again anyway)."""
     try:
@@ -73,12 +80,11 @@ def _reading_json(reading: BackReading) -> dict[str, Any]:
     return {"ok": False, "reason": reason.value, "advice": advice(reason), "expired": reading.expired}
 
 
+@accepts_body(MAX_BATCH_BYTES)  # enforced while the body streams in (web.body_limit), chunked or not
 @requires(Permission.FIELD_SUPPORT_CREATE)
+@image_work
 async def batch(request: Request) -> Response:
     """Per-item answers for a batch; only a batch that cannot be read at all gets a 4xx, never a 500."""
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > MAX_BATCH_BYTES:
-        return _json({"error": "too_large", "max_items": MAX_BATCH_ITEMS}, 413)
     try:
         items = await _parsed_items(request)
     except BatchMalformed as malformed:
@@ -96,12 +102,10 @@ async def _parsed_items(request: Request) -> list[Any]:
                                       max_part_size=request.app.state.settings.upload_max_bytes)
             files = {name: await part.read() for name, part in form.multi_items() if isinstance(part, UploadFile)}
             lote = form.get("lote")
-            return parse_batch(json.loads(lote) if isinstance(lote, str) else None, files)
-        return parse_batch(json.loads(await request.body()))
+            return parse_batch(load_batch_json(lote) if isinstance(lote, str) else None, files)
+        return parse_batch(load_batch_json(await request.body()))
     except MultiPartException as error:
         raise BatchMalformed("multipart") from error
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise BatchMalformed("json") from error
 
 
 def _context(request: Request) -> BatchContext:
@@ -116,7 +120,13 @@ def _context(request: Request) -> BatchContext:
     return BatchContext(engine=state.engine, store=state.image_store,
                         limits=ImageLimits(max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels),
                         decode=decode, clock=state.clock, account_id=request.state.principal.account_id, today=today,
-                        write=getattr(state, WRITER_STATE, record_capture))
+                        window=window_rules(request), write=getattr(state, WRITER_STATE, record_capture))
+
+
+def window_rules(request: Request) -> WindowRules:
+    settings = request.app.state.settings
+    return WindowRules.from_settings(grace_hours=settings.field_grace_hours,
+                                     clock_skew_minutes=settings.field_clock_skew_minutes)
 
 
 def _with_message(answer: ItemAnswer) -> dict[str, Any]:
@@ -162,6 +172,10 @@ def _messages() -> dict[str, str]:
         Refusal.NO_CREDENTIAL: _("Faltan los datos de la credencial."),
         Refusal.KEY_REUSED: _("Esta captura choca con otra ya guardada. Captúrala de nuevo."),
         Refusal.PROCESS_CLOSED: _("El periodo para recabar apoyo ya terminó."),
+        WindowRefusal.NOT_OPEN: _("El periodo para recabar apoyo de esta candidatura todavía no empieza: no se puede capturar."),  # noqa: E501
+        WindowRefusal.CLOSED: _("El periodo para recabar apoyo terminó y ya pasó el plazo para enviar las capturas guardadas en el teléfono: esta ya no se puede recibir."),  # noqa: E501
+        WindowRefusal.CAPTURED_BEFORE: _("La fecha del teléfono indica que se capturó antes de que empezara el periodo para recabar apoyo: no se puede recibir. Revisa la fecha y la hora del teléfono."),  # noqa: E501
+        WindowRefusal.CAPTURED_AFTER: _("La fecha del teléfono indica que se capturó después de que terminó el periodo para recabar apoyo: no se puede recibir."),  # noqa: E501
         "malformed": _("La captura llegó incompleta o dañada. Captúrala de nuevo."),
         "batch_limit": _("Se enviará en la siguiente tanda."),
         "server_error": _("El servidor no pudo guardarla ahora. Se enviará de nuevo automáticamente."),
