@@ -17,6 +17,7 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from capture.intake import load_image, sanitized_jpeg
+from core.files import private_directory, write_private
 from registry.models import StoredImage
 from registry.states import ImageKind
 
@@ -32,9 +33,10 @@ class ImageStore:
     def put(self, data: bytes) -> str:
         storage_key = secrets.token_hex(16)
         path = self._path(storage_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.root)
+        private_directory(path.parent)
         temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(self.fernet.encrypt(data))
+        write_private(temporary, self.fernet.encrypt(data))  # encrypted, and still nobody else's to read
         temporary.replace(path)  # atomic: a crash never leaves half an image under the real name
         return storage_key
 
@@ -58,22 +60,38 @@ def open_image_store(root: Path, *, image_key: str, secret_key: str) -> ImageSto
     return ImageStore(root=root, fernet=Fernet(key))
 
 
-def store_image(*, session: Session, store: ImageStore, data: bytes, kind: ImageKind,
-                max_bytes: int, max_pixels: int) -> StoredImage:
-    """Store an upload (already accepted by capture's intake rules); the same bytes twice give the same row,
-    so a retried upload never stores a second copy. Raises capture.intake.IntakeError for bad input."""
-    digest = hashlib.sha256(data).hexdigest()
-    existing = session.exec(select(StoredImage).where(StoredImage.sha256 == digest,
-                                                      StoredImage.kind == kind)).first()
-    if existing is not None:
-        return existing
-    working = load_image(data, mode="RGBA" if kind is ImageKind.SIGNATURE else "RGB",
+@dataclass(frozen=True)
+class CleanImage:
+    """An upload decoded and re-encoded for the store (no metadata), not yet stored. Made outside any database
+    transaction: decoding a big photo takes long and much memory, and must never hold the database's locks."""
+
+    sha256: str  # of the upload as sent: the same bytes sent twice are stored once
+    kind: ImageKind
+    jpeg: bytes
+    width: int
+    height: int
+
+
+def clean_image(data: bytes, *, kind: ImageKind, max_bytes: int, max_pixels: int) -> CleanImage:
+    """Check (capture's intake rules), decode and re-encode an upload. Pure CPU work, no session. Raises
+    capture.intake.IntakeError for bad input."""
+    working = load_image(data, long_side=STORED_LONG_SIDE, mode="RGBA" if kind is ImageKind.SIGNATURE else "RGB",
                          max_bytes=max_bytes, max_pixels=max_pixels)
     pixels = _on_white(working.image) if kind is ImageKind.SIGNATURE else working.image
     clean = sanitized_jpeg(pixels, max_long_side=STORED_LONG_SIDE)
     width, height = Image.open(io.BytesIO(clean)).size  # header only: the stored copy may be smaller
-    row = StoredImage(sha256=digest, kind=kind, storage_key=store.put(clean), byte_size=len(clean),
-                      width=width, height=height)
+    return CleanImage(sha256=hashlib.sha256(data).hexdigest(), kind=kind, jpeg=clean, width=width, height=height)
+
+
+def store_image(*, session: Session, store: ImageStore, image: CleanImage) -> StoredImage:
+    """Store a cleaned upload; the same upload twice gives the same row, so a retried upload never stores a
+    second copy."""
+    existing = session.exec(select(StoredImage).where(StoredImage.sha256 == image.sha256,
+                                                      StoredImage.kind == image.kind)).first()
+    if existing is not None:
+        return existing
+    row = StoredImage(sha256=image.sha256, kind=image.kind, storage_key=store.put(image.jpeg),
+                      byte_size=len(image.jpeg), width=image.width, height=image.height)
     session.add(row)
     session.flush()
     return row

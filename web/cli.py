@@ -18,6 +18,7 @@ from core.settings import LOOPBACK_HOSTS, Settings, SettingsError, load_settings
 from registry import migrate as migrations
 from registry.catalogue import ensure_default_inconsistencies
 from registry.demo import load_demo_data
+from registry.outbox import erase_spent_bodies
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +36,7 @@ def _migrate(settings: Settings) -> None:
     migrations.upgrade(engine)
     with session_scope(engine) as session:
         ensure_default_inconsistencies(session=session)
+        erase_spent_bodies(session=session)  # codes and links in mail sent before bodies were erased on delivery
     engine.dispose()
 
 

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
+from sqlmodel import select
 
+from core.audit import OutboxMessage
+from core.clock import utcnow
+from core.db import make_engine, session_scope
 from web.cli import main
 
 
@@ -77,3 +81,16 @@ def test_implicit_development_refuses_to_listen_beyond_loopback(tmp_path: Path) 
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0"], env=_env(tmp_path))
     assert result.exit_code != 0
     assert "REGISTRO_ENV" in result.output
+
+
+def test_migrate_erases_the_bodies_of_mail_already_sent(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = _env(tmp_path, env="development")
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'registro.db'}")
+    with session_scope(engine) as db:
+        db.add(OutboxMessage(to_address="ana@example.mx", subject="s", body="Código: ABCD-2345", sent_at=utcnow()))
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    with session_scope(engine) as db:
+        assert db.exec(select(OutboxMessage.body)).all() == [""]
+    engine.dispose()

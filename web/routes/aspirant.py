@@ -37,7 +37,7 @@ from web.errors import render_error
 from web.i18n import gettext as _
 from web.ratelimit import INVITATION_RESEND, rate_limited
 from web.security import requires
-from web.services import call_service, mail_delivery, now
+from web.services import call_reader, call_service, mail_delivery, now
 
 MANAGE = Permission.ASPIRANT_AUXILIARY_MANAGE
 
@@ -78,12 +78,12 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 
 @requires(Permission.ASPIRANT_HOME_VIEW)
 async def home(request: Request) -> Response:
-    views = await call_service(request, aspirants_of, aspirant_ids=frozenset(
+    views = await call_reader(request, aspirants_of, aspirant_ids=frozenset(
         request.state.principal.aspirant_ids(Permission.ASPIRANT_HOME_VIEW)))
     sections = []
     for view in views:
-        team = await call_service(request, team_progress, aspirant_id=view.aspirant.id)
-        totals = await call_service(request, aspirant_totals, aspirant_id=view.aspirant.id)
+        team = await call_reader(request, team_progress, aspirant_id=view.aspirant.id)
+        totals = await call_reader(request, aspirant_totals, aspirant_id=view.aspirant.id)
         sections.append({"view": view, "team": team, "totals": totals})
     done = _done_message(request.query_params.get("hecho", ""))
     capped = request.query_params.get("hecho") == "tope"
