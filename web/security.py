@@ -5,12 +5,16 @@ route × role matrix test is generated from the code, not kept by hand."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.formparsers import MultiPartException
@@ -19,11 +23,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth.permissions import Permission
-from auth.sessions import SESSION_COOKIE, ActiveSession, SessionLifetime, resolve_session
+from auth.sessions import SESSION_COOKIE, ActiveSession, SessionLifetime, lookup_session, touch_session
 from core.audit import record_audit
 from core.clock import utcnow
 from core.db import session_scope
 
+log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ANONYMOUS_CSRF_COOKIE = "registro_csrf"
@@ -80,8 +85,13 @@ class PrincipalMiddleware:
         settings = app_state.settings
         lifetime = SessionLifetime(idle=settings.session_idle, absolute=settings.session_absolute)
         now = getattr(app_state, "clock", utcnow)()
-        with session_scope(app_state.engine) as session:
-            return resolve_session(session=session, token=token, now=now, lifetime=lifetime)
+        # Looking the session up only reads, so it never waits for (or holds) SQLite's write lock; the
+        # once-a-minute last-seen touch is its own short write.
+        with session_scope(app_state.engine, read_only=True) as session:
+            active = lookup_session(session=session, token=token, now=now, lifetime=lifetime)
+        if active is not None and active.touch_due:
+            _touch(app_state.engine, active.token_hash, now)
+        return active
 
     def _with_cookie(self, send: Send, value: str) -> Send:
         secure = "; Secure" if self.secure_cookies else ""
@@ -94,6 +104,16 @@ class PrincipalMiddleware:
             await send(message)
 
         return send_with_cookie
+
+
+def _touch(engine: Engine, token_hash: str, now: datetime) -> None:
+    try:
+        with session_scope(engine) as session:
+            touch_session(session=session, token_hash=token_hash, now=now)
+    except OperationalError:
+        # The database is busy writing for longer than the busy timeout: the page itself needs no write, and the
+        # next request touches the session again.
+        log.warning("session last-seen not updated: database busy")
 
 
 def requires(permission: Permission) -> Callable[[Endpoint], Endpoint]:

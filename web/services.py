@@ -22,8 +22,15 @@ async def call_service(request: Request, service: Callable[..., R], /, **kwargs:
     return await run_in_threadpool(partial(_in_transaction, request.app.state.engine, service, kwargs))
 
 
-def _in_transaction(engine: Any, service: Callable[..., R], kwargs: dict[str, Any]) -> R:
-    with session_scope(engine) as session:
+async def call_reader(request: Request, service: Callable[..., R], /, **kwargs: Any) -> R:
+    """`call_service` for a service that only reads: its transaction is read-only, so on SQLite it neither waits
+    for nor blocks the requests that write (PostgreSQL refuses a write in it)."""
+    return await run_in_threadpool(partial(_in_transaction, request.app.state.engine, service, kwargs,
+                                           read_only=True))
+
+
+def _in_transaction(engine: Any, service: Callable[..., R], kwargs: dict[str, Any], *, read_only: bool = False) -> R:
+    with session_scope(engine, read_only=read_only) as session:
         return service(session=session, **kwargs)
 
 

@@ -1,0 +1,100 @@
+"""A bound on photo work (decoding a credential, cleaning an upload for the store) per server process and per
+account. A request beyond it is answered at once with 429 and Retry-After instead of queueing: a 49-megapixel PNG
+takes hundreds of megabytes while it is decoded, so a dozen at once from one account would starve everybody."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from registry.images import CleanImage, clean_image
+from registry.states import ImageKind
+from web.i18n import gettext as _
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+RETRY_AFTER_SECONDS = 5  # a photo is decoded in about the decode budget (2.5 s by default)
+
+
+class ImageWorkBusy(Exception):
+    """No slot for this request's photo work; `per_account` says whose limit it hit."""
+
+    def __init__(self, *, per_account: bool) -> None:
+        super().__init__("image work busy")
+        self.per_account = per_account
+
+
+class ImageGate:
+    """Counts of photo work in progress. A lock, not an asyncio primitive: the batch holds its slot while it works
+    in a thread, and tests take slots from their own thread."""
+
+    def __init__(self, *, per_server: int, per_account: int) -> None:
+        self.per_server, self.per_account = per_server, per_account
+        self._lock = threading.Lock()
+        self._by_account: Counter[int] = Counter()
+
+    def enter(self, account_id: int) -> None:
+        """Take a slot, or raise ImageWorkBusy when the account or the server already has all of its own."""
+        with self._lock:
+            if self._by_account[account_id] >= self.per_account:
+                raise ImageWorkBusy(per_account=True)
+            if self._by_account.total() >= self.per_server:
+                raise ImageWorkBusy(per_account=False)
+            self._by_account[account_id] += 1
+
+    def leave(self, account_id: int) -> None:
+        with self._lock:
+            self._by_account[account_id] -= 1
+            if self._by_account[account_id] <= 0:
+                del self._by_account[account_id]
+
+
+def image_work(endpoint: Endpoint) -> Endpoint:
+    """A route whose request decodes or cleans photos holds one slot for all of it; without a free slot it is
+    answered 429 at once. Put it under `requires` (a refused or forged request takes no slot)."""
+
+    async def in_slot(request: Request) -> Response:
+        gate: ImageGate = request.app.state.image_gate
+        try:
+            gate.enter(request.state.principal.account_id)
+        except ImageWorkBusy as busy:
+            return image_work_busy(request, busy)
+        try:
+            return await endpoint(request)
+        finally:
+            gate.leave(request.state.principal.account_id)
+
+    in_slot.__name__ = endpoint.__name__
+    in_slot.__doc__ = endpoint.__doc__
+    return in_slot
+
+
+def image_work_busy(request: Request, busy: ImageWorkBusy) -> Response:
+    """429, Retry-After, and what to do, in the user's language (JSON for the phones' API)."""
+    mine = busy.per_account
+    message = _("Todavía estamos revisando otra foto que enviaste.") if mine \
+        else _("En este momento estamos revisando muchas fotos.")
+    wait = _("Espera unos segundos y vuelve a enviarla.")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", ""):
+        body = {"error": "busy", "ok": False, "message": f"{message} {wait}", "advice": f"{message} {wait}",
+                "retry_after": RETRY_AFTER_SECONDS}
+        return JSONResponse(body, status_code=429, headers=headers)
+    context = {"status_code": 429, "message": message, "wait": wait}
+    response: Response = request.app.state.templates.TemplateResponse(request, "errors/too_many.html", context,
+                                                                      status_code=429, headers=headers)
+    return response
+
+
+async def clean_upload(request: Request, data: bytes, kind: ImageKind) -> CleanImage:
+    """Decode and re-encode an upload for the store in a worker thread, outside any database transaction (the
+    request holds an `image_work` slot). Raises capture.intake.IntakeError for bad input."""
+    settings = request.app.state.settings
+    work = partial(clean_image, data, kind=kind, max_bytes=settings.upload_max_bytes,
+                   max_pixels=settings.upload_max_pixels)
+    return await run_in_threadpool(work)
