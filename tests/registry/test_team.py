@@ -26,18 +26,16 @@ from registry.team import (
     TeamError,
     TeamRefused,
     accept_invitation,
-    aspirant_totals,
     invitation_link_token,
     preview_invitation,
     reactivate_auxiliary,
     register_auxiliary,
     resend_invitation,
     suspend_auxiliary,
-    suspension_flag,
-    team_progress,
     validate_auxiliary,
 )
 from registry.team_csv import import_auxiliaries_csv
+from registry.team_progress import aspirant_totals, suspension_flag, team_progress
 from tests.factories import make_account, make_aspirant, make_auxiliary
 
 SECRET = "team-test-secret-" + "y" * 32

@@ -96,11 +96,11 @@ class Journey:
         return self.client.post("/ciudadano/apoyo/confirmar", data=data)
 
 
-def quick_code(app: Starlette, account_id: int, cic: str = "760901471") -> str:
+def quick_code(app: Starlette, account_id: int, cic: str = "760901471", qr_serial: int = 1) -> str:
     """A code made by the service itself, for tests that start at the support steps (no photo to decode)."""
     with session_scope(app.state.engine) as db:
         reading = CredentialReading(source=ReadingSource.PIPELINE, cic=cic,
-                                    qr_text="http://qr.ine.mx/000000000000000000000001/20200101/P/000001")
+                                    qr_text=f"http://qr.ine.mx/{qr_serial:024d}/20200101/P/000001")
         db.add(reading)
         db.flush()
         assert reading.id is not None

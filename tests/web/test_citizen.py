@@ -19,7 +19,6 @@ from auth.roles import Role
 from core.audit import AuditEvent, OutboxMessage
 from core.db import session_scope
 from core.settings import Settings
-from registry.codes import issue_code
 from registry.models import ActivationCode, CredentialReading, Support
 from registry.states import ReadingSource, SignatureMethod, SupportStatus
 from tests.browser.citizen_live import MovableClock
@@ -27,6 +26,7 @@ from tests.browser.citizen_photos import BackPhoto, back_photo, plain_photo, sig
 from tests.conftest import TEST_ORIGIN, SignIn
 from tests.delivered_mail import delivered_text
 from tests.factories import make_account, make_aspirant, make_process
+from tests.web.citizen_pages import quick_code
 from web.app import create_app
 from web.routes.citizen_flow import Flow, sign_flow
 
@@ -103,20 +103,6 @@ def generate_code(client: TestClient, photo: BackPhoto) -> str:
     match = _CODE.search(ready.text)
     assert match, ready.text
     return match.group(1)
-
-
-def quick_code(app: Starlette, account_id: int, cic: str = "760901471", qr_serial: int = 1) -> str:
-    """A code made by the service directly, for tests about the support steps (no photo to decode)."""
-    with session_scope(app.state.engine) as db:
-        reading = CredentialReading(source=ReadingSource.PIPELINE, cic=cic,
-                                    qr_text=f"http://qr.ine.mx/{qr_serial:024d}/20200101/P/000001")
-        db.add(reading)
-        db.flush()
-        assert reading.id is not None
-        result = issue_code(session=db, account_id=account_id, reading_id=reading.id,
-                            secret_key=app.state.settings.secret_key, now=app.state.clock())
-    assert result.issued is not None, result.refusal
-    return result.issued.code
 
 
 def enter_code(client: TestClient, code: str) -> Any:

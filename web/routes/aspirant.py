@@ -23,15 +23,13 @@ from registry.team import (
     TeamError,
     TeamRefused,
     TooManyInvitations,
-    aspirant_totals,
-    aspirants_of,
     reactivate_auxiliary,
     register_auxiliary,
     resend_invitation,
     suspend_auxiliary,
-    team_progress,
 )
 from registry.team_csv import MAX_CSV_BYTES, import_auxiliaries_csv
+from registry.team_progress import aspirant_totals, aspirants_of, team_progress
 from web.body_limit import accepts_body
 from web.errors import render_error
 from web.i18n import gettext as _
