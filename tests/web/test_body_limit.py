@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,10 @@ def post(app: Starlette, path: str, body: StreamedBody, headers: dict[str, str])
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": raw,
         "client": ("127.0.0.1", 50000), "server": ("testserver", 443),
     }
-    anyio.run(app, scope, body.receive, send)
+    # In a thread of its own: a Playwright browser test earlier in this worker leaves its event loop marked as
+    # running in the main thread, where anyio.run would refuse to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(anyio.run, app, scope, body.receive, send).result()
     start = next(m for m in messages if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     return Answer(start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, content)
