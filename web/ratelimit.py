@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from web.i18n import gettext as _
+from web.log_privacy import scrub_target
 
 log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -121,7 +122,7 @@ async def limit_reached(request: Request, limit: NamedLimit, value: str) -> Resp
     retry_after = await run_in_threadpool(limiter.hit, limit, value)
     if retry_after is None:
         return None
-    log.info("rate limit %s reached on %s %s", limit.name, request.method, request.url.path)
+    log.info("rate limit %s reached on %s %s", limit.name, request.method, scrub_target(request.url.path))
     return too_many_requests(request, retry_after)
 
 
