@@ -26,6 +26,7 @@ from registry.codes import (
     open_code,
 )
 from registry.images import CleanImage, ImageStore, store_image
+from registry.intake.refusals import Refusal, Refused
 from registry.models import (
     ActivationCode,
     Aspirant,
@@ -40,9 +41,7 @@ from registry.outbox import queue_mail
 from registry.states import Channel, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
 from registry.supports import (
     CredentialData,
-    Refusal,
     SupportReceipt,
-    SupportRefused,
     SupportSubmission,
     find_conflict,
     is_open,
@@ -157,15 +156,15 @@ def _choice(aspirant: Aspirant, process: Process, opl: Opl) -> AspirantChoice:
 
 
 def statement_of_will(*, session: Session, aspirant_id: int, now: datetime) -> AspirantChoice:
-    """Who, for which office, in which process: what the statement names. Raises SupportRefused when that
+    """Who, for which office, in which process: what the statement names. Raises Refused when that
     aspirant cannot be supported now."""
     aspirant = session.get(Aspirant, aspirant_id)
     process = session.get(Process, aspirant.process_id) if aspirant else None
     opl = session.get(Opl, process.opl_id) if process else None
     if aspirant is None or process is None or opl is None or not aspirant.is_active:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     if not is_open(process, now):
-        raise SupportRefused(Refusal.PROCESS_CLOSED)
+        raise Refused(Refusal.PROCESS_CLOSED)
     return _choice(aspirant, process, opl)
 
 
@@ -195,7 +194,7 @@ def conflict_for(*, session: Session, account_id: int, code_id: int, aspirant_id
     code = _own_code(session, account_id, code_id)
     aspirant = session.get(Aspirant, aspirant_id)
     if aspirant is None:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     refusal, earlier = find_conflict(session=session, aspirant_id=aspirant_id, process_id=aspirant.process_id,
                                      cic=code.cic, clave_elector=None)
     earlier_aspirant = session.get(Aspirant, earlier) if earlier else None
@@ -213,7 +212,7 @@ class Confirmation:
 
 def confirmation(*, session: Session, account_id: int, code_id: int, aspirant_id: int,
                  now: datetime) -> Confirmation:
-    """Raises SupportRefused when the aspirant cannot be supported now."""
+    """Raises Refused when the aspirant cannot be supported now."""
     choice = statement_of_will(session=session, aspirant_id=aspirant_id, now=now)
     conflict = conflict_for(session=session, account_id=account_id, code_id=code_id, aspirant_id=aspirant_id)
     return Confirmation(choice=choice, conflict=conflict)
@@ -242,7 +241,7 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
         view = conflict_for(session=session, account_id=account_id, code_id=draft.code_id,
                             aspirant_id=draft.aspirant_id)
         if view.already_supported:
-            raise SupportRefused(Refusal.ALREADY_SUPPORTED)
+            raise Refused(Refusal.ALREADY_SUPPORTED)
         if view.earlier_aspirant_name and not acknowledged_other_office:
             raise AcknowledgementNeeded(view.earlier_aspirant_name)
         try:

@@ -13,12 +13,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from capture.identifiers import InvalidIdentifier, parse_cic, parse_clave_elector, parse_ocr
+from capture.identifiers import IdentifierError, InvalidIdentifier, parse_cic, parse_clave_elector, parse_ocr
 from capture.intake import IntakeError
 from capture.result import BackReading, Reason
 from core.db import session_scope
@@ -34,6 +33,7 @@ from registry.field_batch import (
 )
 from registry.field_window import WindowRules, judge
 from registry.images import CleanImage, ImageStore, clean_image, store_image
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, Opl, Process, Support
 from registry.states import (
     CAN_CAPTURE,
@@ -47,9 +47,7 @@ from registry.states import (
 )
 from registry.supports import (
     CredentialData,
-    Refusal,
     SupportReceipt,
-    SupportRefused,
     SupportSubmission,
     find_conflict,
     submit_support,
@@ -59,26 +57,6 @@ log = logging.getLogger(__name__)
 # Photo failures that a typed identifier cannot make up for: the file itself is unusable.
 _BAD_FILE = frozenset({Reason.NOT_AN_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.TOO_LARGE, Reason.TOO_MANY_PIXELS,
                        Reason.IMAGE_TRUNCATED, Reason.IMAGE_TOO_SMALL})
-
-
-class FieldRefusal(StrEnum):
-    """Refusal codes of the field channel, besides `registry.supports.Refusal`'s (one namespace of strings)."""
-
-    UNREADABLE = "unreadable"  # the back could not be read and no identifiers were typed
-    CREDENTIAL_EXPIRED = "credential_expired"
-    INVALID_IDENTIFIER = "invalid_identifier"
-    BAD_IMAGE = "bad_image"
-    INCOMPLETE = "incomplete"  # a required photo (front, live photo, signature) is missing
-
-
-class CaptureRefused(Exception):
-    """A capture that will not be stored as sent; `code` is a FieldRefusal or Refusal value, `detail` says
-    which part (e.g. `front:not_an_image`, `cic:wrong_length`, or the capture Reason of an unreadable back)."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(f"{code}:{detail}" if detail else code)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -102,11 +80,11 @@ class Credential:
 
 def credential_from_reading(reading: BackReading, typed: TypedIdentifiers | None, *, today: date) -> Credential:
     """The server's reading when the MRZ was read (its check digits make the CIC trustworthy; the typed values
-    are then ignored); otherwise the typed identifiers, validated, as a captura manual. Raises CaptureRefused."""
+    are then ignored); otherwise the typed identifiers, validated, as a captura manual. Raises Refused."""
     if reading.reason in _BAD_FILE:
-        raise CaptureRefused(FieldRefusal.BAD_IMAGE, f"back:{reading.reason}")
+        raise Refused(Refusal.BAD_IMAGE, photo=ImageKind.BACK, reason=reading.reason)
     if reading.expired:
-        raise CaptureRefused(FieldRefusal.CREDENTIAL_EXPIRED)
+        raise Refused(Refusal.CREDENTIAL_EXPIRED)
     fields = reading.fields
     if reading.mrz_ok and fields is not None:
         return Credential(CredentialData(
@@ -114,23 +92,23 @@ def credential_from_reading(reading: BackReading, typed: TypedIdentifiers | None
             ocr=fields.ocr, qr_text=reading.url.text if reading.url else None, model_hint=fields.model_hint.value,
             expiry=fields.expiry), manual=False)
     if typed is None or typed.empty:
-        raise CaptureRefused(FieldRefusal.UNREADABLE, str(reading.reason or Reason.MRZ_UNREADABLE))
+        raise Refused(Refusal.UNREADABLE, reason=reading.reason or Reason.MRZ_UNREADABLE)
     return Credential(typed_credential(typed, today=today, qr_text=reading.url.text if reading.url else None),
                       manual=True)
 
 
 def typed_credential(typed: TypedIdentifiers, *, today: date, qr_text: str | None = None) -> CredentialData:
-    """CIC, or clave de elector + OCR, validated with capture.identifiers; raises CaptureRefused naming the
+    """CIC, or clave de elector + OCR, validated with capture.identifiers; raises Refused naming the
     first field that failed (`cic:wrong_length`)."""
     try:
         cic = parse_cic(typed.cic) if typed.cic.strip() else None
         clave = parse_clave_elector(typed.clave_elector, today=today).value if typed.clave_elector.strip() else None
         ocr = parse_ocr(typed.ocr) if typed.ocr.strip() else None
     except InvalidIdentifier as invalid:
-        raise CaptureRefused(FieldRefusal.INVALID_IDENTIFIER, f"{invalid.kind}:{invalid.code}") from invalid
+        raise Refused(Refusal.INVALID_IDENTIFIER, identifier=invalid.kind, problem=invalid.code) from invalid
     if cic is None and (clave is None or ocr is None):
         missing = "ocr" if clave else "clave_elector" if ocr else "cic"
-        raise CaptureRefused(FieldRefusal.INVALID_IDENTIFIER, f"{missing}:empty")
+        raise Refused(Refusal.INVALID_IDENTIFIER, identifier=missing, problem=IdentifierError.EMPTY)
     return CredentialData(source=ReadingSource.MANUAL, cic=cic, clave_elector=clave, ocr=ocr, qr_text=qr_text)
 
 
@@ -142,7 +120,7 @@ def capturing_auxiliary(*, session: Session, account_id: int, aspirant_id: int) 
     auxiliary = session.exec(select(Auxiliary).where(Auxiliary.account_id == account_id,
                                                      Auxiliary.aspirant_id == aspirant_id)).first()
     if auxiliary is None or auxiliary.id is None:
-        raise SupportRefused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
+        raise Refused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
     return auxiliary
 
 
@@ -164,22 +142,22 @@ def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, clie
     if stored is not None:
         return Prepared(auxiliary.id, stored_receipt(stored))
     if auxiliary.state not in CAN_CAPTURE:
-        raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+        raise Refused(Refusal.AUXILIARY_INACTIVE)
     flagged = window_flag(session=session, aspirant_id=aspirant_id, captured_at=captured_at, now=now, rules=rules)
     return Prepared(auxiliary.id, None, flagged)
 
 
 def window_flag(*, session: Session, aspirant_id: int, captured_at: datetime, now: datetime,
                 rules: WindowRules) -> bool:
-    """Raises CaptureRefused (a WindowRefusal code) when the collection window refuses this capture; otherwise
+    """Raises Refused (a window code) when the collection window refuses this capture; otherwise
     whether it is accepted but flagged (see registry.field_window)."""
     aspirant = session.get(Aspirant, aspirant_id)
     process = session.get(Process, aspirant.process_id) if aspirant else None
     if process is None:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     verdict = judge(process, captured=captured_at, received=now, rules=rules)
     if verdict.refusal is not None:
-        raise CaptureRefused(verdict.refusal)
+        raise Refused(verdict.refusal)
     return verdict.flagged
 
 
@@ -207,13 +185,13 @@ def record_capture(*, session: Session, store: ImageStore, images: Mapping[Image
                    now: datetime, flagged: bool = False) -> SupportReceipt:
     """Store the photos and the support, in the caller's transaction; `flagged` (from prepare_capture) marks
     its device time for the mesa de control; `images` are the capture's photos, cleaned beforehand outside the
-    transaction (clean_capture_images). Raises CaptureRefused / SupportRefused."""
+    transaction (clean_capture_images). Raises Refused."""
     conflict = _known_duplicate(session, capture.aspirant_id, credential.data)
     if conflict is not None:
         # A retry of this very key that raced us (the phone gave up waiting and sent it again) is a replay.
         raced = _stored(session, field_key(auxiliary_id, capture.client_key))
         if raced is None:
-            raise SupportRefused(conflict)
+            raise Refused(conflict)
         return stored_receipt(raced)
     ids = store_capture_images(session=session, store=store, images=images)
     submission = field_submission(auxiliary_id=auxiliary_id, client_key=capture.client_key,
@@ -253,13 +231,13 @@ def _stored(session: Session, idempotency_key: str) -> Support | None:
 
 def clean_capture_images(images: CaptureImages, limits: ImageLimits) -> dict[ImageKind, CleanImage]:
     """Decode and re-encode a capture's photos for the store: slow, memory-hungry work that must run outside any
-    transaction. Raises CaptureRefused (bad_image) naming the first unusable photo."""
+    transaction. Raises Refused (bad_image) naming the first unusable photo."""
     cleaned: dict[ImageKind, CleanImage] = {}
     for kind, data in images.present():
         try:
             cleaned[kind] = clean_image(data, kind=kind, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
         except IntakeError as bad:
-            raise CaptureRefused(FieldRefusal.BAD_IMAGE, f"{kind}:{bad.reason}") from bad
+            raise Refused(Refusal.BAD_IMAGE, photo=kind, reason=bad.reason) from bad
     return cleaned
 
 
@@ -277,7 +255,7 @@ def require_complete(capture: FieldCapture) -> None:
     """The INE flow asks for both sides, a live photo and a signature (or the accessible alternative)."""
     missing = capture.images.missing(signature_needed=capture.signature_method is SignatureMethod.DRAWN)
     if missing:
-        raise CaptureRefused(FieldRefusal.INCOMPLETE, ",".join(missing))
+        raise Refused(Refusal.INCOMPLETE, missing=tuple(ImageKind(part) for part in missing))
 
 
 # ---------------------------------------------------------------- the batch
@@ -310,10 +288,8 @@ def _answer(context: BatchContext, item: FieldCapture | MalformedItem) -> ItemAn
         return error(item.index, item.client_key, item.code, item.field, retryable=item.retryable)
     try:
         return _process(context, item)
-    except (CaptureRefused, SupportRefused) as refusal:
-        code = refusal.code if isinstance(refusal, CaptureRefused) else refusal.refusal.value
-        detail = refusal.detail if isinstance(refusal, CaptureRefused) else ""
-        return refused(item.index, item.client_key, code, detail)
+    except Refused as refusal:
+        return refused(item.index, item.client_key, refusal)
     except Exception:  # a server fault: the phone keeps the item and sends it again later
         log.exception("field capture item %d failed", item.index)
         return error(item.index, item.client_key, "server_error", "", retryable=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from registry.intake.refusals import Refused
 from registry.states import ImageKind, SignatureMethod
 from registry.supports import SupportReceipt
 from registry.team import MAX_ROW_ID
@@ -120,6 +121,7 @@ class ItemAnswer:
     detail: str = ""
     retryable: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    refusal: Refused | None = None  # a refused item's typed refusal, for its message
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"index": self.index, "key": self.key, "status": self.status}
@@ -136,8 +138,9 @@ def received(index: int, key: str, receipt: SupportReceipt, *, replay: bool, man
                       manual_capture=manual, counts_for_aspirant=receipt.counts_for_aspirant)
 
 
-def refused(index: int, key: str, code: str, detail: str) -> ItemAnswer:
-    return ItemAnswer(index=index, key=key, status="refused", code=code, detail=detail)
+def refused(index: int, key: str, refusal: Refused) -> ItemAnswer:
+    return ItemAnswer(index=index, key=key, status="refused", code=refusal.code.value, detail=refusal.detail,
+                      refusal=refusal)
 
 
 def error(index: int, key: str | None, code: str, detail: str, *, retryable: bool) -> ItemAnswer:

@@ -17,7 +17,6 @@ from typing import Any
 from sqlmodel import Session
 
 from registry.field import (
-    CaptureRefused,
     Credential,
     capturing_auxiliary,
     field_submission,
@@ -28,10 +27,11 @@ from registry.field import (
     window_flag,
 )
 from registry.field_batch import TypedIdentifiers
-from registry.field_window import WindowRefusal, WindowRules
+from registry.field_window import WindowRules
 from registry.images import CleanImage, ImageStore
+from registry.intake.refusals import Refusal, Refused
 from registry.states import CAN_CAPTURE, ImageKind, ReadingSource, SignatureMethod
-from registry.supports import CredentialData, Refusal, SupportReceipt, SupportRefused, submit_support
+from registry.supports import CredentialData, SupportReceipt, submit_support
 
 
 @dataclass(frozen=True)
@@ -68,24 +68,24 @@ def store_draft_images(*, session: Session, store: ImageStore, account_id: int, 
                        images: Mapping[ImageKind, CleanImage], now: datetime,
                        rules: WindowRules) -> dict[ImageKind, int]:
     """Step 1's writes: only for an active auxiliary of this aspirant, inside the collection window. Raises
-    SupportRefused / CaptureRefused. The photos were cleaned beforehand (clean_capture_images), outside it."""
+    Refused. The photos were cleaned beforehand (clean_capture_images), outside it."""
     auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
     if auxiliary.state not in CAN_CAPTURE:
-        raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+        raise Refused(Refusal.AUXILIARY_INACTIVE)
     try:
         window_flag(session=session, aspirant_id=aspirant_id, captured_at=now, now=now, rules=rules)
-    except CaptureRefused as refused:
+    except Refused as refused:
         # Captured now, by the server's clock: after the close there is no phone time or queue to speak of.
-        if refused.code in (WindowRefusal.CAPTURED_AFTER, WindowRefusal.CLOSED):
-            raise SupportRefused(Refusal.PROCESS_CLOSED) from refused
+        if refused.code in (Refusal.CAPTURED_AFTER, Refusal.WINDOW_CLOSED):
+            raise Refused(Refusal.PROCESS_CLOSED) from refused
         raise
     return store_capture_images(session=session, store=store, images=images)
 
 
 def submit_draft(*, session: Session, account_id: int, draft: Draft, typed: TypedIdentifiers | None,
                  today: date, now: datetime, rules: WindowRules) -> SupportReceipt:
-    """Step 2: the server's reading, or the typed identifiers as a captura manual. Raises CaptureRefused /
-    SupportRefused; a draft of another account's capture is refused as not of this aspirant. A double tap is
+    """Step 2: the server's reading, or the typed identifiers as a captura manual. Raises Refused; a draft of
+    another account's capture is refused as not of this aspirant. A double tap is
     answered with the first tap's receipt, even once the window has closed since."""
     prepared = prepare_capture(session=session, account_id=account_id, aspirant_id=draft.aspirant_id,
                                client_key=draft.client_key, captured_at=draft.captured_at, now=now, rules=rules)

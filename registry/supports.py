@@ -7,13 +7,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.audit import record_audit
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, CredentialReading, Process, Support, SupportEvent
 from registry.states import (
     CAN_CAPTURE,
@@ -27,22 +27,6 @@ from registry.states import (
 FOLIO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
 # Phones' clocks drift; beyond this a device time is flagged for the mesa de control, not trusted.
 DEVICE_CLOCK_TOLERANCE = timedelta(hours=12)
-
-
-class Refusal(StrEnum):
-    ASPIRANT_NOT_FOUND = "aspirant_not_found"
-    PROCESS_CLOSED = "process_closed"
-    ALREADY_SUPPORTED = "already_supported"  # same credential, same aspirant: counts once (LGIPE 385)
-    NO_CREDENTIAL = "no_credential"
-    KEY_REUSED = "key_reused"  # an idempotency key sent again with different content
-    AUXILIARY_INACTIVE = "auxiliary_inactive"
-    AUXILIARY_NOT_OF_ASPIRANT = "auxiliary_not_of_aspirant"
-
-
-class SupportRefused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.value)
-        self.refusal = refusal
 
 
 @dataclass(frozen=True)
@@ -87,7 +71,7 @@ class SupportReceipt:
 
 def submit_support(*, session: Session, submission: SupportSubmission, actor_account_id: int | None,
                    now: datetime) -> SupportReceipt:
-    """Store a support exactly once per idempotency key; raises SupportRefused with the reason otherwise."""
+    """Store a support exactly once per idempotency key; raises Refused with the reason otherwise."""
     existing = _by_key(session, submission.idempotency_key)
     if existing is not None:
         return _replay(existing, submission)
@@ -95,7 +79,7 @@ def submit_support(*, session: Session, submission: SupportSubmission, actor_acc
     _check_channel(session, submission, process, now)
     try:
         other_aspirant = _check_duplicates(session, submission, process)
-    except SupportRefused:
+    except Refused:
         # A racing retry of this very key may have committed since we looked: that is a replay, not a duplicate.
         stored = _by_key(session, submission.idempotency_key)
         if stored is None:
@@ -122,7 +106,7 @@ def _replay(support: Support, submission: SupportSubmission) -> SupportReceipt:
     same = (support.aspirant_id, support.channel, support.citizen_account_id, support.auxiliary_id) == (
         submission.aspirant_id, submission.channel, submission.citizen_account_id, submission.auxiliary_id)
     if not same:
-        raise SupportRefused(Refusal.KEY_REUSED)
+        raise Refused(Refusal.KEY_REUSED)
     return _receipt(support, created=False)
 
 
@@ -137,7 +121,7 @@ def _aspirant_and_process(session: Session, aspirant_id: int) -> tuple[Aspirant,
     aspirant = session.get(Aspirant, aspirant_id)
     process = session.get(Process, aspirant.process_id) if aspirant else None
     if aspirant is None or process is None or not aspirant.is_active:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     return aspirant, process
 
 
@@ -148,15 +132,15 @@ def is_open(process: Process, moment: datetime) -> bool:
 def _check_channel(session: Session, submission: SupportSubmission, process: Process, now: datetime) -> None:
     credential = submission.credential
     if not (credential.cic or credential.clave_elector):
-        raise SupportRefused(Refusal.NO_CREDENTIAL)
+        raise Refused(Refusal.NO_CREDENTIAL)
     if submission.channel is Channel.CITIZEN and not is_open(process, now):
-        raise SupportRefused(Refusal.PROCESS_CLOSED)
+        raise Refused(Refusal.PROCESS_CLOSED)
     if submission.auxiliary_id is not None:
         auxiliary = session.get(Auxiliary, submission.auxiliary_id)
         if auxiliary is None or auxiliary.aspirant_id != submission.aspirant_id:
-            raise SupportRefused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
+            raise Refused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
         if auxiliary.state not in CAN_CAPTURE:
-            raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+            raise Refused(Refusal.AUXILIARY_INACTIVE)
 
 
 def _same_credential(cic: str | None, clave_elector: str | None) -> ColumnElement[bool]:
@@ -181,7 +165,7 @@ def _check_duplicates(session: Session, submission: SupportSubmission, process: 
     refusal, other = find_conflict(session=session, aspirant_id=submission.aspirant_id, process_id=process.id,
                                    cic=credential.cic, clave_elector=credential.clave_elector)
     if refusal is not None:
-        raise SupportRefused(refusal)
+        raise Refused(refusal)
     return other
 
 

@@ -13,8 +13,6 @@ from capture.pipeline import read_back
 from core.clock import utcnow
 from registry.field import (
     BatchContext,
-    CaptureRefused,
-    FieldRefusal,
     ImageLimits,
     clean_capture_images,
     credential_from_reading,
@@ -26,9 +24,10 @@ from registry.field_batch import CaptureImages, FieldCapture, MalformedItem, Typ
 from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.field_window import WindowRules
 from registry.images import open_image_store
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, CredentialReading, StoredImage, Support
 from registry.states import InvitationState, ReadingSource, SignatureMethod
-from registry.supports import Refusal, SupportReceipt, SupportRefused
+from registry.supports import SupportReceipt
 from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
 from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
 
@@ -102,14 +101,14 @@ def test_an_unreadable_back_with_typed_identifiers_is_a_manual_capture(engine: E
 
 
 @pytest.mark.parametrize(("typed", "code", "detail"), [
-    (None, FieldRefusal.UNREADABLE, "no_qr_found"),
-    (TypedIdentifiers(cic="12345"), FieldRefusal.INVALID_IDENTIFIER, "cic:wrong_length"),
-    (TypedIdentifiers(clave_elector="GOMVMR80070509M100"), FieldRefusal.INVALID_IDENTIFIER, "ocr:empty"),
+    (None, Refusal.UNREADABLE, "no_qr_found"),
+    (TypedIdentifiers(cic="12345"), Refusal.INVALID_IDENTIFIER, "cic:wrong_length"),
+    (TypedIdentifiers(clave_elector="GOMVMR80070509M100"), Refusal.INVALID_IDENTIFIER, "ocr:empty"),
 ])
 def test_unreadable_backs_need_valid_typed_identifiers(typed: TypedIdentifiers | None, code: str,
                                                        detail: str) -> None:
     reading = read_back(unreadable_back(), today=TODAY)
-    with pytest.raises(CaptureRefused) as refused:
+    with pytest.raises(Refused) as refused:
         credential_from_reading(reading, typed, today=TODAY)
     assert (refused.value.code, refused.value.detail) == (code, detail)
 
@@ -117,9 +116,9 @@ def test_unreadable_backs_need_valid_typed_identifiers(typed: TypedIdentifiers |
 def test_an_expired_credential_is_refused_even_with_typed_identifiers() -> None:
     later = date(identity(0).expiry_year + 1, 6, 1)
     reading = read_back(back_photo(0), today=later)
-    with pytest.raises(CaptureRefused) as refused:
+    with pytest.raises(Refused) as refused:
         credential_from_reading(reading, TypedIdentifiers(cic="123456789"), today=later)
-    assert refused.value.code == FieldRefusal.CREDENTIAL_EXPIRED
+    assert refused.value.code == Refusal.CREDENTIAL_EXPIRED
 
 
 def test_repeated_keys_answer_the_same_folio_and_store_once(engine: Engine, session: Session,
@@ -219,7 +218,7 @@ def test_the_online_form_confirms_a_draft_once(session: Session, tmp_path: Path)
     draft = Draft(client_key="borrador-0001", aspirant_id=team.aspirant.id, captured_at=utcnow(),
                   signature_method=SignatureMethod.DRAWN, image_ids=ids, reading=None)
     travelled = Draft.from_json(draft.to_json())
-    with pytest.raises(CaptureRefused):
+    with pytest.raises(Refused):
         submit_draft(session=session, account_id=team.account.id, draft=travelled, typed=None, today=TODAY,
                      now=utcnow(), rules=RULES)
     typed = TypedIdentifiers(cic="183657717")
@@ -322,11 +321,11 @@ def test_the_online_form_refuses_after_the_close_and_flags_a_draft_confirmed_lat
     ids = store_draft_images(session=session, store=store, account_id=team.account.id,
                              aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(0)), LIMITS),
                              now=now - timedelta(minutes=1), rules=RULES)
-    with pytest.raises(SupportRefused) as closed:
+    with pytest.raises(Refused) as closed:
         store_draft_images(session=session, store=store, account_id=team.account.id,
                            aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(1)), LIMITS),
                            now=now + timedelta(minutes=1), rules=RULES)
-    assert closed.value.refusal is Refusal.PROCESS_CLOSED
+    assert closed.value.code is Refusal.PROCESS_CLOSED
     draft = Draft(client_key="borrador-0002", aspirant_id=team.aspirant.id, captured_at=now - timedelta(minutes=1),
                   signature_method=SignatureMethod.DRAWN, image_ids=ids, reading=None)
     receipt = submit_draft(session=session, account_id=team.account.id, draft=draft,

@@ -27,7 +27,6 @@ from core.clock import to_local
 from core.settings import Environment
 from core.text import without_unsafe_characters
 from registry.codes import CodeOutcome, IssuedCode, IssueRefusal
-from registry.supports import Refusal
 from web.errors import render_error
 from web.i18n import gettext as _
 from web.services import now
@@ -263,12 +262,3 @@ def issue_refusal_message(refusal: IssueRefusal) -> str:
         IssueRefusal.NO_OPEN_PROCESS: _("Ahora no hay ningún proceso recabando apoyo ciudadano."),
     }
     return messages[refusal]
-
-
-def support_refusal_message(refusal: Refusal) -> str:
-    messages = {
-        Refusal.ALREADY_SUPPORTED: _("Ya diste tu apoyo a esta persona con esta credencial. Solo cuenta una vez, así que no se registra de nuevo."),  # noqa: E501
-        Refusal.PROCESS_CLOSED: _("El periodo para apoyar a esta persona ya terminó."),
-        Refusal.ASPIRANT_NOT_FOUND: _("Esa persona aspirante no está disponible. Elige otra."),
-    }
-    return messages.get(refusal, _("No pudimos registrar tu apoyo. Empieza de nuevo desde tu código."))

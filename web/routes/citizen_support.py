@@ -26,12 +26,13 @@ from registry.citizen import (
 )
 from registry.codes import CodeOutcome, CodeRefused, check_code
 from registry.images import store_image
+from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
-from registry.supports import Refusal, SupportRefused
 from web.body_limit import accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
 from web.image_work import clean_upload, image_work
+from web.refusals import Audience, refusal_message
 from web.routes.citizen_flow import (
     IDEMPOTENCY_KEY,
     Flow,
@@ -45,7 +46,6 @@ from web.routes.citizen_flow import (
     render,
     sign_flow,
     signature_data_url,
-    support_refusal_message,
     text_field,
     upload_bytes,
 )
@@ -143,10 +143,10 @@ async def aspirant_sent(request: Request) -> Response:
     try:
         seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
                                   aspirant_id=flow.aspirant_id, now=now(request))
-    except SupportRefused as refused:
-        return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
+    except Refused as refused:
+        return await _aspirant_render(request, flow.but(aspirant_id=None), refusal_message(refused, Audience.CITIZEN))
     if seen.conflict.already_supported:
-        return await _aspirant_render(request, flow, support_refusal_message(Refusal.ALREADY_SUPPORTED))
+        return await _aspirant_render(request, flow, refusal_message(Refusal.ALREADY_SUPPORTED, Audience.CITIZEN))
     return redirect_to(request, "citizen_support_photos", flow)
 
 
@@ -260,12 +260,12 @@ async def _confirm_render(request: Request, flow: Flow, *, key: str, status_code
     try:
         seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
                                   aspirant_id=flow.aspirant_id, now=now(request))
-    except SupportRefused as refused:
-        return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
+    except Refused as refused:
+        return await _aspirant_render(request, flow.but(aspirant_id=None), refusal_message(refused, Audience.CITIZEN))
     context = {"flujo": sign_flow(request, flow), "flow": flow, "choice": seen.choice, "conflict": seen.conflict,
                "idempotency_key": key, **extra}
     if seen.conflict.already_supported:
-        context["confirm_error"] = support_refusal_message(Refusal.ALREADY_SUPPORTED)
+        context["confirm_error"] = refusal_message(Refusal.ALREADY_SUPPORTED, Audience.CITIZEN)
         status_code = 400
     return render(request, "citizen/support_confirm.html", context, status_code)
 
@@ -307,9 +307,9 @@ async def _submit(request: Request, flow: Flow, key: str, *, acknowledged: bool)
     except AcknowledgementNeeded:
         message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
         return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
-    except SupportRefused as refused:
+    except Refused as refused:
         return await _confirm_render(request, flow, key=key, status_code=400,
-                                     confirm_error=support_refusal_message(refused.refusal))
+                                     confirm_error=refusal_message(refused, Audience.CITIZEN))
     except CodeRefused as refused:
         return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
     response = RedirectResponse(str(request.app.url_path_for("citizen_receipt", folio=receipt.folio)), status_code=303)

@@ -21,8 +21,6 @@ from auth.permissions import Permission
 from capture.result import Reason
 from core.text import as_row_id, without_unsafe_characters
 from registry.field import (
-    CaptureRefused,
-    FieldRefusal,
     ImageLimits,
     clean_capture_images,
     credential_from_reading,
@@ -32,14 +30,16 @@ from registry.field import (
 )
 from registry.field_batch import CaptureImages, FieldCapture, TypedIdentifiers
 from registry.field_online import Draft, store_draft_images, submit_draft
-from registry.states import SignatureMethod
-from registry.supports import CredentialData, SupportRefused
+from registry.intake.refusals import Refusal, Refused
+from registry.states import ImageKind, SignatureMethod
+from registry.supports import CredentialData
 from registry.team import TeamError, TeamRefused, accept_invitation, preview_invitation
 from web.body_limit import accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
 from web.image_work import image_work
 from web.ratelimit import DECODE, DECODE_IP, rate_limited
+from web.refusals import Audience, identifier_message, missing_message, refusal_message
 from web.routes import field_api
 from web.routes.citizen_flow import (
     checked,
@@ -101,9 +101,9 @@ async def capture_post(request: Request) -> Response:
     reading = await request.app.state.decoder.read_back(capture.images.back or b"", today=local_today(request))
     try:  # typed identifiers are looked at only in step 2, and only when the server could not read the back
         credential: CredentialData | None = credential_from_reading(reading, None, today=local_today(request)).data
-    except CaptureRefused as refused:
-        if refused.code != FieldRefusal.UNREADABLE:
-            message = field_api.answer_message(refused.code, refused.detail)
+    except Refused as refused:
+        if refused.code is not Refusal.UNREADABLE:
+            message = refusal_message(refused, Audience.FIELD)
             return await _capture_form(request, {"field_errors": {"reverso": message}, "typed": capture.typed}, 400)
         credential = None
     return await _store_and_confirm(request, capture, credential, reading.url.text if reading.url else None,
@@ -133,7 +133,8 @@ def _signature_method(form: FormData) -> SignatureMethod:
     return SignatureMethod.ACCESSIBLE_ALTERNATIVE if checked(form, "alternativa") else SignatureMethod.DRAWN
 
 
-_PART_FIELDS = {"back": "reverso", "front": "frente", "live_photo": "foto_viva", "signature": "firma"}
+_PART_FIELDS = {ImageKind.BACK: "reverso", ImageKind.FRONT: "frente", ImageKind.LIVE_PHOTO: "foto_viva",
+                ImageKind.SIGNATURE: "firma"}
 
 
 def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
@@ -144,9 +145,9 @@ def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
         errors["manifestacion"] = _("La persona debe leer o escuchar la manifestación de voluntad y aceptarla.")
     try:
         require_complete(capture)
-    except CaptureRefused as missing:
-        for part in missing.detail.split(","):
-            errors[_PART_FIELDS[part]] = _("Falta: %(parts)s.") % {"parts": field_api.part_label(part)}
+    except Refused as missing:
+        for part in missing.missing:
+            errors[_PART_FIELDS[part]] = missing_message((part,))
     return errors
 
 
@@ -161,7 +162,7 @@ async def _store_and_confirm(request: Request, capture: FieldCapture, reading: C
                                  account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
                                  images=cleaned, now=capture.captured_at,
                                  rules=field_api.window_rules(request))
-    except (CaptureRefused, SupportRefused) as refused:
+    except Refused as refused:
         return await _refused_page(request, refused)
     draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
                   signature_method=capture.signature_method, image_ids=ids, reading=reading, qr_text=qr_text)
@@ -220,23 +221,18 @@ async def capture_confirm(request: Request) -> Response:
                                      draft=draft, typed=typed if draft.reading is None else None,
                                      today=local_today(request), now=now(request),
                                      rules=field_api.window_rules(request))
-    except CaptureRefused as refused:
-        if refused.code == FieldRefusal.INVALID_IDENTIFIER:
-            field = refused.detail.split(":")[0]
-            errors = {field: field_api.identifier_message(refused.detail)}
+    except Refused as refused:
+        if refused.code is Refusal.INVALID_IDENTIFIER and refused.identifier is not None:
+            errors = {refused.identifier: identifier_message(refused.identifier, refused.problem)}
             return _confirm_page(request, draft, typed, None, errors, 400)
-        return await _refused_page(request, refused)
-    except SupportRefused as refused:
         return await _refused_page(request, refused)
     response = render(request, "field/receipt.html", {"receipt": receipt, "manual": draft.reading is None})
     response.delete_cookie(DRAFT_COOKIE, path="/campo/captura")
     return response
 
 
-async def _refused_page(request: Request, refused: CaptureRefused | SupportRefused) -> Response:
-    code, detail = (refused.code, refused.detail) if isinstance(refused, CaptureRefused) \
-        else (refused.refusal.value, "")
-    return await _capture_form(request, {"errors": [field_api.answer_message(code, detail)]}, 409)
+async def _refused_page(request: Request, refused: Refused) -> Response:
+    return await _capture_form(request, {"errors": [refusal_message(refused, Audience.FIELD)]}, 409)
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:

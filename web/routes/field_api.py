@@ -23,15 +23,15 @@ from starlette.routing import Route
 from auth.permissions import Permission
 from capture.result import BackReading, Reason
 from core.clock import to_local
-from registry.field import BatchContext, FieldRefusal, ImageLimits, memberships, process_batch, record_capture
+from registry.field import BatchContext, ImageLimits, memberships, process_batch, record_capture
 from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, load_batch_json, parse_batch
-from registry.field_window import WindowRefusal, WindowRules
-from registry.supports import Refusal
+from registry.field_window import WindowRules
 from web.body_limit import accepts_body, accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
 from web.image_work import image_work
 from web.ratelimit import DECODE, DECODE_IP, FIELD_SESSION, rate_limited
+from web.refusals import Audience, refusal_message
 from web.security import requires
 from web.services import call_reader, now
 
@@ -131,73 +131,20 @@ def window_rules(request: Request) -> WindowRules:
 
 def _with_message(answer: ItemAnswer) -> dict[str, Any]:
     body = answer.as_json()
-    if answer.status != "received":
-        body["message"] = answer_message(answer.code, answer.detail)
+    if answer.refusal is not None:
+        body["message"] = refusal_message(answer.refusal, Audience.FIELD)
+    elif answer.status != "received":
+        body["message"] = _batch_messages().get(answer.code, _("No se pudo guardar esta captura."))
     return body
 
 
-# ---------------------------------------------------------------- Spanish (or English) for every outcome
-
-
-def answer_message(code: str, detail: str = "") -> str:
-    """What the auxiliary reads next to a refused or failed capture."""
-    if code == FieldRefusal.UNREADABLE:
-        reason = _reason(detail)
-        tip = advice(reason) if reason else ""
-        return " ".join([_("No se pudo leer el reverso. Escribe la CIC, o la clave de elector y el OCR, que se ven en la foto."), tip]).strip()  # noqa: E501
-    if code == FieldRefusal.BAD_IMAGE:
-        return _("Una de las fotos no sirve (%(part)s). Hay que capturar de nuevo.") % {"part": part_label(detail.split(":")[0])}  # noqa: E501
-    if code == FieldRefusal.INCOMPLETE:
-        parts = ", ".join(part_label(part) for part in detail.split(",") if part)
-        return _("Falta: %(parts)s.") % {"parts": parts}
-    if code == FieldRefusal.INVALID_IDENTIFIER:
-        return identifier_message(detail)
-    return _messages().get(code, _("No se pudo guardar esta captura."))
-
-
-def _reason(detail: str) -> Reason | None:
-    try:
-        return Reason(detail)
-    except ValueError:
-        return None
-
-
-def _messages() -> dict[str, str]:
+def _batch_messages() -> dict[str, str]:
+    """Answers that are not refusals: the item could not be read, must wait, or met a server fault."""
     return {
-        FieldRefusal.CREDENTIAL_EXPIRED: _("La credencial ya no está vigente: este apoyo no contaría."),
-        Refusal.ALREADY_SUPPORTED: _("Esta credencial ya apoyó a esta candidatura: cuenta una sola vez."),
-        Refusal.AUXILIARY_INACTIVE: _("Tu registro como auxiliar está suspendido: la captura se queda en el teléfono hasta que te reactiven."),  # noqa: E501
-        Refusal.AUXILIARY_NOT_OF_ASPIRANT: _("No estás registrado como auxiliar de esta candidatura."),
-        Refusal.ASPIRANT_NOT_FOUND: _("Esta candidatura ya no está disponible."),
-        Refusal.NO_CREDENTIAL: _("Faltan los datos de la credencial."),
-        Refusal.KEY_REUSED: _("Esta captura choca con otra ya guardada. Captúrala de nuevo."),
-        Refusal.PROCESS_CLOSED: _("El periodo para recabar apoyo ya terminó."),
-        WindowRefusal.NOT_OPEN: _("El periodo para recabar apoyo de esta candidatura todavía no empieza: no se puede capturar."),  # noqa: E501
-        WindowRefusal.CLOSED: _("El periodo para recabar apoyo terminó y ya pasó el plazo para enviar las capturas guardadas en el teléfono: esta ya no se puede recibir."),  # noqa: E501
-        WindowRefusal.CAPTURED_BEFORE: _("La fecha del teléfono indica que se capturó antes de que empezara el periodo para recabar apoyo: no se puede recibir. Revisa la fecha y la hora del teléfono."),  # noqa: E501
-        WindowRefusal.CAPTURED_AFTER: _("La fecha del teléfono indica que se capturó después de que terminó el periodo para recabar apoyo: no se puede recibir."),  # noqa: E501
         "malformed": _("La captura llegó incompleta o dañada. Captúrala de nuevo."),
         "batch_limit": _("Se enviará en la siguiente tanda."),
         "server_error": _("El servidor no pudo guardarla ahora. Se enviará de nuevo automáticamente."),
     }
-
-
-def part_label(part: str) -> str:
-    return {
-        "back": _("foto del reverso"), "front": _("foto del frente"), "live_photo": _("foto de la persona"),
-        "signature": _("firma"),
-    }.get(part, part)
-
-
-def identifier_message(detail: str) -> str:
-    kind, _sep, problem = detail.partition(":")
-    if problem == "empty":
-        return _("Escribe la CIC (9 dígitos), o la clave de elector (18 caracteres) y el OCR (13 dígitos).")
-    return {
-        "cic": _("La CIC no es válida: son 9 dígitos (o 10 con el dígito verificador)."),
-        "clave_elector": _("La clave de elector no es válida: 6 letras, 8 números, H o M y 3 números."),
-        "ocr": _("El OCR no es válido: son 13 dígitos."),
-    }.get(kind, _("Uno de los datos escritos no es válido."))
 
 
 routes = [
