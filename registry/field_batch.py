@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.text import MAX_ROW_ID, as_row_id
+from registry.intake.limits import CLIENT_KEY_CHARS, DEVICE_TIME_CHARS, IDENTIFIER_CHARS, JSON_INTEGER_DIGITS
 from registry.intake.refusals import Refused
 from registry.states import ImageKind, SignatureMethod
 from registry.supports import SupportReceipt
-from registry.team import MAX_ROW_ID
 
 MAX_BATCH_ITEMS = 10  # more wait for the next round: each item may carry four photos
-_CLIENT_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_CLIENT_KEY = re.compile(rf"[A-Za-z0-9_-]{{8,{CLIENT_KEY_CHARS}}}")
 _IMAGE_FIELDS = (("back", ImageKind.BACK), ("front", ImageKind.FRONT), ("live_photo", ImageKind.LIVE_PHOTO),
                  ("signature", ImageKind.SIGNATURE))
 
@@ -44,11 +45,10 @@ class _OversizedNumber:
 
 
 _OVERSIZED = _OversizedNumber()
-_MAX_INTEGER_DIGITS = 20  # row ids fit in 10; Python refuses to parse more than 4,300 digits at all
 
 
 def _bounded_int(digits: str) -> int | _OversizedNumber:
-    return _OVERSIZED if len(digits.lstrip("-")) > _MAX_INTEGER_DIGITS else int(digits)
+    return _OVERSIZED if len(digits.lstrip("-")) > JSON_INTEGER_DIGITS else int(digits)
 
 
 def load_batch_json(text: str | bytes) -> object:
@@ -187,15 +187,14 @@ def _parse_item(index: int, item: object, files: Mapping[str, bytes] | None) -> 
 
 
 def _aspirant_id(value: object) -> int:
-    number = int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12 \
-        else value
+    number = as_row_id(value) if isinstance(value, str) else value
     if isinstance(number, int) and not isinstance(number, bool) and 0 < number <= MAX_ROW_ID:
         return number
     raise _Bad("aspirant_id")
 
 
 def _device_time(value: object) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
+    if not isinstance(value, str) or len(value) > DEVICE_TIME_CHARS:
         raise _Bad("captured_at")
     try:
         moment = datetime.fromisoformat(value)
@@ -220,7 +219,7 @@ def _typed(value: object) -> TypedIdentifiers | None:
     if not isinstance(value, dict):
         raise _Bad("identifiers")
     texts = {name: value.get(name, "") or "" for name in ("cic", "clave_elector", "ocr")}
-    if not all(isinstance(text, str) and len(text) <= 40 for text in texts.values()):
+    if not all(isinstance(text, str) and len(text) <= IDENTIFIER_CHARS for text in texts.values()):
         raise _Bad("identifiers")
     return TypedIdentifiers(**texts)
 

@@ -26,24 +26,22 @@ from registry.codes import IssueRefusal, display_code
 from registry.states import ImageKind
 from web.body_limit import accepts_photos
 from web.decoding import advice
+from web.fields import checked, read_form, upload_bytes
 from web.i18n import gettext as _
 from web.image_work import clean_upload, image_work
 from web.ratelimit import CREDENTIAL, DECODE, DECODE_IP, limit_reached, rate_limited
 from web.routes.citizen_flow import (
     Flow,
     carry_code,
-    checked,
     flow_token,
     issue_refusal_message,
     local_today,
     read_flow,
-    read_form,
     recall_new_code,
     redirect_to,
     remember_new_code,
     render,
     sign_flow,
-    upload_bytes,
 )
 from web.routes.citizen_mail import code_mail, public_link
 from web.security import requires

@@ -5,10 +5,8 @@ domain's outcomes."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
@@ -18,24 +16,20 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadData, URLSafeTimedSerializer
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from core.clock import to_local
 from core.settings import Environment
-from core.text import without_unsafe_characters
 from registry.codes import CodeOutcome, IssuedCode, IssueRefusal
-from web.errors import render_error
+from web.fields import SIGNED_TOKEN_CHARS, token
 from web.i18n import gettext as _
 from web.services import now
 
 FLOW_MAX_AGE_SECONDS = 3 * 3600  # a step left open longer than this starts again (the code itself lasts 24 h)
 CODE_COOKIE = "registro_codigo"
 CODE_COOKIE_SECONDS = 15 * 60  # long enough to copy the code, short enough not to linger on a shared phone
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{20,80}")
-SIGNATURE_DATA_URL = re.compile(r"data:image/png;base64,(?P<data>[A-Za-z0-9+/=]+)")
 CARRY_SALT = "registro-codigo-continuar"
 
 
@@ -81,56 +75,15 @@ def read_flow(request: Request, token: str | None) -> Flow | None:
 
 def flow_token(request: Request, form: FormData | None = None) -> str | None:
     if form is not None:
-        value = form.get("flujo")
-        return value if isinstance(value, str) else None
-    return request.query_params.get("flujo")
+        return token(form, "flujo")
+    value = request.query_params.get("flujo")
+    return value if value is not None and len(value) <= SIGNED_TOKEN_CHARS else None
 
 
 def redirect_to(request: Request, route: str, flow: Flow | None = None) -> RedirectResponse:
     target = request.app.url_path_for(route)
     query = f"?{urlencode({'flujo': sign_flow(request, flow)})}" if flow else ""
     return RedirectResponse(f"{target}{query}", status_code=303)
-
-
-async def read_form(request: Request) -> FormData | Response:
-    try:
-        return await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
-    except MultiPartException:
-        return render_error(request, 413)
-
-
-async def upload_bytes(request: Request, form: FormData, name: str) -> bytes | None:
-    """The uploaded file's bytes (None when no file was chosen); at most one byte over the limit is read, so
-    an oversized upload is refused by the intake rules without holding all of it in memory."""
-    upload = form.get(name)
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return None
-    data = await upload.read(request.app.state.settings.upload_max_bytes + 1)
-    return data or None
-
-
-def signature_data_url(form: FormData) -> bytes | None:
-    """Where signature.js leaves the PNG when the browser cannot fill a file input."""
-    value = form.get("firma_datos")
-    match = SIGNATURE_DATA_URL.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        return None
-    try:
-        return base64.b64decode(match.group("data"), validate=True)
-    except binascii.Error:
-        return None
-
-
-def checked(form: FormData, name: str) -> bool:
-    return form.get(name) == "si"
-
-
-def text_field(form: FormData, name: str, limit: int = 200) -> str:
-    """The citizen's forms take codes and identifiers only, each judged afterwards by its strict format. The
-    characters core.text refuses (NUL, bidi, zero-width: a code pasted from a mail app may carry one) are
-    dropped first, so they neither reach the database nor cost the citizen a wrong try."""
-    value = form.get(name)
-    return without_unsafe_characters(value)[:limit] if isinstance(value, str) else ""
 
 
 def local_today(request: Request) -> date:

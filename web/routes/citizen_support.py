@@ -15,7 +15,6 @@ from starlette.routing import Route
 
 from auth.permissions import Permission
 from capture.intake import IntakeError
-from core.text import as_row_id
 from registry.citizen import (
     AcknowledgementNeeded,
     SupportDraft,
@@ -30,24 +29,30 @@ from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
 from web.body_limit import accepts_photos
 from web.decoding import advice
+from web.fields import (
+    CARRY_REF_CHARS,
+    CODE_CHARS,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_CHARS,
+    checked,
+    read_form,
+    row_id,
+    signature_data_url,
+    text,
+    upload_bytes,
+)
 from web.i18n import gettext as _
 from web.image_work import clean_upload, image_work
 from web.refusals import Audience, refusal_message
 from web.routes.citizen_flow import (
-    IDEMPOTENCY_KEY,
     Flow,
     carried_code,
-    checked,
     code_outcome_message,
     flow_token,
     read_flow,
-    read_form,
     redirect_to,
     render,
     sign_flow,
-    signature_data_url,
-    text_field,
-    upload_bytes,
 )
 from web.routes.citizen_mail import public_link, receipt_mail
 from web.security import requires
@@ -66,7 +71,7 @@ async def code_sent(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    typed = text_field(form, "codigo", 40)
+    typed = text(form, "codigo", CODE_CHARS)
     if not typed:
         return render(request, CODE_PAGE, {"code_error": _("Escribe tu código de activación.")}, status_code=400)
     account_id = request.state.principal.account_id
@@ -85,7 +90,7 @@ async def continue_sent(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    code_id = carried_code(request, text_field(form, "codigo_ref", 400))
+    code_id = carried_code(request, text(form, "codigo_ref", CARRY_REF_CHARS))
     if code_id is None:
         message = _("Escribe el código de activación que te mostramos y enviamos a tu correo.")
         return render(request, CODE_PAGE, {"code_error": message}, 400)
@@ -136,7 +141,7 @@ async def aspirant_sent(request: Request) -> Response:
     if isinstance(posted, Response):
         return posted
     form, flow = posted
-    chosen = as_row_id(text_field(form, "aspirante", 12))
+    chosen = row_id(form, "aspirante")
     if chosen is None:
         return await _aspirant_render(request, flow, _("Elige a quién quieres apoyar."))
     flow = flow.but(aspirant_id=chosen)
@@ -275,7 +280,7 @@ async def confirm_sent(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    key = text_field(form, "clave_idempotencia", 80)
+    key = text(form, "clave_idempotencia", IDEMPOTENCY_KEY_CHARS)
     flow = read_flow(request, flow_token(request, form))
     if flow is None or not IDEMPOTENCY_KEY.fullmatch(key) or any(getattr(flow, n) is None for n in CONFIRM_NEEDS):
         return render(request, CODE_PAGE, {"code_error": _("Empecemos de nuevo: escribe tu código.")}, 400)

@@ -19,7 +19,6 @@ from starlette.routing import Route
 
 from auth.permissions import Permission
 from capture.result import Reason
-from core.text import as_row_id, without_unsafe_characters
 from registry.field import (
     ImageLimits,
     clean_capture_images,
@@ -36,20 +35,17 @@ from registry.supports import CredentialData
 from registry.team import TeamError, TeamRefused, accept_invitation, preview_invitation
 from web.body_limit import accepts_photos
 from web.decoding import advice
+from web.fields import checked, read_form, row_id, signature_data_url, token, typed_identifiers, upload_bytes
 from web.i18n import gettext as _
 from web.image_work import image_work
 from web.ratelimit import DECODE, DECODE_IP, rate_limited
 from web.refusals import Audience, identifier_message, missing_message, refusal_message
 from web.routes import field_api
 from web.routes.citizen_flow import (
-    checked,
     local_today,
-    read_form,
     render,
     sealed_cookie,
     set_sealed_cookie,
-    signature_data_url,
-    upload_bytes,
 )
 from web.security import public, requires
 from web.services import call_reader, call_service, now
@@ -115,18 +111,9 @@ async def _capture_from_form(request: Request, form: FormData) -> FieldCapture:
     images = CaptureImages(back=await upload_bytes(request, form, "reverso"),
                            front=await upload_bytes(request, form, "frente"),
                            live_photo=await upload_bytes(request, form, "foto_viva"), signature=signature)
-    aspirant = form.get("aspirante")
-    return FieldCapture(index=0, client_key=uuid.uuid4().hex, aspirant_id=as_row_id(aspirant) or 0,
-                        captured_at=now(request), images=images, typed=_typed(form),
+    return FieldCapture(index=0, client_key=uuid.uuid4().hex, aspirant_id=row_id(form, "aspirante") or 0,
+                        captured_at=now(request), images=images, typed=typed_identifiers(form),
                         signature_method=_signature_method(form))
-
-
-def _typed(form: FormData) -> TypedIdentifiers:
-    def text(name: str) -> str:  # invisible and control characters dropped, as in citizen_flow.text_field
-        value = form.get(name)
-        return without_unsafe_characters(value)[:40] if isinstance(value, str) else ""
-
-    return TypedIdentifiers(cic=text("cic"), clave_elector=text("clave_elector"), ocr=text("ocr"))
 
 
 def _signature_method(form: FormData) -> SignatureMethod:
@@ -212,10 +199,10 @@ async def capture_confirm(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    draft = _open(request, form.get("borrador"))
+    draft = _open(request, token(form, "borrador"))
     if draft is None:
         return await _capture_form(request, {"errors": [_("La captura tardó demasiado o no es válida. Captúrala de nuevo.")]}, 400)  # noqa: E501
-    typed = _typed(form)
+    typed = typed_identifiers(form)
     try:
         receipt = await call_service(request, submit_draft, account_id=request.state.principal.account_id,
                                      draft=draft, typed=typed if draft.reading is None else None,
