@@ -287,6 +287,7 @@ def _submission(session: Session, account_id: int, code: ActivationCode, draft: 
         captured_at=now, citizen_account_id=account_id, live_photo_id=draft.live_photo_id,
         signature_image_id=draft.signature_image_id, signature_method=draft.signature_method,
         manual_capture=reading is not None and reading.source is ReadingSource.MANUAL,
+        reading_id=reading.id if reading else None,
     )
 
 

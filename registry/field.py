@@ -33,6 +33,7 @@ from registry.field_batch import (
 )
 from registry.field_window import WindowRules, judge
 from registry.images import CleanImage, ImageStore, clean_image, store_image
+from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, Opl, Process, Support
 from registry.states import (
@@ -57,12 +58,6 @@ log = logging.getLogger(__name__)
 # Photo failures that a typed identifier cannot make up for: the file itself is unusable.
 _BAD_FILE = frozenset({Reason.NOT_AN_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.TOO_LARGE, Reason.TOO_MANY_PIXELS,
                        Reason.IMAGE_TRUNCATED, Reason.IMAGE_TOO_SMALL})
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    max_bytes: int
-    max_pixels: int
 
 
 def field_key(auxiliary_id: int, client_key: str) -> str:
@@ -229,11 +224,15 @@ def _stored(session: Session, idempotency_key: str) -> Support | None:
     return session.exec(select(Support).where(Support.idempotency_key == idempotency_key)).first()
 
 
-def clean_capture_images(images: CaptureImages, limits: ImageLimits) -> dict[ImageKind, CleanImage]:
+def clean_capture_images(images: CaptureImages, limits: ImageLimits,
+                         back: CleanImage | None = None) -> dict[ImageKind, CleanImage]:
     """Decode and re-encode a capture's photos for the store: slow, memory-hungry work that must run outside any
-    transaction. Raises Refused (bad_image) naming the first unusable photo."""
-    cleaned: dict[ImageKind, CleanImage] = {}
+    transaction. `back`: the back photo already cleaned by the credential reader (never decoded twice). Raises
+    Refused (bad_image) naming the first unusable photo."""
+    cleaned: dict[ImageKind, CleanImage] = {ImageKind.BACK: back} if back is not None else {}
     for kind, data in images.present():
+        if kind in cleaned:
+            continue
         try:
             cleaned[kind] = clean_image(data, kind=kind, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
         except IntakeError as bad:
@@ -261,7 +260,7 @@ def require_complete(capture: FieldCapture) -> None:
 # ---------------------------------------------------------------- the batch
 
 
-Decode = Callable[[bytes], BackReading]
+Decode = Callable[[bytes], BackDecode]
 Writer = Callable[..., SupportReceipt]  # record_capture's signature; tests wrap it to fail on purpose
 
 
@@ -303,9 +302,9 @@ def _process(context: BatchContext, item: FieldCapture) -> ItemAnswer:
     if prepared.stored is not None:
         return received(item.index, item.client_key, prepared.stored, replay=True, manual=None)
     require_complete(item)
-    reading = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
-    credential = credential_from_reading(reading, item.typed, today=context.today)
-    images = clean_capture_images(item.images, context.limits)  # outside any transaction, like the decoding
+    decoded = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
+    credential = credential_from_reading(decoded.reading, item.typed, today=context.today)
+    images = clean_capture_images(item.images, context.limits, back=decoded.image)  # outside it too
     with session_scope(context.engine) as session:
         receipt = context.write(session=session, store=context.store, images=images, capture=item,
                                 credential=credential, auxiliary_id=prepared.auxiliary_id,

@@ -58,6 +58,7 @@ class SupportSubmission:
     signature_image_id: int | None = None
     signature_method: SignatureMethod = SignatureMethod.DRAWN
     manual_capture: bool = False
+    reading_id: int | None = None  # the reading already stored for this credential (the citizen's code's)
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,7 @@ def _device_time_suspect(captured_at: datetime, process: Process, now: datetime)
 def _insert(session: Session, submission: SupportSubmission, process: Process, now: datetime,
             other_aspirant: int | None) -> Support:
     credential = submission.credential
-    reading = CredentialReading(**{k: getattr(credential, k) for k in CredentialData.__dataclass_fields__})
-    session.add(reading)
-    session.flush()
+    reading = _reading_row(session, submission)
     assert reading.id is not None and process.id is not None
     support = Support(
         folio=new_folio(), idempotency_key=submission.idempotency_key, process_id=process.id,
@@ -210,6 +209,21 @@ def _insert(session: Session, submission: SupportSubmission, process: Process, n
                       reason="duplicado con otro aspirante: solo cuenta el primero" if other_aspirant else "recibido",
                       actor_account_id=None, now=now, initial=True)
     return support
+
+
+def _reading_row(session: Session, submission: SupportSubmission) -> CredentialReading:
+    """One reading per support: the one already stored when the channel has it (completed with the front photo),
+    otherwise a new one."""
+    credential = submission.credential
+    kept = session.get(CredentialReading, submission.reading_id) if submission.reading_id else None
+    if kept is not None and kept.front_image_id in (None, credential.front_image_id):
+        kept.front_image_id = credential.front_image_id
+        session.add(kept)
+        return kept
+    reading = CredentialReading(**{k: getattr(credential, k) for k in CredentialData.__dataclass_fields__})
+    session.add(reading)
+    session.flush()
+    return reading
 
 
 def new_folio() -> str:

@@ -13,7 +13,6 @@ from capture.pipeline import read_back
 from core.clock import utcnow
 from registry.field import (
     BatchContext,
-    ImageLimits,
     clean_capture_images,
     credential_from_reading,
     own_captures,
@@ -24,6 +23,7 @@ from registry.field_batch import CaptureImages, FieldCapture, MalformedItem, Typ
 from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.field_window import WindowRules
 from registry.images import open_image_store
+from registry.intake.reading import ImageLimits, decode_back
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, CredentialReading, StoredImage, Support
 from registry.states import InvitationState, ReadingSource, SignatureMethod
@@ -62,8 +62,8 @@ class Team:
 def _context(engine: Engine, tmp_path: Path, account_id: int, **changes: Any) -> BatchContext:
     fields: dict[str, Any] = {
         "engine": engine, "store": open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40),
-        "limits": LIMITS, "decode": partial(read_back, today=TODAY), "clock": utcnow, "account_id": account_id,
-        "today": TODAY}
+        "limits": LIMITS, "decode": partial(decode_back, today=TODAY, limits=LIMITS, budget_ms=2500),
+        "clock": utcnow, "account_id": account_id, "today": TODAY}
     return BatchContext(**{**fields, **changes})
 
 

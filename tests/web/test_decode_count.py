@@ -1,7 +1,8 @@
 """Decode once: on every channel a support's back photo is decoded by the capture pipeline exactly once, every
 photo is loaded (decoded into pixels) exactly once, and one CredentialReading row stands behind the support.
 
-The counters wrap the real functions (capture.pipeline.read_back, capture.intake.load_image) wherever a module
+The counters wrap the real functions (capture.pipeline.read_back and read_back_keeping, capture.intake.load_image)
+wherever a module
 imported them by name, so nothing is mocked: the real pipeline runs and its results are used."""
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ from tests.browser.citizen_photos import warm_up_reader
 from tests.conftest import SignIn
 from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
 from tests.registry.field_photos import back_photo, plain_photo, signature_png
-
-# Until the intake decodes once (issue 10, item 3): the figures before are in the failure messages.
-pytestmark = pytest.mark.xfail(strict=True, reason="photos are still decoded and loaded more than once")
 
 _FLOW = re.compile(r'name="flujo" value="([^"]+)"')
 _KEY = re.compile(r'name="clave_idempotencia" value="([^"]+)"')
@@ -65,6 +63,7 @@ def counts(monkeypatch: pytest.MonkeyPatch, app: Starlette) -> Iterator[Counts]:
     warm_up_reader()
     tally = Counts()
     _wrap_everywhere(monkeypatch, capture.pipeline.read_back, tally.decodes)
+    _wrap_everywhere(monkeypatch, capture.pipeline.read_back_keeping, tally.decodes)
     _wrap_everywhere(monkeypatch, capture.intake.load_image, tally.loads)
     yield tally
 

@@ -14,8 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from capture.intake import IntakeError
-from capture.result import BackReading, Reason
+from capture.result import Reason
 from registry.citizen import (
     ReadingSummary,
     generate_code,
@@ -23,12 +22,11 @@ from registry.citizen import (
     record_back_reading,
 )
 from registry.codes import IssueRefusal, display_code
-from registry.states import ImageKind
 from web.body_limit import accepts_photos
 from web.decoding import advice
 from web.fields import checked, read_form, upload_bytes
 from web.i18n import gettext as _
-from web.image_work import clean_upload, image_work
+from web.image_work import image_work
 from web.ratelimit import CREDENTIAL, DECODE, DECODE_IP, limit_reached, rate_limited
 from web.routes.citizen_flow import (
     Flow,
@@ -68,23 +66,16 @@ async def photo_sent(request: Request) -> Response:
     data = await upload_bytes(request, form, "reverso")
     if data is None:
         return _photo_error(request, _("Toma o elige una foto del reverso de tu credencial."))
-    reading = await request.app.state.decoder.read_back(data, today=local_today(request))
-    if not reading.qr_ok or reading.expired:
+    decoded = await request.app.state.decoder.read_back(data, today=local_today(request))
+    reading = decoded.reading
+    if not reading.qr_ok or reading.expired or decoded.image is None:
         return _photo_error(request, advice(reading.reason or Reason.QR_UNREADABLE))
     if not reading.mrz_ok:  # nothing is kept: without a CIC read from the photo there is no code to give
         return _unread(request, advice(reading.reason or Reason.MRZ_UNREADABLE))
-    try:
-        summary = await _keep_reading(request, data, reading)
-    except IntakeError as error:
-        return _photo_error(request, advice(error.reason))
+    summary = await call_service(request, record_back_reading, store=request.app.state.image_store,
+                                 image=decoded.image, reading=reading)
     flow = Flow(account_id=request.state.principal.account_id, reading_id=summary.reading_id)
     return redirect_to(request, "citizen_code_confirm", flow)
-
-
-async def _keep_reading(request: Request, data: bytes, reading: BackReading) -> ReadingSummary:
-    image = await clean_upload(request, data, ImageKind.BACK)  # before the transaction: decoding takes a while
-    return await call_service(request, record_back_reading, store=request.app.state.image_store, image=image,
-                              reading=reading)
 
 
 def _photo_error(request: Request, message: str) -> Response:

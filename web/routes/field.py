@@ -20,7 +20,6 @@ from starlette.routing import Route
 from auth.permissions import Permission
 from capture.result import Reason
 from registry.field import (
-    ImageLimits,
     clean_capture_images,
     credential_from_reading,
     memberships,
@@ -29,6 +28,7 @@ from registry.field import (
 )
 from registry.field_batch import CaptureImages, FieldCapture, TypedIdentifiers
 from registry.field_online import Draft, store_draft_images, submit_draft
+from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
 from registry.supports import CredentialData
@@ -94,7 +94,8 @@ async def capture_post(request: Request) -> Response:
     if errors:
         return await _capture_form(request, {"field_errors": errors, "typed": capture.typed,
                                              "errors": [_("Revisa los datos marcados.")]}, 400)
-    reading = await request.app.state.decoder.read_back(capture.images.back or b"", today=local_today(request))
+    decoded = await request.app.state.decoder.read_back(capture.images.back or b"", today=local_today(request))
+    reading = decoded.reading
     try:  # typed identifiers are looked at only in step 2, and only when the server could not read the back
         credential: CredentialData | None = credential_from_reading(reading, None, today=local_today(request)).data
     except Refused as refused:
@@ -102,8 +103,7 @@ async def capture_post(request: Request) -> Response:
             message = refusal_message(refused, Audience.FIELD)
             return await _capture_form(request, {"field_errors": {"reverso": message}, "typed": capture.typed}, 400)
         credential = None
-    return await _store_and_confirm(request, capture, credential, reading.url.text if reading.url else None,
-                                    reading.reason)
+    return await _store_and_confirm(request, capture, decoded, credential)
 
 
 async def _capture_from_form(request: Request, form: FormData) -> FieldCapture:
@@ -138,22 +138,22 @@ def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
     return errors
 
 
-async def _store_and_confirm(request: Request, capture: FieldCapture, reading: CredentialData | None,
-                             qr_text: str | None,
-                             reason: Reason | None) -> Response:
+async def _store_and_confirm(request: Request, capture: FieldCapture, decoded: BackDecode,
+                             reading: CredentialData | None) -> Response:
     settings = request.app.state.settings
     limits = ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels)
     try:  # the photos are decoded and re-encoded in a worker thread before, not inside, the transaction
-        cleaned = await run_in_threadpool(clean_capture_images, capture.images, limits)
+        cleaned = await run_in_threadpool(clean_capture_images, capture.images, limits, decoded.image)
         ids = await call_service(request, store_draft_images, store=request.app.state.image_store,
                                  account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
                                  images=cleaned, now=capture.captured_at,
                                  rules=field_api.window_rules(request))
     except Refused as refused:
         return await _refused_page(request, refused)
+    qr_text = decoded.reading.url.text if decoded.reading.url else None
     draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
                   signature_method=capture.signature_method, image_ids=ids, reading=reading, qr_text=qr_text)
-    return _to_review(request, draft, capture.typed or TypedIdentifiers(), reason)
+    return _to_review(request, draft, capture.typed or TypedIdentifiers(), decoded.reading.reason)
 
 
 def _to_review(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None) -> Response:

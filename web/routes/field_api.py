@@ -23,9 +23,10 @@ from starlette.routing import Route
 from auth.permissions import Permission
 from capture.result import BackReading, Reason
 from core.clock import to_local
-from registry.field import BatchContext, ImageLimits, memberships, process_batch, record_capture
+from registry.field import BatchContext, memberships, process_batch, record_capture
 from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, load_batch_json, parse_batch
 from registry.field_window import WindowRules
+from registry.intake.reading import BackDecode, ImageLimits
 from web.body_limit import accepts_body, accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
@@ -61,15 +62,16 @@ async def session_probe(request: Request) -> Response:
 @rate_limited(DECODE_IP, DECODE)
 @image_work
 async def read_back_photo(request: Request) -> Response:
-    """Decode a back photo and say what was read; nothing is stored (the batch decodes again anyway)."""
+    """Decode a back photo and say what was read; nothing is stored, and the batch that follows with the same
+    photo reuses this reading (registry.intake.reading)."""
     try:
         form = await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
     except MultiPartException:
         return _json({"ok": False, "reason": Reason.TOO_LARGE.value, "advice": advice(Reason.TOO_LARGE)}, 413)
     upload = form.get("reverso")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
-    reading = await request.app.state.decoder.read_back(data, today=to_local(now(request)).date())
-    return _json(_reading_json(reading))
+    decoded = await request.app.state.decoder.read_back(data, today=to_local(now(request)).date())
+    return _json(_reading_json(decoded.reading))
 
 
 def _reading_json(reading: BackReading) -> dict[str, Any]:
@@ -112,9 +114,9 @@ def _context(request: Request) -> BatchContext:
     settings, state = request.app.state.settings, request.app.state
     today = to_local(now(request)).date()
 
-    def decode(data: bytes) -> BackReading:
+    def decode(data: bytes) -> BackDecode:
         # The batch runs in a worker thread; decoding goes through the app's bounded decoder pool all the same.
-        result: BackReading = anyio.from_thread.run(partial(state.decoder.read_back, data, today=today))
+        result: BackDecode = anyio.from_thread.run(partial(state.decoder.read_back, data, today=today))
         return result
 
     return BatchContext(engine=state.engine, store=state.image_store,
