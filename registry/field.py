@@ -261,7 +261,6 @@ def require_complete(capture: FieldCapture) -> None:
 
 
 Decode = Callable[[bytes], BackDecode]
-Writer = Callable[..., SupportReceipt]  # record_capture's signature; tests wrap it to fail on purpose
 
 
 @dataclass(frozen=True)
@@ -274,7 +273,6 @@ class BatchContext:
     account_id: int
     today: date
     window: WindowRules = field(default_factory=WindowRules)
-    write: Writer = record_capture
 
 
 def process_batch(context: BatchContext, items: Sequence[FieldCapture | MalformedItem]) -> list[ItemAnswer]:
@@ -306,10 +304,10 @@ def _process(context: BatchContext, item: FieldCapture) -> ItemAnswer:
     credential = credential_from_reading(decoded.reading, item.typed, today=context.today)
     images = clean_capture_images(item.images, context.limits, back=decoded.image)  # outside it too
     with session_scope(context.engine) as session:
-        receipt = context.write(session=session, store=context.store, images=images, capture=item,
-                                credential=credential, auxiliary_id=prepared.auxiliary_id,
-                                actor_account_id=context.account_id, now=context.clock(),
-                                flagged=prepared.flagged)
+        receipt = record_capture(session=session, store=context.store, images=images, capture=item,
+                                 credential=credential, auxiliary_id=prepared.auxiliary_id,
+                                 actor_account_id=context.account_id, now=context.clock(),
+                                 flagged=prepared.flagged)
     return received(item.index, item.client_key, receipt, replay=not receipt.created, manual=credential.manual)
 
 

@@ -108,7 +108,3 @@ def _on_white(image: Image.Image) -> Image.Image:
     background = Image.new("RGB", image.size, "white")
     background.paste(image, mask=image.getchannel("A") if image.mode == "RGBA" else None)
     return background
-
-
-def read_image(*, store: ImageStore, image: StoredImage) -> bytes:
-    return store.get(image.storage_key)

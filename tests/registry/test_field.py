@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+import registry.field
 from auth.roles import Role
 from capture.pipeline import read_back
 from core.clock import utcnow
@@ -147,11 +148,14 @@ def _failing_on(call: int) -> tuple[Callable[..., SupportReceipt], list[int]]:
 
 
 def test_a_failed_write_mid_batch_is_retryable_and_never_duplicated(engine: Engine, session: Session,
-                                                                    tmp_path: Path) -> None:
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     team = Team(session)
     write, _calls = _failing_on(2)
     items = [_capture(n, team.aspirant.id) for n in range(3)]
-    answers = process_batch(_context(engine, tmp_path, team.account.id, write=write), items)
+    with monkeypatch.context() as patched:
+        patched.setattr(registry.field, "record_capture", write)
+        answers = process_batch(_context(engine, tmp_path, team.account.id), items)
     assert [(a.status, a.retryable) for a in answers] == [("received", False), ("error", True), ("received", False)]
     assert _supports(engine) == 2
     retried = process_batch(_context(engine, tmp_path, team.account.id), items)

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+import registry.field
 from auth.roles import Role
 from core.clock import utcnow
 from core.db import session_scope
@@ -18,7 +19,6 @@ from registry.states import InvitationState
 from registry.supports import SupportReceipt
 from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
 from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
-from web.routes.field_api import WRITER_STATE
 from web.security import CSRF_HEADER
 
 BATCH = "/api/campo/lote"
@@ -98,7 +98,8 @@ def test_multipart_batches_carry_the_photos_as_file_parts(client: TestClient, te
 
 
 def test_a_write_failing_mid_batch_answers_retry_for_that_item_only(client: TestClient, app: Starlette,
-                                                                    team: Team) -> None:
+                                                                    team: Team,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
 
     def fail_second_write(**kwargs: Any) -> SupportReceipt:
@@ -108,14 +109,14 @@ def test_a_write_failing_mid_batch_answers_retry_for_that_item_only(client: Test
             raise ConnectionError("database went away mid-write")
         return receipt
 
-    setattr(app.state, WRITER_STATE, fail_second_write)
+    monkeypatch.setattr(registry.field, "record_capture", fail_second_write)
     items = [item(f"clave-cliente-{n:04d}", team.aspirant_id, seed=n) for n in range(3)]
     answers = _send(client, *items)
     assert [(a["status"], a.get("retryable")) for a in answers] == [("received", None), ("error", True),
                                                                     ("received", None)]
     assert "Se enviará de nuevo" in answers[1]["message"]
     before = _stored(app)
-    delattr(app.state, WRITER_STATE)
+    monkeypatch.undo()
     retried = _send(client, *items)
     assert [a["status"] for a in retried] == ["received"] * 3 and [a["replay"] for a in retried] == [True, False, True]
     assert set(before) < set(_stored(app)) and len(_stored(app)) == 6

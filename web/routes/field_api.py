@@ -23,7 +23,7 @@ from starlette.routing import Route
 from auth.permissions import Permission
 from capture.result import BackReading, Reason
 from core.clock import to_local
-from registry.field import BatchContext, memberships, process_batch, record_capture
+from registry.field import BatchContext, memberships, process_batch
 from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, load_batch_json, parse_batch
 from registry.field_window import WindowRules
 from registry.intake.reading import BackDecode, ImageLimits
@@ -39,7 +39,6 @@ from web.services import call_reader, now
 log = logging.getLogger(__name__)
 # Four photos of at most ~1 MB each after the phone resizes them, times the items of one batch, with room.
 MAX_BATCH_BYTES = 60_000_000
-WRITER_STATE = "field_capture_writer"  # tests put a failing wrapper of record_capture here
 
 
 def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -122,7 +121,7 @@ def _context(request: Request) -> BatchContext:
     return BatchContext(engine=state.engine, store=state.image_store,
                         limits=ImageLimits(max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels),
                         decode=decode, clock=state.clock, account_id=request.state.principal.account_id, today=today,
-                        window=window_rules(request), write=getattr(state, WRITER_STATE, record_capture))
+                        window=window_rules(request))
 
 
 def window_rules(request: Request) -> WindowRules:
