@@ -5,14 +5,13 @@ citizen's own list of supports with each one's current status."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
 from auth.models import Account
-from capture.pipeline import g_or_h_layout
-from capture.result import BackReading, ModelHint
+from capture.result import Reason
 from registry.claims import NoticeComposer, settle_claim
 from registry.codes import (
     DEFAULT_POLICY,
@@ -25,7 +24,9 @@ from registry.codes import (
     issue_code,
     open_code,
 )
-from registry.images import CleanImage, ImageStore, store_image
+from registry.images import ImageStore, store_image
+from registry.intake.credential import CredentialData, credential_from_reading, store_reading
+from registry.intake.reading import BackDecode
 from registry.intake.refusals import Refusal, Refused
 from registry.models import (
     ActivationCode,
@@ -40,7 +41,6 @@ from registry.models import (
 from registry.outbox import queue_mail
 from registry.states import Channel, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
 from registry.supports import (
-    CredentialData,
     SupportReceipt,
     SupportSubmission,
     find_conflict,
@@ -78,28 +78,16 @@ class ReadingSummary:
     typed: bool
 
 
-def record_back_reading(*, session: Session, store: ImageStore, image: CleanImage,
-                        reading: BackReading) -> ReadingSummary:
-    """Keep the back photo and what the server read from it (the small QR at least; the CIC only when the MRZ
-    check digits held). The photo was cleaned beforehand (registry.images.clean_image), outside the transaction."""
-    stored = store_image(session=session, store=store, image=image)
-    fields = reading.fields if reading.mrz_ok else None
-    row = CredentialReading(
-        source=ReadingSource.PIPELINE, qr_text=reading.url.text if reading.url else None,
-        cic=fields.cic if fields else None, identificador_ciudadano=fields.identificador_ciudadano if fields else None,
-        ocr=fields.ocr if fields else None, model_hint=_model_hint(reading), expiry=fields.expiry if fields else None,
-        back_image_id=stored.id,
-    )
-    session.add(row)
-    session.flush()
-    return _summary(row)
-
-
-def _model_hint(reading: BackReading) -> str | None:
-    hint = reading.fields.model_hint if reading.fields else ModelHint.UNKNOWN
-    if hint is ModelHint.UNKNOWN and g_or_h_layout(reading.qr):
-        hint = ModelHint.E_TO_H
-    return None if hint is ModelHint.UNKNOWN else hint.value
+def record_back_reading(*, session: Session, store: ImageStore, decoded: BackDecode, today: date) -> ReadingSummary:
+    """Keep the back photo and the server's reading of it, for an activation code: the intake's credential record
+    (the MRZ read with its check digits held, and vigente), and the small QR besides (no code without it). Raises
+    Refused: BAD_IMAGE, CREDENTIAL_EXPIRED or UNREADABLE. The photo was decoded and cleaned beforehand, once, outside
+    the transaction (registry.intake.reading)."""
+    credential = credential_from_reading(decoded.reading, None, today=today)
+    if not decoded.reading.qr_ok or decoded.image is None:
+        raise Refused(Refusal.UNREADABLE, reason=decoded.reading.reason or Reason.QR_UNREADABLE)
+    stored = store_image(session=session, store=store, image=decoded.image)
+    return _summary(store_reading(session, replace(credential.data, back_image_id=stored.id)))
 
 
 def _summary(row: CredentialReading) -> ReadingSummary:

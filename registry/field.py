@@ -17,22 +17,20 @@ from datetime import date, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from capture.identifiers import IdentifierError, InvalidIdentifier, parse_cic, parse_clave_elector, parse_ocr
 from capture.intake import IntakeError
-from capture.result import BackReading, Reason
 from core.db import session_scope
 from registry.field_batch import (
     CaptureImages,
     FieldCapture,
     ItemAnswer,
     MalformedItem,
-    TypedIdentifiers,
     error,
     received,
     refused,
 )
 from registry.field_window import WindowRules, judge
 from registry.images import CleanImage, ImageStore, clean_image, store_image
+from registry.intake.credential import Credential, CredentialData, credential_from_reading
 from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, Opl, Process, Support
@@ -41,13 +39,11 @@ from registry.states import (
     Channel,
     ImageKind,
     InvitationState,
-    ReadingSource,
     SignatureMethod,
     SituacionRegistral,
     SupportStatus,
 )
 from registry.supports import (
-    CredentialData,
     SupportReceipt,
     SupportSubmission,
     find_conflict,
@@ -55,56 +51,10 @@ from registry.supports import (
 )
 
 log = logging.getLogger(__name__)
-# Photo failures that a typed identifier cannot make up for: the file itself is unusable.
-_BAD_FILE = frozenset({Reason.NOT_AN_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.TOO_LARGE, Reason.TOO_MANY_PIXELS,
-                       Reason.IMAGE_TRUNCATED, Reason.IMAGE_TOO_SMALL})
 
 
 def field_key(auxiliary_id: int, client_key: str) -> str:
     return f"campo:{auxiliary_id}:{client_key}"
-
-
-# ---------------------------------------------------------------- what the server read, or what was typed
-
-
-@dataclass(frozen=True)
-class Credential:
-    data: CredentialData
-    manual: bool
-
-
-def credential_from_reading(reading: BackReading, typed: TypedIdentifiers | None, *, today: date) -> Credential:
-    """The server's reading when the MRZ was read (its check digits make the CIC trustworthy; the typed values
-    are then ignored); otherwise the typed identifiers, validated, as a captura manual. Raises Refused."""
-    if reading.reason in _BAD_FILE:
-        raise Refused(Refusal.BAD_IMAGE, photo=ImageKind.BACK, reason=reading.reason)
-    if reading.expired:
-        raise Refused(Refusal.CREDENTIAL_EXPIRED)
-    fields = reading.fields
-    if reading.mrz_ok and fields is not None:
-        return Credential(CredentialData(
-            source=ReadingSource.PIPELINE, cic=fields.cic, identificador_ciudadano=fields.identificador_ciudadano,
-            ocr=fields.ocr, qr_text=reading.url.text if reading.url else None, model_hint=fields.model_hint.value,
-            expiry=fields.expiry), manual=False)
-    if typed is None or typed.empty:
-        raise Refused(Refusal.UNREADABLE, reason=reading.reason or Reason.MRZ_UNREADABLE)
-    return Credential(typed_credential(typed, today=today, qr_text=reading.url.text if reading.url else None),
-                      manual=True)
-
-
-def typed_credential(typed: TypedIdentifiers, *, today: date, qr_text: str | None = None) -> CredentialData:
-    """CIC, or clave de elector + OCR, validated with capture.identifiers; raises Refused naming the
-    first field that failed (`cic:wrong_length`)."""
-    try:
-        cic = parse_cic(typed.cic) if typed.cic.strip() else None
-        clave = parse_clave_elector(typed.clave_elector, today=today).value if typed.clave_elector.strip() else None
-        ocr = parse_ocr(typed.ocr) if typed.ocr.strip() else None
-    except InvalidIdentifier as invalid:
-        raise Refused(Refusal.INVALID_IDENTIFIER, identifier=invalid.kind, problem=invalid.code) from invalid
-    if cic is None and (clave is None or ocr is None):
-        missing = "ocr" if clave else "clave_elector" if ocr else "cic"
-        raise Refused(Refusal.INVALID_IDENTIFIER, identifier=missing, problem=IdentifierError.EMPTY)
-    return CredentialData(source=ReadingSource.MANUAL, cic=cic, clave_elector=clave, ocr=ocr, qr_text=qr_text)
 
 
 # ---------------------------------------------------------------- who is capturing

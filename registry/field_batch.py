@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.text import MAX_ROW_ID, as_row_id
+from registry.intake.credential import TypedIdentifiers
 from registry.intake.limits import CLIENT_KEY_CHARS, DEVICE_TIME_CHARS, IDENTIFIER_CHARS, JSON_INTEGER_DIGITS
 from registry.intake.refusals import Refused
 from registry.states import ImageKind, SignatureMethod
@@ -57,17 +58,6 @@ def load_batch_json(text: str | bytes) -> object:
         return json.loads(text, parse_int=_bounded_int)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise BatchMalformed("json") from error
-
-
-@dataclass(frozen=True)
-class TypedIdentifiers:
-    cic: str = ""
-    clave_elector: str = ""
-    ocr: str = ""
-
-    @property
-    def empty(self) -> bool:
-        return not (self.cic.strip() or self.clave_elector.strip() or self.ocr.strip())
 
 
 @dataclass(frozen=True)

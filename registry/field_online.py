@@ -17,21 +17,19 @@ from typing import Any
 from sqlmodel import Session
 
 from registry.field import (
-    Credential,
     capturing_auxiliary,
     field_submission,
     flag_device_time,
     prepare_capture,
     store_capture_images,
-    typed_credential,
     window_flag,
 )
-from registry.field_batch import TypedIdentifiers
 from registry.field_window import WindowRules
 from registry.images import CleanImage, ImageStore
+from registry.intake.credential import Credential, CredentialData, TypedIdentifiers, typed_credential
 from registry.intake.refusals import Refusal, Refused
 from registry.states import CAN_CAPTURE, ImageKind, ReadingSource, SignatureMethod
-from registry.supports import CredentialData, SupportReceipt, submit_support
+from registry.supports import SupportReceipt, submit_support
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.audit import record_audit
+from registry.intake.credential import CredentialData, store_reading
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, CredentialReading, Process, Support, SupportEvent
 from registry.states import (
     CAN_CAPTURE,
     Channel,
-    ReadingSource,
     SignatureMethod,
     SituacionRegistral,
     SupportStatus,
@@ -27,22 +27,6 @@ from registry.states import (
 FOLIO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
 # Phones' clocks drift; beyond this a device time is flagged for the mesa de control, not trusted.
 DEVICE_CLOCK_TOLERANCE = timedelta(hours=12)
-
-
-@dataclass(frozen=True)
-class CredentialData:
-    """What identifies the credential, as the server itself read it (or as a person typed it)."""
-
-    source: ReadingSource
-    cic: str | None = None
-    identificador_ciudadano: str | None = None
-    ocr: str | None = None
-    clave_elector: str | None = None
-    qr_text: str | None = None
-    model_hint: str | None = None
-    expiry: date | None = None
-    back_image_id: int | None = None
-    front_image_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -220,10 +204,7 @@ def _reading_row(session: Session, submission: SupportSubmission) -> CredentialR
         kept.front_image_id = credential.front_image_id
         session.add(kept)
         return kept
-    reading = CredentialReading(**{k: getattr(credential, k) for k in CredentialData.__dataclass_fields__})
-    session.add(reading)
-    session.flush()
-    return reading
+    return store_reading(session, credential)
 
 
 def new_folio() -> str:

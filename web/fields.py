@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.text import as_row_id, without_unsafe_characters
-from registry.field_batch import TypedIdentifiers
+from registry.intake.credential import TypedIdentifiers
 from registry.intake.limits import IDENTIFIER_CHARS, ROW_ID_DIGITS
 from web.errors import render_error
 

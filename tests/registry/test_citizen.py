@@ -22,6 +22,7 @@ from registry.citizen import (
 from registry.claims import CLAIM_REASON
 from registry.codes import CodeOutcome, CodeRefused, IssueRefusal, check_code
 from registry.images import CleanImage, ImageStore, clean_image, open_image_store
+from registry.intake.reading import BackDecode
 from registry.intake.refusals import Refusal, Refused
 from registry.models import (
     ActivationCode,
@@ -104,7 +105,8 @@ def support(session: Session, account_id: int, code_id: int, aspirant: Aspirant,
 
 
 def test_the_back_photo_and_the_servers_reading_are_kept(session: Session, store: ImageStore) -> None:
-    summary = record_back_reading(session=session, store=store, image=back_image(), reading=back_reading())
+    decoded = BackDecode(reading=back_reading(), image=back_image())
+    summary = record_back_reading(session=session, store=store, decoded=decoded, today=date(2026, 1, 1))
     row = session.get(CredentialReading, summary.reading_id)
     assert row is not None and row.back_image_id is not None
     assert (row.cic, row.qr_text, row.identificador_ciudadano, row.model_hint) == (

@@ -15,15 +15,15 @@ from core.clock import utcnow
 from registry.field import (
     BatchContext,
     clean_capture_images,
-    credential_from_reading,
     own_captures,
     process_batch,
     record_capture,
 )
-from registry.field_batch import CaptureImages, FieldCapture, MalformedItem, TypedIdentifiers
+from registry.field_batch import CaptureImages, FieldCapture, MalformedItem
 from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.field_window import WindowRules
 from registry.images import open_image_store
+from registry.intake.credential import TypedIdentifiers, credential_from_reading
 from registry.intake.reading import ImageLimits, decode_back
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, CredentialReading, StoredImage, Support

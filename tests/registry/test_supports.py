@@ -4,11 +4,11 @@ import pytest
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
+from registry.intake.credential import CredentialData
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Support, SupportEvent
 from registry.states import Channel, InvitationState, ReadingSource, SituacionRegistral, SupportStatus
 from registry.supports import (
-    CredentialData,
     SupportSubmission,
     find_conflict,
     submit_support,

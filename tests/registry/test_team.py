@@ -7,11 +7,11 @@ from auth.models import OAuthIdentity, RoleGrant
 from auth.roles import Role
 from core.audit import AuditEvent, OutboxMessage
 from core.clock import utcnow
+from registry.intake.credential import CredentialData
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, Support
 from registry.states import Channel, InvitationState, ReadingSource, SupportStatus
 from registry.supports import (
-    CredentialData,
     SupportSubmission,
     record_transition,
     submit_support,

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from capture.result import Reason
+from capture.result import BackReading, Reason
 from registry.citizen import (
     ReadingSummary,
     generate_code,
@@ -22,6 +22,7 @@ from registry.citizen import (
     record_back_reading,
 )
 from registry.codes import IssueRefusal, display_code
+from registry.intake.refusals import Refusal, Refused
 from web.body_limit import accepts_photos
 from web.decoding import advice
 from web.fields import checked, read_form, upload_bytes
@@ -67,15 +68,21 @@ async def photo_sent(request: Request) -> Response:
     if data is None:
         return _photo_error(request, _("Toma o elige una foto del reverso de tu credencial."))
     decoded = await request.app.state.decoder.read_back(data, today=local_today(request))
-    reading = decoded.reading
-    if not reading.qr_ok or reading.expired or decoded.image is None:
-        return _photo_error(request, advice(reading.reason or Reason.QR_UNREADABLE))
-    if not reading.mrz_ok:  # nothing is kept: without a CIC read from the photo there is no code to give
-        return _unread(request, advice(reading.reason or Reason.MRZ_UNREADABLE))
-    summary = await call_service(request, record_back_reading, store=request.app.state.image_store,
-                                 image=decoded.image, reading=reading)
+    try:
+        summary = await call_service(request, record_back_reading, store=request.app.state.image_store,
+                                     decoded=decoded, today=local_today(request))
+    except Refused as refused:
+        return _not_kept(request, refused, decoded.reading)
     flow = Flow(account_id=request.state.principal.account_id, reading_id=summary.reading_id)
     return redirect_to(request, "citizen_code_confirm", flow)
+
+
+def _not_kept(request: Request, refused: Refused, reading: BackReading) -> Response:
+    """Nothing was kept. Only a card whose QR was read but whose bottom lines were not gets the page that sends
+    the citizen to an auxiliary or the OPL (no typed CIC here); any other photo is simply taken again."""
+    if refused.code is Refusal.UNREADABLE and reading.qr_ok:
+        return _unread(request, advice(reading.reason or Reason.MRZ_UNREADABLE))
+    return _photo_error(request, advice(reading.reason or Reason.QR_UNREADABLE))
 
 
 def _photo_error(request: Request, message: str) -> Response:

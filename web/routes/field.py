@@ -21,17 +21,16 @@ from auth.permissions import Permission
 from capture.result import Reason
 from registry.field import (
     clean_capture_images,
-    credential_from_reading,
     memberships,
     own_captures,
     require_complete,
 )
-from registry.field_batch import CaptureImages, FieldCapture, TypedIdentifiers
+from registry.field_batch import CaptureImages, FieldCapture
 from registry.field_online import Draft, store_draft_images, submit_draft
+from registry.intake.credential import CredentialData, TypedIdentifiers, credential_from_reading
 from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
-from registry.supports import CredentialData
 from registry.team import TeamError, TeamRefused, accept_invitation, preview_invitation
 from web.body_limit import accepts_photos
 from web.decoding import advice
