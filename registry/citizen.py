@@ -27,6 +27,7 @@ from registry.codes import (
 from registry.images import ImageStore, store_image
 from registry.intake.credential import CredentialData, credential_from_reading, store_reading
 from registry.intake.reading import BackDecode
+from registry.intake.receipts import stored_support
 from registry.intake.refusals import Refusal, Refused
 from registry.models import (
     ActivationCode,
@@ -225,7 +226,7 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
     e-mail with it. The same key sent again (double tap, reload) returns the first receipt and mails nothing."""
     code = _own_code(session, account_id, draft.code_id)
     submission = _submission(session, account_id, code, draft, idempotency_key, now)
-    if _support_with_key(session, idempotency_key) is None:
+    if stored_support(session, idempotency_key) is None:
         view = conflict_for(session=session, account_id=account_id, code_id=draft.code_id,
                             aspirant_id=draft.aspirant_id)
         if view.already_supported:
@@ -235,7 +236,7 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
         try:
             consume_code(session=session, account_id=account_id, code_id=draft.code_id, now=now)
         except CodeRefused:
-            if _support_with_key(session, idempotency_key) is None:  # a concurrent twin may have just won
+            if stored_support(session, idempotency_key) is None:  # a concurrent twin may have just won
                 raise
     receipt = submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
     if receipt.created and compose_receipt is not None:
@@ -254,10 +255,6 @@ def _queue_receipt(session: Session, account_id: int, aspirant_id: int, receipt:
                                          process_name=process.name, received_at=receipt.received_at,
                                          counts_for_aspirant=receipt.counts_for_aspirant))
     queue_mail(session=session, to_address=account.email, subject=subject, body=body)
-
-
-def _support_with_key(session: Session, key: str) -> Support | None:
-    return session.exec(select(Support).where(Support.idempotency_key == key)).first()
 
 
 def _submission(session: Session, account_id: int, code: ActivationCode, draft: SupportDraft, key: str,

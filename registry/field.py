@@ -17,10 +17,8 @@ from datetime import date, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from capture.intake import IntakeError
 from core.db import session_scope
 from registry.field_batch import (
-    CaptureImages,
     FieldCapture,
     ItemAnswer,
     MalformedItem,
@@ -29,9 +27,11 @@ from registry.field_batch import (
     refused,
 )
 from registry.field_window import WindowRules, judge
-from registry.images import CleanImage, ImageStore, clean_image, store_image
+from registry.images import CleanImage, ImageStore
 from registry.intake.credential import Credential, CredentialData, credential_from_reading
+from registry.intake.photos import clean_photos, store_photos
 from registry.intake.reading import BackDecode, ImageLimits
+from registry.intake.receipts import receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, Opl, Process, Support
 from registry.states import (
@@ -40,7 +40,6 @@ from registry.states import (
     ImageKind,
     InvitationState,
     SignatureMethod,
-    SituacionRegistral,
     SupportStatus,
 )
 from registry.supports import (
@@ -83,9 +82,9 @@ def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, clie
     are captures outside the collection window."""
     auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
     assert auxiliary.id is not None
-    stored = _stored(session, field_key(auxiliary.id, client_key))
+    stored = stored_support(session, field_key(auxiliary.id, client_key))
     if stored is not None:
-        return Prepared(auxiliary.id, stored_receipt(stored))
+        return Prepared(auxiliary.id, receipt_of(stored, created=False))
     if auxiliary.state not in CAN_CAPTURE:
         raise Refused(Refusal.AUXILIARY_INACTIVE)
     flagged = window_flag(session=session, aspirant_id=aspirant_id, captured_at=captured_at, now=now, rules=rules)
@@ -114,14 +113,6 @@ def flag_device_time(session: Session, receipt: SupportReceipt) -> None:
         session.add(support)
 
 
-def stored_receipt(support: Support) -> SupportReceipt:
-    assert support.id is not None
-    return SupportReceipt(support_id=support.id, folio=support.folio, received_at=support.received_at,
-                          created=False,
-                          counts_for_aspirant=support.situacion_registral
-                          is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE)
-
-
 # ---------------------------------------------------------------- storing one capture
 
 
@@ -130,15 +121,15 @@ def record_capture(*, session: Session, store: ImageStore, images: Mapping[Image
                    now: datetime, flagged: bool = False) -> SupportReceipt:
     """Store the photos and the support, in the caller's transaction; `flagged` (from prepare_capture) marks
     its device time for the mesa de control; `images` are the capture's photos, cleaned beforehand outside the
-    transaction (clean_capture_images). Raises Refused."""
+    transaction (registry.intake.photos.clean_photos). Raises Refused."""
     conflict = _known_duplicate(session, capture.aspirant_id, credential.data)
     if conflict is not None:
         # A retry of this very key that raced us (the phone gave up waiting and sent it again) is a replay.
-        raced = _stored(session, field_key(auxiliary_id, capture.client_key))
+        raced = stored_support(session, field_key(auxiliary_id, capture.client_key))
         if raced is None:
             raise Refused(conflict)
-        return stored_receipt(raced)
-    ids = store_capture_images(session=session, store=store, images=images)
+        return receipt_of(raced, created=False)
+    ids = store_photos(session=session, store=store, images=images)
     submission = field_submission(auxiliary_id=auxiliary_id, client_key=capture.client_key,
                                   aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
                                   credential=credential, image_ids=ids, signature_method=capture.signature_method)
@@ -168,36 +159,6 @@ def _known_duplicate(session: Session, aspirant_id: int, credential: CredentialD
     refusal, _other = find_conflict(session=session, aspirant_id=aspirant_id, process_id=aspirant.process_id,
                                     cic=credential.cic, clave_elector=credential.clave_elector)
     return refusal
-
-
-def _stored(session: Session, idempotency_key: str) -> Support | None:
-    return session.exec(select(Support).where(Support.idempotency_key == idempotency_key)).first()
-
-
-def clean_capture_images(images: CaptureImages, limits: ImageLimits,
-                         back: CleanImage | None = None) -> dict[ImageKind, CleanImage]:
-    """Decode and re-encode a capture's photos for the store: slow, memory-hungry work that must run outside any
-    transaction. `back`: the back photo already cleaned by the credential reader (never decoded twice). Raises
-    Refused (bad_image) naming the first unusable photo."""
-    cleaned: dict[ImageKind, CleanImage] = {ImageKind.BACK: back} if back is not None else {}
-    for kind, data in images.present():
-        if kind in cleaned:
-            continue
-        try:
-            cleaned[kind] = clean_image(data, kind=kind, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
-        except IntakeError as bad:
-            raise Refused(Refusal.BAD_IMAGE, photo=kind, reason=bad.reason) from bad
-    return cleaned
-
-
-def store_capture_images(*, session: Session, store: ImageStore,
-                         images: Mapping[ImageKind, CleanImage]) -> dict[ImageKind, int]:
-    ids: dict[ImageKind, int] = {}
-    for kind, image in images.items():
-        row = store_image(session=session, store=store, image=image)
-        assert row.id is not None
-        ids[kind] = row.id
-    return ids
 
 
 def require_complete(capture: FieldCapture) -> None:
@@ -252,7 +213,7 @@ def _process(context: BatchContext, item: FieldCapture) -> ItemAnswer:
     require_complete(item)
     decoded = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
     credential = credential_from_reading(decoded.reading, item.typed, today=context.today)
-    images = clean_capture_images(item.images, context.limits, back=decoded.image)  # outside it too
+    images = clean_photos(item.images.present(), context.limits, back=decoded.image)  # outside it too
     with session_scope(context.engine) as session:
         receipt = record_capture(session=session, store=context.store, images=images, capture=item,
                                  credential=credential, auxiliary_id=prepared.auxiliary_id,

@@ -21,12 +21,12 @@ from registry.field import (
     field_submission,
     flag_device_time,
     prepare_capture,
-    store_capture_images,
     window_flag,
 )
 from registry.field_window import WindowRules
 from registry.images import CleanImage, ImageStore
 from registry.intake.credential import Credential, CredentialData, TypedIdentifiers, typed_credential
+from registry.intake.photos import store_photos
 from registry.intake.refusals import Refusal, Refused
 from registry.states import CAN_CAPTURE, ImageKind, ReadingSource, SignatureMethod
 from registry.supports import SupportReceipt, submit_support
@@ -66,7 +66,7 @@ def store_draft_images(*, session: Session, store: ImageStore, account_id: int, 
                        images: Mapping[ImageKind, CleanImage], now: datetime,
                        rules: WindowRules) -> dict[ImageKind, int]:
     """Step 1's writes: only for an active auxiliary of this aspirant, inside the collection window. Raises
-    Refused. The photos were cleaned beforehand (clean_capture_images), outside it."""
+    Refused. The photos were cleaned beforehand (registry.intake.photos.clean_photos), outside it."""
     auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
     if auxiliary.state not in CAN_CAPTURE:
         raise Refused(Refusal.AUXILIARY_INACTIVE)
@@ -77,7 +77,7 @@ def store_draft_images(*, session: Session, store: ImageStore, account_id: int, 
         if refused.code in (Refusal.CAPTURED_AFTER, Refusal.WINDOW_CLOSED):
             raise Refused(Refusal.PROCESS_CLOSED) from refused
         raise
-    return store_capture_images(session=session, store=store, images=images)
+    return store_photos(session=session, store=store, images=images)
 
 
 def submit_draft(*, session: Session, account_id: int, draft: Draft, typed: TypedIdentifiers | None,

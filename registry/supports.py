@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from core.audit import record_audit
 from registry.intake.credential import CredentialData, store_reading
+from registry.intake.receipts import SupportReceipt, receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, CredentialReading, Process, Support, SupportEvent
 from registry.states import (
@@ -45,19 +46,10 @@ class SupportSubmission:
     reading_id: int | None = None  # the reading already stored for this credential (the citizen's code's)
 
 
-@dataclass(frozen=True)
-class SupportReceipt:
-    support_id: int
-    folio: str
-    received_at: datetime
-    created: bool  # False: this key was already stored, and this is its original receipt
-    counts_for_aspirant: bool  # False: the citizen already supported another aspirant for this office
-
-
 def submit_support(*, session: Session, submission: SupportSubmission, actor_account_id: int | None,
                    now: datetime) -> SupportReceipt:
     """Store a support exactly once per idempotency key; raises Refused with the reason otherwise."""
-    existing = _by_key(session, submission.idempotency_key)
+    existing = stored_support(session, submission.idempotency_key)
     if existing is not None:
         return _replay(existing, submission)
     aspirant, process = _aspirant_and_process(session, submission.aspirant_id)
@@ -66,7 +58,7 @@ def submit_support(*, session: Session, submission: SupportSubmission, actor_acc
         other_aspirant = _check_duplicates(session, submission, process)
     except Refused:
         # A racing retry of this very key may have committed since we looked: that is a replay, not a duplicate.
-        stored = _by_key(session, submission.idempotency_key)
+        stored = stored_support(session, submission.idempotency_key)
         if stored is None:
             raise
         return _replay(stored, submission)
@@ -74,17 +66,13 @@ def submit_support(*, session: Session, submission: SupportSubmission, actor_acc
         with session.begin_nested():  # a concurrent retry with the same key loses here, not the whole request
             support = _insert(session, submission, process, now, other_aspirant)
     except IntegrityError:
-        stored = _by_key(session, submission.idempotency_key)
+        stored = stored_support(session, submission.idempotency_key)
         if stored is None:
             raise
         return _replay(stored, submission)
     record_audit(session, action="support_received", actor_account_id=actor_account_id, object_type="support",
                  object_id=support.id, after=f"channel={submission.channel} aspirant={aspirant.id}")
-    return _receipt(support, created=True)
-
-
-def _by_key(session: Session, key: str) -> Support | None:
-    return session.exec(select(Support).where(Support.idempotency_key == key)).first()
+    return receipt_of(support, created=True)
 
 
 def _replay(support: Support, submission: SupportSubmission) -> SupportReceipt:
@@ -92,14 +80,7 @@ def _replay(support: Support, submission: SupportSubmission) -> SupportReceipt:
         submission.aspirant_id, submission.channel, submission.citizen_account_id, submission.auxiliary_id)
     if not same:
         raise Refused(Refusal.KEY_REUSED)
-    return _receipt(support, created=False)
-
-
-def _receipt(support: Support, *, created: bool) -> SupportReceipt:
-    assert support.id is not None
-    counts = support.situacion_registral is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE
-    return SupportReceipt(support_id=support.id, folio=support.folio, received_at=support.received_at,
-                          created=created, counts_for_aspirant=counts)
+    return receipt_of(support, created=False)
 
 
 def _aspirant_and_process(session: Session, aspirant_id: int) -> tuple[Aspirant, Process]:

@@ -13,7 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from registry.images import CleanImage, clean_image
+from registry.images import CleanImage
+from registry.intake.photos import clean_photo
+from registry.intake.reading import ImageLimits
 from registry.states import ImageKind
 from web.i18n import gettext as _
 
@@ -93,8 +95,7 @@ def image_work_busy(request: Request, busy: ImageWorkBusy) -> Response:
 
 async def clean_upload(request: Request, data: bytes, kind: ImageKind) -> CleanImage:
     """Decode and re-encode an upload for the store in a worker thread, outside any database transaction (the
-    request holds an `image_work` slot). Raises capture.intake.IntakeError for bad input."""
+    request holds an `image_work` slot). Raises Refused (BAD_IMAGE) for bad input."""
     settings = request.app.state.settings
-    work = partial(clean_image, data, kind=kind, max_bytes=settings.upload_max_bytes,
-                   max_pixels=settings.upload_max_pixels)
-    return await run_in_threadpool(work)
+    limits = ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels)
+    return await run_in_threadpool(partial(clean_photo, data, kind=kind, limits=limits))

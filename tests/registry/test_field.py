@@ -14,7 +14,6 @@ from capture.pipeline import read_back
 from core.clock import utcnow
 from registry.field import (
     BatchContext,
-    clean_capture_images,
     own_captures,
     process_batch,
     record_capture,
@@ -24,6 +23,7 @@ from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.field_window import WindowRules
 from registry.images import open_image_store
 from registry.intake.credential import TypedIdentifiers, credential_from_reading
+from registry.intake.photos import clean_photos
 from registry.intake.reading import ImageLimits, decode_back
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, CredentialReading, StoredImage, Support
@@ -217,7 +217,7 @@ def test_the_online_form_confirms_a_draft_once(session: Session, tmp_path: Path)
     team = Team(session)
     store = open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40)
     ids = store_draft_images(session=session, store=store, account_id=team.account.id, aspirant_id=team.aspirant.id,
-                             images=clean_capture_images(_images(unreadable_back()), LIMITS), now=utcnow(),
+                             images=clean_photos(_images(unreadable_back()).present(), LIMITS), now=utcnow(),
                              rules=RULES)
     draft = Draft(client_key="borrador-0001", aspirant_id=team.aspirant.id, captured_at=utcnow(),
                   signature_method=SignatureMethod.DRAWN, image_ids=ids, reading=None)
@@ -258,7 +258,7 @@ def test_a_retry_racing_its_own_first_attempt_is_a_replay_not_a_duplicate(engine
     with Session(engine) as racing:  # this retry passed prepare_capture before the first attempt committed
         retry = _capture(0, team.aspirant.id)
         receipt = record_capture(session=racing, store=context.store,
-                                 images=clean_capture_images(retry.images, LIMITS), capture=retry,
+                                 images=clean_photos(retry.images.present(), LIMITS), capture=retry,
                                  credential=credential,
                                  auxiliary_id=team.auxiliary.id, actor_account_id=team.account.id, now=utcnow())
     assert (receipt.folio, receipt.created) == (first.folio, False) and _supports(engine) == 1
@@ -323,11 +323,12 @@ def test_the_online_form_refuses_after_the_close_and_flags_a_draft_confirmed_lat
     team = Team(session, opens=now - timedelta(days=20), closes=now)
     store = open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40)
     ids = store_draft_images(session=session, store=store, account_id=team.account.id,
-                             aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(0)), LIMITS),
+                             aspirant_id=team.aspirant.id,
+                             images=clean_photos(_images(back_photo(0)).present(), LIMITS),
                              now=now - timedelta(minutes=1), rules=RULES)
     with pytest.raises(Refused) as closed:
         store_draft_images(session=session, store=store, account_id=team.account.id,
-                           aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(1)), LIMITS),
+                           aspirant_id=team.aspirant.id, images=clean_photos(_images(back_photo(1)).present(), LIMITS),
                            now=now + timedelta(minutes=1), rules=RULES)
     assert closed.value.code is Refusal.PROCESS_CLOSED
     draft = Draft(client_key="borrador-0002", aspirant_id=team.aspirant.id, captured_at=now - timedelta(minutes=1),

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from capture.intake import IntakeError
+from capture.result import Reason
 from registry.citizen import (
     AcknowledgementNeeded,
     SupportDraft,
@@ -24,7 +24,7 @@ from registry.citizen import (
     open_aspirants,
 )
 from registry.codes import CodeOutcome, CodeRefused, check_code
-from registry.images import store_image
+from registry.intake.photos import store_photos
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
 from web.body_limit import accepts_photos
@@ -195,10 +195,10 @@ async def _stored(request: Request, form: FormData, field: str, kind: ImageKind,
         return kept, None if kept else _missing_photo(kind)
     try:
         clean = await clean_upload(request, data, kind)
-    except IntakeError as error:
-        return kept, advice(error.reason)
-    image = await call_service(request, store_image, store=request.app.state.image_store, image=clean)
-    return image.id, None
+    except Refused as refused:
+        return kept, advice(refused.reason or Reason.NOT_AN_IMAGE)
+    ids = await call_service(request, store_photos, store=request.app.state.image_store, images={kind: clean})
+    return ids[kind], None
 
 
 def _missing_photo(kind: ImageKind) -> str:
@@ -242,10 +242,11 @@ async def _signature(request: Request, data: bytes | None) -> tuple[int | None, 
         return None, _("Firma en el recuadro, sube una foto de tu firma o marca la alternativa sin firma.")
     try:
         clean = await clean_upload(request, data, ImageKind.SIGNATURE)
-    except IntakeError as error:
-        return None, advice(error.reason)
-    image = await call_service(request, store_image, store=request.app.state.image_store, image=clean)
-    return image.id, None
+    except Refused as refused:
+        return None, advice(refused.reason or Reason.NOT_AN_IMAGE)
+    ids = await call_service(request, store_photos, store=request.app.state.image_store,
+                             images={ImageKind.SIGNATURE: clean})
+    return ids[ImageKind.SIGNATURE], None
 
 
 CONFIRM_NEEDS = ("aspirant_id", "front_image_id", "live_photo_id", "signature_method")

@@ -20,7 +20,6 @@ from starlette.routing import Route
 from auth.permissions import Permission
 from capture.result import Reason
 from registry.field import (
-    clean_capture_images,
     memberships,
     own_captures,
     require_complete,
@@ -28,6 +27,7 @@ from registry.field import (
 from registry.field_batch import CaptureImages, FieldCapture
 from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.intake.credential import CredentialData, TypedIdentifiers, credential_from_reading
+from registry.intake.photos import clean_photos
 from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
@@ -142,7 +142,7 @@ async def _store_and_confirm(request: Request, capture: FieldCapture, decoded: B
     settings = request.app.state.settings
     limits = ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels)
     try:  # the photos are decoded and re-encoded in a worker thread before, not inside, the transaction
-        cleaned = await run_in_threadpool(clean_capture_images, capture.images, limits, decoded.image)
+        cleaned = await run_in_threadpool(clean_photos, capture.images.present(), limits, decoded.image)
         ids = await call_service(request, store_draft_images, store=request.app.state.image_store,
                                  account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
                                  images=cleaned, now=capture.captured_at,
