@@ -32,7 +32,7 @@ from tests.factories import make_account, make_aspirant, make_auxiliary
 from tests.registry.field_photos import plain_photo
 from tests.web.citizen_pages import quick_code
 from web.routes.citizen_flow import Flow, sign_flow
-from web.routes.field import _seal
+from web.routes.field import seal_draft
 
 # Values that broke parsers before: digits str.isdigit() takes and int() refuses, huge numbers, NUL, bidi.
 NASTY = ["²", "٣", "9" * 5000, "-1", "\x00", "\u202e"]
@@ -105,7 +105,7 @@ def world(app: Starlette, sign_in: SignIn) -> Iterator[World]:
         "/campo/captura": {"aspirante": str(aspirant_id), "manifestacion": "si", "alternativa": "si", "cic": "",
                            "clave_elector": "", "ocr": "", "reverso": "", "frente": "", "foto_viva": "",
                            "firma": "", "firma_datos": ""},
-        "/campo/captura/confirmar": {"borrador": _seal(_as(app, field_id), draft), "cic": "183657717",
+        "/campo/captura/confirmar": {"borrador": seal_draft(_as(app, field_id), draft), "cic": "183657717",
                                      "clave_elector": "", "ocr": ""},
         "/api/campo/leer": {"reverso": ""},
     }

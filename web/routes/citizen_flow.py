@@ -23,11 +23,11 @@ from starlette.responses import RedirectResponse, Response
 from core.clock import to_local
 from core.settings import Environment
 from registry.codes import CodeOutcome, IssuedCode, IssueRefusal
+from registry.intake.drafts import DraftSeal
 from web.fields import SIGNED_TOKEN_CHARS, token
 from web.i18n import gettext as _
 from web.services import now
 
-FLOW_MAX_AGE_SECONDS = 3 * 3600  # a step left open longer than this starts again (the code itself lasts 24 h)
 CODE_COOKIE = "registro_codigo"
 CODE_COOKIE_SECONDS = 15 * 60  # long enough to copy the code, short enough not to linger on a shared phone
 CARRY_SALT = "registro-codigo-continuar"
@@ -50,27 +50,26 @@ class Flow:
         return replace(self, **changes)
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="registro-ciudadano-pasos")
+def _seal(request: Request) -> DraftSeal:
+    return DraftSeal(request.app.state.settings.secret_key, "ciudadano")
 
 
 def sign_flow(request: Request, flow: Flow) -> str:
-    return str(_serializer(request).dumps({k: v for k, v in asdict(flow).items() if v is not None}))
+    steps = {k: v for k, v in asdict(flow).items() if v is not None and k != "account_id"}
+    return _seal(request).seal(flow.account_id, steps)
 
 
 def read_flow(request: Request, token: str | None) -> Flow | None:
     """The step state from a query or form field, if it is genuine, recent and this account's."""
-    if not token:
+    account_id = request.state.principal.account_id
+    steps = _seal(request).open(account_id, token)
+    known = {f.name for f in fields(Flow)} - {"account_id"}
+    if steps is None or not set(steps) <= known:
         return None
     try:
-        data = _serializer(request).loads(token, max_age=FLOW_MAX_AGE_SECONDS)
-    except BadData:
+        return Flow(account_id=account_id, **steps)
+    except TypeError:
         return None
-    known = {f.name for f in fields(Flow)}
-    if not isinstance(data, dict) or not set(data) <= known:
-        return None
-    flow = Flow(**data)
-    return flow if flow.account_id == request.state.principal.account_id else None
 
 
 def flow_token(request: Request, form: FormData | None = None) -> str | None:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -27,6 +26,7 @@ from registry.field import (
 from registry.field_batch import CaptureImages, FieldCapture
 from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.intake.credential import CredentialData, TypedIdentifiers, credential_from_reading
+from registry.intake.drafts import DRAFT_SECONDS, DraftSeal
 from registry.intake.photos import clean_photos
 from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.refusals import Refusal, Refused
@@ -50,7 +50,6 @@ from web.security import public, requires
 from web.services import call_reader, call_service, now
 
 SERVICE_WORKER = Path(__file__).resolve().parents[2] / "static" / "sw.js"
-DRAFT_MAX_AGE_SECONDS = 3 * 3600
 DRAFT_COOKIE = "registro_borrador"
 
 
@@ -161,7 +160,7 @@ def _to_review(request: Request, draft: Draft, typed: TypedIdentifiers, reason: 
     response = RedirectResponse(request.app.url_path_for("field_capture_review"), status_code=303)
     kept = {"cuenta": request.state.principal.account_id, "borrador": draft.to_json(), "typed": asdict(typed),
             "reason": reason.value if reason else None}
-    set_sealed_cookie(request, response, DRAFT_COOKIE, kept, path="/campo/captura", max_age=DRAFT_MAX_AGE_SECONDS)
+    set_sealed_cookie(request, response, DRAFT_COOKIE, kept, path="/campo/captura", max_age=DRAFT_SECONDS)
     return response
 
 
@@ -174,7 +173,7 @@ async def capture_review(request: Request) -> Response:
 
 
 def _kept_review(request: Request) -> tuple[Draft, TypedIdentifiers, Reason | None] | None:
-    kept = sealed_cookie(request, DRAFT_COOKIE, max_age=DRAFT_MAX_AGE_SECONDS)
+    kept = sealed_cookie(request, DRAFT_COOKIE, max_age=DRAFT_SECONDS)
     if kept is None or kept.get("cuenta") != request.state.principal.account_id:
         return None
     try:
@@ -186,7 +185,7 @@ def _kept_review(request: Request) -> tuple[Draft, TypedIdentifiers, Reason | No
 
 def _confirm_page(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None,
                   field_errors: dict[str, str], status_code: int = 200) -> Response:
-    context = {"draft": draft, "token": _seal(request, draft), "typed": typed, "field_errors": field_errors,
+    context = {"draft": draft, "token": seal_draft(request, draft), "typed": typed, "field_errors": field_errors,
                "advice": advice(reason) if reason and draft.reading is None else None,
                "errors": [_("Revisa los datos marcados.")] if field_errors else []}
     return render(request, "field/confirm.html", context, status_code=status_code)
@@ -221,24 +220,22 @@ async def _refused_page(request: Request, refused: Refused) -> Response:
     return await _capture_form(request, {"errors": [refusal_message(refused, Audience.FIELD)]}, 409)
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="registro-campo-borrador")
+def _drafts(request: Request) -> DraftSeal:
+    return DraftSeal(request.app.state.settings.secret_key, "campo")
 
 
-def _seal(request: Request, draft: Draft) -> str:
-    return str(_serializer(request).dumps({"cuenta": request.state.principal.account_id, "borrador": draft.to_json()}))
+def seal_draft(request: Request, draft: Draft) -> str:
+    return _drafts(request).seal(request.state.principal.account_id, draft.to_json())
 
 
-def _open(request: Request, token: object) -> Draft | None:
+def _open(request: Request, token: str | None) -> Draft | None:
     """The draft, if it is genuine, recent and this account's."""
-    if not isinstance(token, str):
+    sealed = _drafts(request).open(request.state.principal.account_id, token)
+    if sealed is None:
         return None
     try:
-        sealed = _serializer(request).loads(token, max_age=DRAFT_MAX_AGE_SECONDS)
-        if sealed["cuenta"] != request.state.principal.account_id:
-            return None
-        return Draft.from_json(sealed["borrador"])
-    except (BadData, KeyError, TypeError, ValueError):
+        return Draft.from_json(sealed)
+    except (KeyError, TypeError, ValueError):
         return None
 
 
