@@ -24,7 +24,7 @@ from registry.supports import SupportReceipt
 from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.delivered_mail import wait_for_delivery
-from tests.registry.field_photos import back_photo, plain_photo, signature_png
+from tests.factories.photos import flat_back, plain_photo, signature_png
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +74,7 @@ def _wait_for_service_worker(page: Any) -> None:
 
 
 def _capture(page: Any, seed: int) -> None:
-    files = {"reverso": back_photo(seed), "frente": plain_photo(170), "foto_viva": plain_photo(150 + seed)}
+    files = {"reverso": flat_back(seed), "frente": plain_photo(170), "foto_viva": plain_photo(150 + seed)}
     for field, data in files.items():
         page.set_input_files(f"#{field}", files=[{"name": f"{field}.jpg", "mimeType": "image/jpeg", "buffer": data}])
     page.set_input_files("#firma", files=[{"name": "firma.png", "mimeType": "image/png", "buffer": signature_png()}])

@@ -43,7 +43,9 @@ from registry.states import (
     SupportStatus,
 )
 from registry.supports import SupportReceipt, record_transition
-from tests.factories import add, make_account, make_aspirant, make_process
+from tests.factories import add
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_process
 
 SECRET = "citizen-test-secret-" + "z" * 30
 QR_TEXT = "http://qr.ine.mx/126303106194403165147533/20170915/P/003660"

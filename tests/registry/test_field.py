@@ -29,8 +29,9 @@ from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, CredentialReading, StoredImage, Support
 from registry.states import InvitationState, ReadingSource, SignatureMethod
 from registry.supports import SupportReceipt
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
-from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
+from tests.factories.accounts import make_account
+from tests.factories.photos import flat_back, flat_identity, plain_photo, signature_png, unreadable_back
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 
 TODAY = utcnow().date()
 LIMITS = ImageLimits(max_bytes=15_000_000, max_pixels=50_000_000)
@@ -45,7 +46,7 @@ def _images(back: bytes | None = None, **changes: bytes | None) -> CaptureImages
 
 def _capture(index: int, aspirant_id: int, *, seed: int | None = None, key: str | None = None,
              typed: TypedIdentifiers | None = None, back: bytes | None = None, **changes: Any) -> FieldCapture:
-    photo = back if back is not None else back_photo(seed if seed is not None else index)
+    photo = back if back is not None else flat_back(seed if seed is not None else index)
     fields: dict[str, Any] = {"index": index, "client_key": key or f"clave-cliente-{index:04d}",
                               "aspirant_id": aspirant_id, "captured_at": utcnow() - timedelta(minutes=5),
                               "images": _images(photo), "typed": typed}
@@ -84,8 +85,8 @@ def test_a_readable_back_is_stored_from_the_servers_own_reading(engine: Engine, 
         support = check.exec(select(Support)).one()
         reading = check.get(CredentialReading, support.reading_id)
         assert support.folio == answer.folio and support.auxiliary_id == team.auxiliary.id
-        assert support.cic == identity(0).cic and reading.source is ReadingSource.PIPELINE
-        assert reading.qr_text == identity(0).qr_url and not support.manual_capture
+        assert support.cic == flat_identity(0).cic and reading.source is ReadingSource.PIPELINE
+        assert reading.qr_text == flat_identity(0).qr_url and not support.manual_capture
         assert support.live_photo_id and support.signature_image_id and reading.front_image_id
 
 
@@ -115,8 +116,8 @@ def test_unreadable_backs_need_valid_typed_identifiers(typed: TypedIdentifiers |
 
 
 def test_an_expired_credential_is_refused_even_with_typed_identifiers() -> None:
-    later = date(identity(0).expiry_year + 1, 6, 1)
-    reading = read_back(back_photo(0), today=later)
+    later = date(flat_identity(0).expiry_year + 1, 6, 1)
+    reading = read_back(flat_back(0), today=later)
     with pytest.raises(Refused) as refused:
         credential_from_reading(reading, TypedIdentifiers(cic="123456789"), today=later)
     assert refused.value.code == Refusal.CREDENTIAL_EXPIRED
@@ -186,8 +187,8 @@ def test_inactive_or_foreign_auxiliaries_and_malformed_items_get_their_own_answe
 def test_missing_photos_are_refused_unless_the_signature_has_the_accessible_alternative(
         engine: Engine, session: Session, tmp_path: Path) -> None:
     team = Team(session)
-    no_front = _capture(0, team.aspirant.id, images=_images(back_photo(0), front=None, signature=None))
-    alternative = _capture(1, team.aspirant.id, images=_images(back_photo(1), signature=None),
+    no_front = _capture(0, team.aspirant.id, images=_images(flat_back(0), front=None, signature=None))
+    alternative = _capture(1, team.aspirant.id, images=_images(flat_back(1), signature=None),
                            signature_method=SignatureMethod.ACCESSIBLE_ALTERNATIVE)
     answers = process_batch(_context(engine, tmp_path, team.account.id), [no_front, alternative])
     assert [(a.status, a.detail) for a in answers] == [("refused", "front,signature"), ("received", "")]
@@ -196,7 +197,7 @@ def test_missing_photos_are_refused_unless_the_signature_has_the_accessible_alte
 def test_a_photo_that_is_not_an_image_is_refused_and_leaves_nothing(engine: Engine, session: Session,
                                                                      tmp_path: Path) -> None:
     team = Team(session)
-    item = _capture(0, team.aspirant.id, images=_images(back_photo(0), live_photo=b"not an image at all" * 20))
+    item = _capture(0, team.aspirant.id, images=_images(flat_back(0), live_photo=b"not an image at all" * 20))
     [answer] = process_batch(_context(engine, tmp_path, team.account.id), [item])
     assert (answer.status, answer.code, answer.detail) == ("refused", "bad_image", "live_photo:not_an_image")
     with Session(engine) as check:
@@ -254,7 +255,7 @@ def test_a_retry_racing_its_own_first_attempt_is_a_replay_not_a_duplicate(engine
     team = Team(session)
     context = _context(engine, tmp_path, team.account.id)
     [first] = process_batch(context, [_capture(0, team.aspirant.id)])
-    credential = credential_from_reading(read_back(back_photo(0), today=TODAY), None, today=TODAY)
+    credential = credential_from_reading(read_back(flat_back(0), today=TODAY), None, today=TODAY)
     with Session(engine) as racing:  # this retry passed prepare_capture before the first attempt committed
         retry = _capture(0, team.aspirant.id)
         receipt = record_capture(session=racing, store=context.store,
@@ -324,11 +325,11 @@ def test_the_online_form_refuses_after_the_close_and_flags_a_draft_confirmed_lat
     store = open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40)
     ids = store_draft_images(session=session, store=store, account_id=team.account.id,
                              aspirant_id=team.aspirant.id,
-                             images=clean_photos(_images(back_photo(0)).present(), LIMITS),
+                             images=clean_photos(_images(flat_back(0)).present(), LIMITS),
                              now=now - timedelta(minutes=1), rules=RULES)
     with pytest.raises(Refused) as closed:
         store_draft_images(session=session, store=store, account_id=team.account.id,
-                           aspirant_id=team.aspirant.id, images=clean_photos(_images(back_photo(1)).present(), LIMITS),
+                           aspirant_id=team.aspirant.id, images=clean_photos(_images(flat_back(1)).present(), LIMITS),
                            now=now + timedelta(minutes=1), rules=RULES)
     assert closed.value.code is Refusal.PROCESS_CLOSED
     draft = Draft(client_key="borrador-0002", aspirant_id=team.aspirant.id, captured_at=now - timedelta(minutes=1),

@@ -13,7 +13,8 @@ from registry.supports import (
     find_conflict,
     submit_support,
 )
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 
 CREDENTIAL = CredentialData(source=ReadingSource.PIPELINE, cic="123456789", identificador_ciudadano="987654321",
                             qr_text="http://qr.ine.mx/000000000000000000000001/20200101/P/000001")

@@ -13,7 +13,7 @@ from registry.intake.credential import CredentialData
 from registry.models import Support
 from registry.states import Channel, ReadingSource
 from registry.supports import SupportReceipt, SupportSubmission, submit_support
-from tests.factories import make_aspirant
+from tests.factories.processes import make_aspirant
 
 RACERS = 4
 

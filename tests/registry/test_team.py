@@ -35,7 +35,8 @@ from registry.team import (
 )
 from registry.team_csv import import_auxiliaries_csv
 from registry.team_progress import aspirant_totals, suspension_flag, team_progress
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_auxiliary
 
 SECRET = "team-test-secret-" + "y" * 32
 INVITATION = Invitation(secret=SECRET, url_for=lambda token: f"https://registro.test/campo/invitacion/{token}")

@@ -27,11 +27,10 @@ from auth.roles import Role
 from core.clock import utcnow
 from core.db import session_scope
 from registry.models import CredentialReading, Support
-from tests.browser.citizen_photos import back_photo as citizen_back
-from tests.browser.citizen_photos import warm_up_reader
 from tests.conftest import SignIn
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
-from tests.registry.field_photos import back_photo, plain_photo, signature_png
+from tests.factories.accounts import make_account
+from tests.factories.photos import back_photo, flat_back, plain_photo, signature_png, warm_up_reader
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 
 _FLOW = re.compile(r'name="flujo" value="([^"]+)"')
 _KEY = re.compile(r'name="clave_idempotencia" value="([^"]+)"')
@@ -100,7 +99,7 @@ def test_a_citizen_support_decodes_and_loads_each_photo_once(app: Starlette, cli
         account_id = make_account(db, email="c@correo.mx", role=Role.CITIZEN).id
     assert account_id is not None and aspirant_id is not None
     sign_in(client, account_id)
-    back, front, live = citizen_back(1).data, plain_photo(140), plain_photo(170)
+    back, front, live = back_photo(1).data, plain_photo(140), plain_photo(170)
     sent = client.post("/ciudadano/codigo", files={"reverso": ("r.jpg", back, "image/jpeg")})
     ready = client.post("/ciudadano/codigo/confirmar", data={"flujo": _found(_FLOW, sent.text)})
     entered = client.post("/ciudadano/apoyo", data={"codigo": _found(_CODE, ready.text)})
@@ -132,7 +131,7 @@ def auxiliary(app: Starlette, client: TestClient, sign_in: SignIn) -> int:
 
 def test_the_online_field_form_decodes_and_loads_each_photo_once(app: Starlette, client: TestClient,
                                                                 auxiliary: int, counts: Counts) -> None:
-    back, front, live = back_photo(5), plain_photo(170), plain_photo(150)
+    back, front, live = flat_back(5), plain_photo(170), plain_photo(150)
     files = {"reverso": ("r.jpg", back, "image/jpeg"), "frente": ("f.jpg", front, "image/jpeg"),
              "foto_viva": ("v.jpg", live, "image/jpeg"), "firma": ("s.png", signature_png(), "image/png")}
     confirm = client.post("/campo/captura", data={"aspirante": str(auxiliary), "manifestacion": "si"}, files=files)
@@ -147,7 +146,7 @@ def _b64(data: bytes) -> str:
 
 def test_the_instant_read_and_the_batch_that_follows_decode_and_load_once(app: Starlette, client: TestClient,
                                                                          auxiliary: int, counts: Counts) -> None:
-    back, front, live = back_photo(6), plain_photo(171), plain_photo(151)
+    back, front, live = flat_back(6), plain_photo(171), plain_photo(151)
     read = client.post("/api/campo/leer", files={"reverso": ("r.jpg", back, "image/jpeg")})
     assert read.status_code == 200 and read.json()["ok"], read.text
     item = {"key": "clave-conteo-0001", "aspirant_id": auxiliary, "signature_method": "drawn",
@@ -161,7 +160,7 @@ def test_the_instant_read_and_the_batch_that_follows_decode_and_load_once(app: S
 
 def test_a_batch_sent_without_an_instant_read_decodes_and_loads_once(app: Starlette, client: TestClient,
                                                                     auxiliary: int, counts: Counts) -> None:
-    back, front, live = back_photo(7), plain_photo(172), plain_photo(152)
+    back, front, live = flat_back(7), plain_photo(172), plain_photo(152)
     item = {"key": "clave-conteo-0002", "aspirant_id": auxiliary, "signature_method": "drawn",
             "captured_at": (utcnow() - timedelta(minutes=2)).isoformat(),
             "images": {"back": _b64(back), "front": _b64(front), "live_photo": _b64(live),

@@ -28,8 +28,9 @@ from registry.images import clean_image, store_image
 from registry.models import ActivationCode
 from registry.states import ImageKind, SignatureMethod
 from tests.conftest import TEST_ORIGIN, SignIn
-from tests.factories import make_account, make_aspirant, make_auxiliary
-from tests.registry.field_photos import plain_photo
+from tests.factories.accounts import make_account
+from tests.factories.photos import plain_photo
+from tests.factories.processes import make_aspirant, make_auxiliary
 from tests.web.citizen_pages import quick_code
 from web.routes.citizen_flow import Flow, sign_flow
 from web.routes.field import seal_draft
