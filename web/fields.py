@@ -19,6 +19,7 @@ from core.text import as_row_id, without_unsafe_characters
 from registry.intake.credential import TypedIdentifiers
 from registry.intake.limits import IDENTIFIER_CHARS, ROW_ID_DIGITS
 from web.errors import render_error
+from web.state import services
 
 CODE_CHARS: Final = 40  # an activation code as typed, separators included
 SIGNED_TOKEN_CHARS: Final = 4000  # a signed step state or draft (ids and a reading, never photos)
@@ -31,7 +32,7 @@ SIGNATURE_DATA_URL: Final = re.compile(r"data:image/png;base64,(?P<data>[A-Za-z0
 async def read_form(request: Request) -> FormData | Response:
     """The form, or the 413 page when a part is over the upload limit."""
     try:
-        return await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
+        return await request.form(max_part_size=services(request).settings.upload_max_bytes)
     except MultiPartException:
         return render_error(request, 413)
 
@@ -68,7 +69,7 @@ async def upload_bytes(request: Request, form: FormData, name: str) -> bytes | N
     upload = form.get(name)
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
-    data = await upload.read(request.app.state.settings.upload_max_bytes + 1)
+    data = await upload.read(services(request).settings.upload_max_bytes + 1)
     return data or None
 
 

@@ -45,6 +45,7 @@ from web.routes.citizen_flow import (
 from web.routes.citizen_mail import code_mail, public_link
 from web.security import requires
 from web.services import call_reader, call_service, mail_delivery, now
+from web.state import services
 
 PHOTO_PAGE = "citizen/code_photo.html"
 UNREAD_PAGE = "citizen/code_unread.html"
@@ -67,9 +68,9 @@ async def photo_sent(request: Request) -> Response:
     data = await upload_bytes(request, form, "reverso")
     if data is None:
         return _photo_error(request, _("Toma o elige una foto del reverso de tu credencial."))
-    decoded = await request.app.state.decoder.read_back(data, today=local_today(request))
+    decoded = await services(request).decoder.read_back(data, today=local_today(request))
     try:
-        summary = await call_service(request, record_back_reading, store=request.app.state.image_store,
+        summary = await call_service(request, record_back_reading, store=services(request).image_store,
                                      decoded=decoded, today=local_today(request))
     except Refused as refused:
         return _not_kept(request, refused, decoded.reading)
@@ -142,7 +143,7 @@ async def confirm_sent(request: Request) -> Response:
                                    claim_error=_("Marca la casilla para declarar que esta credencial es tuya."))
         return render(request, CONFIRM_PAGE, context, status_code=400)
     result = await call_service(request, generate_code, account_id=flow.account_id, reading_id=flow.reading_id,
-                                secret_key=request.app.state.settings.secret_key, now=now(request),
+                                secret_key=services(request).settings.secret_key, now=now(request),
                                 compose=partial(code_mail, support_link=public_link(request, "citizen_support")),
                                 claim=claim, notice=_claim_notice)
     if result.issued is None:

@@ -27,6 +27,7 @@ from registry.intake.drafts import DraftSeal
 from web.fields import SIGNED_TOKEN_CHARS, token
 from web.i18n import gettext as _
 from web.services import now
+from web.state import services
 
 CODE_COOKIE = "registro_codigo"
 CODE_COOKIE_SECONDS = 15 * 60  # long enough to copy the code, short enough not to linger on a shared phone
@@ -51,7 +52,7 @@ class Flow:
 
 
 def _seal(request: Request) -> DraftSeal:
-    return DraftSeal(request.app.state.settings.secret_key, "ciudadano")
+    return DraftSeal(services(request).settings.secret_key, "ciudadano")
 
 
 def sign_flow(request: Request, flow: Flow) -> str:
@@ -91,20 +92,20 @@ def local_today(request: Request) -> date:
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(request, template, context,
+    response: Response = services(request).templates.TemplateResponse(request, template, context,
                                                                       status_code=status_code)
     response.headers["Cache-Control"] = "no-store"  # pages carry the citizen's CIC, code or folio
     return response
 
 
 def _fernet(request: Request, purpose: bytes = b"registro activation code display") -> Fernet:
-    secret = request.app.state.settings.secret_key.encode()
+    secret = services(request).settings.secret_key.encode()
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
     return Fernet(base64.urlsafe_b64encode(raw))
 
 
 def _secure_cookie(request: Request) -> bool:
-    return request.app.state.settings.env is not Environment.DEVELOPMENT or request.url.scheme == "https"
+    return services(request).settings.env is not Environment.DEVELOPMENT or request.url.scheme == "https"
 
 
 def set_sealed_cookie(request: Request, response: Response, name: str, payload: dict[str, Any], *, path: str,
@@ -159,7 +160,7 @@ def recall_new_code(request: Request) -> NewCode | None:
 
 
 def _carry_serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt=CARRY_SALT)
+    return URLSafeTimedSerializer(services(request).settings.secret_key, salt=CARRY_SALT)
 
 
 def _session_tag(request: Request) -> str | None:

@@ -57,6 +57,7 @@ from web.routes.citizen_flow import (
 from web.routes.citizen_mail import public_link, receipt_mail
 from web.security import requires
 from web.services import call_reader, call_service, mail_delivery, now
+from web.state import services
 
 CODE_PAGE = "citizen/support_code.html"
 
@@ -76,7 +77,7 @@ async def code_sent(request: Request) -> Response:
         return render(request, CODE_PAGE, {"code_error": _("Escribe tu código de activación.")}, status_code=400)
     account_id = request.state.principal.account_id
     check = await call_service(request, check_code, account_id=account_id, code=typed,
-                               secret_key=request.app.state.settings.secret_key, now=now(request))
+                               secret_key=services(request).settings.secret_key, now=now(request))
     if check.outcome is not CodeOutcome.VALID:
         message = code_outcome_message(check.outcome, check.attempts_left)
         return render(request, CODE_PAGE, {"code_error": message, "codigo": typed}, status_code=400)
@@ -197,7 +198,7 @@ async def _stored(request: Request, form: FormData, field: str, kind: ImageKind,
         clean = await clean_upload(request, data, kind)
     except Refused as refused:
         return kept, advice(refused.reason or Reason.NOT_AN_IMAGE)
-    ids = await call_service(request, store_photos, store=request.app.state.image_store, images={kind: clean})
+    ids = await call_service(request, store_photos, store=services(request).image_store, images={kind: clean})
     return ids[kind], None
 
 
@@ -244,7 +245,7 @@ async def _signature(request: Request, data: bytes | None) -> tuple[int | None, 
         clean = await clean_upload(request, data, ImageKind.SIGNATURE)
     except Refused as refused:
         return None, advice(refused.reason or Reason.NOT_AN_IMAGE)
-    ids = await call_service(request, store_photos, store=request.app.state.image_store,
+    ids = await call_service(request, store_photos, store=services(request).image_store,
                              images={ImageKind.SIGNATURE: clean})
     return ids[ImageKind.SIGNATURE], None
 

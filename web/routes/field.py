@@ -28,7 +28,7 @@ from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.intake.credential import CredentialData, TypedIdentifiers, credential_from_reading
 from registry.intake.drafts import DRAFT_SECONDS, DraftSeal
 from registry.intake.photos import clean_photos
-from registry.intake.reading import BackDecode, ImageLimits
+from registry.intake.reading import BackDecode
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
 from registry.team import TeamError, TeamRefused, accept_invitation, preview_invitation
@@ -48,6 +48,7 @@ from web.routes.citizen_flow import (
 )
 from web.security import public, requires
 from web.services import call_reader, call_service, now
+from web.state import services
 
 SERVICE_WORKER = Path(__file__).resolve().parents[2] / "static" / "sw.js"
 DRAFT_COOKIE = "registro_borrador"
@@ -92,7 +93,7 @@ async def capture_post(request: Request) -> Response:
     if errors:
         return await _capture_form(request, {"field_errors": errors, "typed": capture.typed,
                                              "errors": [_("Revisa los datos marcados.")]}, 400)
-    decoded = await request.app.state.decoder.read_back(capture.images.back or b"", today=local_today(request))
+    decoded = await services(request).decoder.read_back(capture.images.back or b"", today=local_today(request))
     reading = decoded.reading
     try:  # typed identifiers are looked at only in step 2, and only when the server could not read the back
         credential: CredentialData | None = credential_from_reading(reading, None, today=local_today(request)).data
@@ -138,11 +139,10 @@ def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
 
 async def _store_and_confirm(request: Request, capture: FieldCapture, decoded: BackDecode,
                              reading: CredentialData | None) -> Response:
-    settings = request.app.state.settings
-    limits = ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels)
+    limits = services(request).image_limits
     try:  # the photos are decoded and re-encoded in a worker thread before, not inside, the transaction
         cleaned = await run_in_threadpool(clean_photos, capture.images.present(), limits, decoded.image)
-        ids = await call_service(request, store_draft_images, store=request.app.state.image_store,
+        ids = await call_service(request, store_draft_images, store=services(request).image_store,
                                  account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
                                  images=cleaned, now=capture.captured_at,
                                  rules=field_api.window_rules(request))
@@ -221,7 +221,7 @@ async def _refused_page(request: Request, refused: Refused) -> Response:
 
 
 def _drafts(request: Request) -> DraftSeal:
-    return DraftSeal(request.app.state.settings.secret_key, "campo")
+    return DraftSeal(services(request).settings.secret_key, "campo")
 
 
 def seal_draft(request: Request, draft: Draft) -> str:
@@ -248,7 +248,7 @@ async def invitation_page(request: Request) -> Response:
     token = request.path_params["token"]
     try:
         preview = await call_reader(request, preview_invitation, token=token,
-                                     secret=request.app.state.settings.secret_key, now=now(request))
+                                     secret=services(request).settings.secret_key, now=now(request))
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
     login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
@@ -264,7 +264,7 @@ async def invitation_accept(request: Request) -> Response:
         return RedirectResponse(login, status_code=303)
     try:
         accepted = await call_service(request, accept_invitation, token=token,
-                                      secret=request.app.state.settings.secret_key,
+                                      secret=services(request).settings.secret_key,
                                       account_id=principal.account_id, now=now(request))
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)

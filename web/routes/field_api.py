@@ -26,7 +26,7 @@ from core.clock import to_local
 from registry.field import BatchContext, memberships, process_batch
 from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, load_batch_json, parse_batch
 from registry.field_window import WindowRules
-from registry.intake.reading import BackDecode, ImageLimits
+from registry.intake.reading import BackDecode
 from web.body_limit import accepts_body, accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
@@ -35,6 +35,7 @@ from web.ratelimit import DECODE, DECODE_IP, FIELD_SESSION, rate_limited
 from web.refusals import Audience, refusal_message
 from web.security import requires
 from web.services import call_reader, now
+from web.state import services
 
 log = logging.getLogger(__name__)
 # Four photos of at most ~1 MB each after the phone resizes them, times the items of one batch, with room.
@@ -64,12 +65,12 @@ async def read_back_photo(request: Request) -> Response:
     """Decode a back photo and say what was read; nothing is stored, and the batch that follows with the same
     photo reuses this reading (registry.intake.reading)."""
     try:
-        form = await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
+        form = await request.form(max_part_size=services(request).settings.upload_max_bytes)
     except MultiPartException:
         return _json({"ok": False, "reason": Reason.TOO_LARGE.value, "advice": advice(Reason.TOO_LARGE)}, 413)
     upload = form.get("reverso")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
-    decoded = await request.app.state.decoder.read_back(data, today=to_local(now(request)).date())
+    decoded = await services(request).decoder.read_back(data, today=to_local(now(request)).date())
     return _json(_reading_json(decoded.reading))
 
 
@@ -100,7 +101,7 @@ async def _parsed_items(request: Request) -> list[Any]:
     try:
         if content_type.startswith("multipart/form-data"):
             form = await request.form(max_files=4 * MAX_BATCH_ITEMS + 4, max_fields=16,
-                                      max_part_size=request.app.state.settings.upload_max_bytes)
+                                      max_part_size=services(request).settings.upload_max_bytes)
             files = {name: await part.read() for name, part in form.multi_items() if isinstance(part, UploadFile)}
             lote = form.get("lote")
             return parse_batch(load_batch_json(lote) if isinstance(lote, str) else None, files)
@@ -110,7 +111,7 @@ async def _parsed_items(request: Request) -> list[Any]:
 
 
 def _context(request: Request) -> BatchContext:
-    settings, state = request.app.state.settings, request.app.state
+    state = services(request)
     today = to_local(now(request)).date()
 
     def decode(data: bytes) -> BackDecode:
@@ -119,13 +120,13 @@ def _context(request: Request) -> BatchContext:
         return result
 
     return BatchContext(engine=state.engine, store=state.image_store,
-                        limits=ImageLimits(max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels),
+                        limits=state.image_limits,
                         decode=decode, clock=state.clock, account_id=request.state.principal.account_id, today=today,
                         window=window_rules(request))
 
 
 def window_rules(request: Request) -> WindowRules:
-    settings = request.app.state.settings
+    settings = services(request).settings
     return WindowRules.from_settings(grace_hours=settings.field_grace_hours,
                                      clock_skew_minutes=settings.field_clock_skew_minutes)
 
