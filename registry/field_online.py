@@ -16,17 +16,27 @@ from typing import Any
 
 from sqlmodel import Session
 
+from capture.result import Reason
+from core.db import session_scope
 from registry.field import (
+    BatchContext,
     capturing_auxiliary,
     field_submission,
     flag_device_time,
     prepare_capture,
     window_flag,
 )
+from registry.field_batch import FieldCapture
 from registry.field_window import WindowRules
 from registry.images import CleanImage, ImageStore
-from registry.intake.credential import Credential, CredentialData, TypedIdentifiers, typed_credential
-from registry.intake.photos import store_photos
+from registry.intake.credential import (
+    Credential,
+    CredentialData,
+    TypedIdentifiers,
+    credential_from_reading,
+    typed_credential,
+)
+from registry.intake.photos import clean_photos, store_photos
 from registry.intake.refusals import Refusal, Refused
 from registry.states import CAN_CAPTURE, ImageKind, ReadingSource, SignatureMethod
 from registry.supports import SupportReceipt, submit_support
@@ -102,3 +112,26 @@ def submit_draft(*, session: Session, account_id: int, draft: Draft, typed: Type
     if prepared.flagged:
         flag_device_time(session, receipt)
     return receipt
+
+
+def start_draft(context: BatchContext, capture: FieldCapture) -> tuple[Draft, Reason | None]:
+    """Step 1, through the same intake as a batch item: the back decoded once by the server (its credential, or
+    none: then identifiers are typed in step 2), the photos cleaned outside any transaction, then stored (see
+    store_draft_images). Returns the draft and why the back could not be read, if it could not. Raises Refused."""
+    decoded = context.decode(capture.images.back or b"")
+    try:
+        credential: CredentialData | None = credential_from_reading(decoded.reading, None, today=context.today).data
+    except Refused as refused:
+        if refused.code is not Refusal.UNREADABLE:
+            raise
+        credential = None
+    images = clean_photos(capture.images.present(), context.limits, back=decoded.image)
+    with session_scope(context.engine) as session:
+        ids = store_draft_images(session=session, store=context.store, account_id=context.account_id,
+                                 aspirant_id=capture.aspirant_id, images=images, now=capture.captured_at,
+                                 rules=context.window)
+    reading = decoded.reading
+    draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
+                  signature_method=capture.signature_method, image_ids=ids, reading=credential,
+                  qr_text=reading.url.text if reading.url else None)
+    return draft, reading.reason

@@ -24,11 +24,9 @@ from registry.field import (
     require_complete,
 )
 from registry.field_batch import CaptureImages, FieldCapture
-from registry.field_online import Draft, store_draft_images, submit_draft
-from registry.intake.credential import CredentialData, TypedIdentifiers, credential_from_reading
+from registry.field_online import Draft, start_draft, submit_draft
+from registry.intake.credential import TypedIdentifiers
 from registry.intake.drafts import DRAFT_SECONDS, DraftSeal
-from registry.intake.photos import clean_photos
-from registry.intake.reading import BackDecode
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
 from registry.team import TeamError, TeamRefused, accept_invitation, preview_invitation
@@ -93,16 +91,20 @@ async def capture_post(request: Request) -> Response:
     if errors:
         return await _capture_form(request, {"field_errors": errors, "typed": capture.typed,
                                              "errors": [_("Revisa los datos marcados.")]}, 400)
-    decoded = await services(request).decoder.read_back(capture.images.back or b"", today=local_today(request))
-    reading = decoded.reading
-    try:  # typed identifiers are looked at only in step 2, and only when the server could not read the back
-        credential: CredentialData | None = credential_from_reading(reading, None, today=local_today(request)).data
+    try:
+        draft, reason = await run_in_threadpool(start_draft, field_api.batch_context(request), capture)
     except Refused as refused:
-        if refused.code is not Refusal.UNREADABLE:
-            message = refusal_message(refused, Audience.FIELD)
-            return await _capture_form(request, {"field_errors": {"reverso": message}, "typed": capture.typed}, 400)
-        credential = None
-    return await _store_and_confirm(request, capture, decoded, credential)
+        return await _step_one_refused(request, capture, refused)
+    return _to_review(request, draft, capture.typed or TypedIdentifiers(), reason)
+
+
+async def _step_one_refused(request: Request, capture: FieldCapture, refused: Refused) -> Response:
+    """The back photo's own problems (unusable file, expired credential) are shown next to it; anything else
+    (the window, the team, another photo) on the form."""
+    message = refusal_message(refused, Audience.FIELD)
+    if refused.code is Refusal.CREDENTIAL_EXPIRED or refused.photo is ImageKind.BACK:
+        return await _capture_form(request, {"field_errors": {"reverso": message}, "typed": capture.typed}, 400)
+    return await _refused_page(request, refused)
 
 
 async def _capture_from_form(request: Request, form: FormData) -> FieldCapture:
@@ -135,23 +137,6 @@ def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
         for part in missing.missing:
             errors[_PART_FIELDS[part]] = missing_message((part,))
     return errors
-
-
-async def _store_and_confirm(request: Request, capture: FieldCapture, decoded: BackDecode,
-                             reading: CredentialData | None) -> Response:
-    limits = services(request).image_limits
-    try:  # the photos are decoded and re-encoded in a worker thread before, not inside, the transaction
-        cleaned = await run_in_threadpool(clean_photos, capture.images.present(), limits, decoded.image)
-        ids = await call_service(request, store_draft_images, store=services(request).image_store,
-                                 account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
-                                 images=cleaned, now=capture.captured_at,
-                                 rules=field_api.window_rules(request))
-    except Refused as refused:
-        return await _refused_page(request, refused)
-    qr_text = decoded.reading.url.text if decoded.reading.url else None
-    draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
-                  signature_method=capture.signature_method, image_ids=ids, reading=reading, qr_text=qr_text)
-    return _to_review(request, draft, capture.typed or TypedIdentifiers(), decoded.reading.reason)
 
 
 def _to_review(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None) -> Response:
@@ -207,13 +192,18 @@ async def capture_confirm(request: Request) -> Response:
                                      today=local_today(request), now=now(request),
                                      rules=field_api.window_rules(request))
     except Refused as refused:
-        if refused.code is Refusal.INVALID_IDENTIFIER and refused.identifier is not None:
-            errors = {refused.identifier: identifier_message(refused.identifier, refused.problem)}
-            return _confirm_page(request, draft, typed, None, errors, 400)
-        return await _refused_page(request, refused)
+        return await _step_two_refused(request, draft, typed, refused)
     response = render(request, "field/receipt.html", {"receipt": receipt, "manual": draft.reading is None})
     response.delete_cookie(DRAFT_COOKIE, path="/campo/captura")
     return response
+
+
+async def _step_two_refused(request: Request, draft: Draft, typed: TypedIdentifiers, refused: Refused) -> Response:
+    """A typed identifier that fails is marked on the confirmation page; anything else ends this capture."""
+    if refused.code is Refusal.INVALID_IDENTIFIER and refused.identifier is not None:
+        errors = {refused.identifier: identifier_message(refused.identifier, refused.problem)}
+        return _confirm_page(request, draft, typed, None, errors, 400)
+    return await _refused_page(request, refused)
 
 
 async def _refused_page(request: Request, refused: Refused) -> Response:

@@ -91,7 +91,7 @@ async def batch(request: Request) -> Response:
         items = await _parsed_items(request)
     except BatchMalformed as malformed:
         return _json({"error": "malformed", "detail": str(malformed)}, 400)
-    context = _context(request)
+    context = batch_context(request)
     answers = await run_in_threadpool(process_batch, context, items)
     return _json({"items": [_with_message(answer) for answer in answers]})
 
@@ -110,7 +110,8 @@ async def _parsed_items(request: Request) -> list[Any]:
         raise BatchMalformed("multipart") from error
 
 
-def _context(request: Request) -> BatchContext:
+def batch_context(request: Request) -> BatchContext:
+    """The intake's context for work that runs in a worker thread: the batch, and the online form's step 1."""
     state = services(request)
     today = to_local(now(request)).date()
 
