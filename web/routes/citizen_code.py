@@ -139,22 +139,24 @@ async def confirm_sent(request: Request) -> Response:
         return too_many
     claim = form.get("accion") == "reclamar"
     if claim and not checked(form, "es_mia"):
-        context = _confirm_context(request, flow, summary, claimable=True,
-                                   claim_error=_("Marca la casilla para declarar que esta credencial es tuya."))
-        return render(request, CONFIRM_PAGE, context, status_code=400)
+        message = _("Marca la casilla para declarar que esta credencial es tuya.")
+        return _confirm_again(request, flow, summary, claimable=True, claim_error=message)
     result = await call_service(request, generate_code, account_id=flow.account_id, reading_id=flow.reading_id,
                                 secret_key=services(request).settings.secret_key, now=now(request),
                                 compose=partial(code_mail, support_link=public_link(request, "citizen_support")),
                                 claim=claim, notice=_claim_notice)
     if result.issued is None:
         assert result.refusal is not None
-        context = _confirm_context(request, flow, summary, confirm_error=issue_refusal_message(result.refusal),
-                                   claimable=result.refusal is IssueRefusal.CREDENTIAL_TAKEN)
-        return render(request, CONFIRM_PAGE, context, status_code=400)
+        return _confirm_again(request, flow, summary, confirm_error=issue_refusal_message(result.refusal),
+                              claimable=result.refusal is IssueRefusal.CREDENTIAL_TAKEN)
     response = redirect_to(request, "citizen_code_ready")
     remember_new_code(request, response, result.issued)
     response.background = mail_delivery(request)
     return response
+
+
+def _confirm_again(request: Request, flow: Flow, summary: ReadingSummary, **extra: Any) -> Response:
+    return render(request, CONFIRM_PAGE, _confirm_context(request, flow, summary, **extra), status_code=400)
 
 
 def _claim_notice() -> tuple[str, str]:

@@ -302,26 +302,34 @@ def _statement_errors(form: FormData) -> dict[str, str]:
 
 
 async def _submit(request: Request, flow: Flow, key: str, *, acknowledged: bool) -> Response:
-    assert flow.code_id is not None and flow.aspirant_id is not None and flow.signature_method is not None
-    draft = SupportDraft(code_id=flow.code_id, aspirant_id=flow.aspirant_id, front_image_id=flow.front_image_id,
-                         live_photo_id=flow.live_photo_id, signature_image_id=flow.signature_image_id,
-                         signature_method=SignatureMethod(flow.signature_method))
     try:
-        receipt = await call_service(request, give_support, account_id=flow.account_id, draft=draft,
+        receipt = await call_service(request, give_support, account_id=flow.account_id, draft=_draft(flow),
                                      idempotency_key=key, acknowledged_other_office=acknowledged, now=now(request),
                                      compose_receipt=partial(receipt_mail,
                                                              supports_link=public_link(request, "citizen_supports")))
-    except AcknowledgementNeeded:
-        message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
-        return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
-    except Refused as refused:
-        return await _confirm_render(request, flow, key=key, status_code=400,
-                                     confirm_error=refusal_message(refused, Audience.CITIZEN))
-    except CodeRefused as refused:
-        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+    except (AcknowledgementNeeded, Refused, CodeRefused) as refused:
+        return await _not_given(request, flow, key, refused)
     response = RedirectResponse(str(request.app.url_path_for("citizen_receipt", folio=receipt.folio)), status_code=303)
     response.background = mail_delivery(request)  # the receipt e-mail leaves once the support is committed
     return response
+
+
+def _draft(flow: Flow) -> SupportDraft:
+    assert flow.code_id is not None and flow.aspirant_id is not None and flow.signature_method is not None
+    return SupportDraft(code_id=flow.code_id, aspirant_id=flow.aspirant_id, front_image_id=flow.front_image_id,
+                        live_photo_id=flow.live_photo_id, signature_image_id=flow.signature_image_id,
+                        signature_method=SignatureMethod(flow.signature_method))
+
+
+async def _not_given(request: Request, flow: Flow, key: str,
+                     refused: AcknowledgementNeeded | Refused | CodeRefused) -> Response:
+    if isinstance(refused, CodeRefused):
+        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+    if isinstance(refused, AcknowledgementNeeded):
+        message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
+        return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
+    return await _confirm_render(request, flow, key=key, status_code=400,
+                                 confirm_error=refusal_message(refused, Audience.CITIZEN))
 
 
 routes = [
