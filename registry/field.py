@@ -1,7 +1,8 @@
 """Auxiliary capture: what the server read from the back photo (or, when it could not, the identifiers the
 auxiliary typed) becomes a SupportSubmission on the AUXILIARY channel, stored through `submit_support`.
 
-The device's own reading is never trusted: every back photo is decoded again here. Client idempotency keys are
+The device's own reading is never trusted: every back photo is decoded by the server (registry.intake.reading, once
+per photo: the instant read and the batch share it). Client idempotency keys are
 namespaced by the auxiliary (`campo:<auxiliary id>:<key>`), so one auxiliary's keys can never collide with, or
 probe, another's. The batch the phones send is processed item by item, each in its own transaction, so one
 failure never undoes or blocks the others, and an item answered "received" is already committed. The
