@@ -61,12 +61,47 @@ def read_back(
     server's local date). `reader` is for tests that need their own OCR engine.
     """
     started = time.perf_counter()
-    today = today or date.today()
-    deadline = started + budget_ms / 1000
     try:
         working = load_image(data, long_side=WORKING_LONG_SIDE, max_bytes=max_bytes, max_pixels=max_pixels)
     except IntakeError as error:
         return BackReading(reasons=(error.reason,), timings=Timings(total=_ms_since(started)))
+    return _read(data, working, started=started, today=today or date.today(), budget_ms=budget_ms,
+                 max_bytes=max_bytes, max_pixels=max_pixels, reader=reader)
+
+
+def read_back_keeping(
+    data: bytes,
+    *,
+    keep_long_side: int,
+    today: date,
+    budget_ms: int = 2500,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[BackReading, WorkingImage | None]:
+    """`read_back`, decoding the photo once for two uses: the reading, and the same pixels in colour at about
+    `keep_long_side` for the image store (None when the file itself is unusable)."""
+    started = time.perf_counter()
+    try:
+        colour = load_image(data, long_side=keep_long_side, mode="RGB", max_bytes=max_bytes, max_pixels=max_pixels)
+    except IntakeError as error:
+        return BackReading(reasons=(error.reason,), timings=Timings(total=_ms_since(started))), None
+    reading = _read(data, _working_from(colour), started=started, today=today, budget_ms=budget_ms,
+                    max_bytes=max_bytes, max_pixels=max_pixels, reader=None)
+    return reading, colour
+
+
+def _working_from(colour: WorkingImage) -> WorkingImage:
+    """The grey working copy `read_back` would have decoded itself, made from pixels already decoded."""
+    grey = colour.image.convert("L")
+    factor = max(1, max(grey.size) // WORKING_LONG_SIDE)
+    reduced = grey.reduce(factor) if factor > 1 else grey
+    scale = reduced.size[0] / colour.full_size[0]
+    return WorkingImage(image=reduced, scale=scale, full_size=colour.full_size, format=colour.format)
+
+
+def _read(data: bytes, working: WorkingImage, *, started: float, today: date, budget_ms: int, max_bytes: int,
+          max_pixels: int, reader: LineReader | None) -> BackReading:
+    deadline = started + budget_ms / 1000
     intake_ms = _ms_since(started)
     load_full = _full_loader(data, max_bytes=max_bytes, max_pixels=max_pixels)
     qr = _read_qr(working, started=started, budget_ms=budget_ms, load_full=load_full)

@@ -5,14 +5,13 @@ citizen's own list of supports with each one's current status."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
 from auth.models import Account
-from capture.pipeline import g_or_h_layout
-from capture.result import BackReading, ModelHint
+from capture.result import Reason
 from registry.claims import NoticeComposer, settle_claim
 from registry.codes import (
     DEFAULT_POLICY,
@@ -25,7 +24,11 @@ from registry.codes import (
     issue_code,
     open_code,
 )
-from registry.images import CleanImage, ImageStore, store_image
+from registry.images import ImageStore, store_image
+from registry.intake.credential import CredentialData, credential_from_reading, store_reading
+from registry.intake.reading import BackDecode
+from registry.intake.receipts import stored_support
+from registry.intake.refusals import Refusal, Refused
 from registry.models import (
     ActivationCode,
     Aspirant,
@@ -39,10 +42,7 @@ from registry.models import (
 from registry.outbox import queue_mail
 from registry.states import Channel, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
 from registry.supports import (
-    CredentialData,
-    Refusal,
     SupportReceipt,
-    SupportRefused,
     SupportSubmission,
     find_conflict,
     is_open,
@@ -79,28 +79,16 @@ class ReadingSummary:
     typed: bool
 
 
-def record_back_reading(*, session: Session, store: ImageStore, image: CleanImage,
-                        reading: BackReading) -> ReadingSummary:
-    """Keep the back photo and what the server read from it (the small QR at least; the CIC only when the MRZ
-    check digits held). The photo was cleaned beforehand (registry.images.clean_image), outside the transaction."""
-    stored = store_image(session=session, store=store, image=image)
-    fields = reading.fields if reading.mrz_ok else None
-    row = CredentialReading(
-        source=ReadingSource.PIPELINE, qr_text=reading.url.text if reading.url else None,
-        cic=fields.cic if fields else None, identificador_ciudadano=fields.identificador_ciudadano if fields else None,
-        ocr=fields.ocr if fields else None, model_hint=_model_hint(reading), expiry=fields.expiry if fields else None,
-        back_image_id=stored.id,
-    )
-    session.add(row)
-    session.flush()
-    return _summary(row)
-
-
-def _model_hint(reading: BackReading) -> str | None:
-    hint = reading.fields.model_hint if reading.fields else ModelHint.UNKNOWN
-    if hint is ModelHint.UNKNOWN and g_or_h_layout(reading.qr):
-        hint = ModelHint.E_TO_H
-    return None if hint is ModelHint.UNKNOWN else hint.value
+def record_back_reading(*, session: Session, store: ImageStore, decoded: BackDecode, today: date) -> ReadingSummary:
+    """Keep the back photo and the server's reading of it, for an activation code: the intake's credential record
+    (the MRZ read with its check digits held, and vigente), and the small QR besides (no code without it). Raises
+    Refused: BAD_IMAGE, CREDENTIAL_EXPIRED or UNREADABLE. The photo was decoded and cleaned beforehand, once, outside
+    the transaction (registry.intake.reading)."""
+    credential = credential_from_reading(decoded.reading, None, today=today)
+    if not decoded.reading.qr_ok or decoded.image is None:
+        raise Refused(Refusal.UNREADABLE, reason=decoded.reading.reason or Reason.QR_UNREADABLE)
+    stored = store_image(session=session, store=store, image=decoded.image)
+    return _summary(store_reading(session, replace(credential.data, back_image_id=stored.id)))
 
 
 def _summary(row: CredentialReading) -> ReadingSummary:
@@ -157,15 +145,15 @@ def _choice(aspirant: Aspirant, process: Process, opl: Opl) -> AspirantChoice:
 
 
 def statement_of_will(*, session: Session, aspirant_id: int, now: datetime) -> AspirantChoice:
-    """Who, for which office, in which process: what the statement names. Raises SupportRefused when that
+    """Who, for which office, in which process: what the statement names. Raises Refused when that
     aspirant cannot be supported now."""
     aspirant = session.get(Aspirant, aspirant_id)
     process = session.get(Process, aspirant.process_id) if aspirant else None
     opl = session.get(Opl, process.opl_id) if process else None
     if aspirant is None or process is None or opl is None or not aspirant.is_active:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     if not is_open(process, now):
-        raise SupportRefused(Refusal.PROCESS_CLOSED)
+        raise Refused(Refusal.PROCESS_CLOSED)
     return _choice(aspirant, process, opl)
 
 
@@ -195,7 +183,7 @@ def conflict_for(*, session: Session, account_id: int, code_id: int, aspirant_id
     code = _own_code(session, account_id, code_id)
     aspirant = session.get(Aspirant, aspirant_id)
     if aspirant is None:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     refusal, earlier = find_conflict(session=session, aspirant_id=aspirant_id, process_id=aspirant.process_id,
                                      cic=code.cic, clave_elector=None)
     earlier_aspirant = session.get(Aspirant, earlier) if earlier else None
@@ -213,7 +201,7 @@ class Confirmation:
 
 def confirmation(*, session: Session, account_id: int, code_id: int, aspirant_id: int,
                  now: datetime) -> Confirmation:
-    """Raises SupportRefused when the aspirant cannot be supported now."""
+    """Raises Refused when the aspirant cannot be supported now."""
     choice = statement_of_will(session=session, aspirant_id=aspirant_id, now=now)
     conflict = conflict_for(session=session, account_id=account_id, code_id=code_id, aspirant_id=aspirant_id)
     return Confirmation(choice=choice, conflict=conflict)
@@ -238,17 +226,17 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
     e-mail with it. The same key sent again (double tap, reload) returns the first receipt and mails nothing."""
     code = _own_code(session, account_id, draft.code_id)
     submission = _submission(session, account_id, code, draft, idempotency_key, now)
-    if _support_with_key(session, idempotency_key) is None:
+    if stored_support(session, idempotency_key) is None:
         view = conflict_for(session=session, account_id=account_id, code_id=draft.code_id,
                             aspirant_id=draft.aspirant_id)
         if view.already_supported:
-            raise SupportRefused(Refusal.ALREADY_SUPPORTED)
+            raise Refused(Refusal.ALREADY_SUPPORTED)
         if view.earlier_aspirant_name and not acknowledged_other_office:
             raise AcknowledgementNeeded(view.earlier_aspirant_name)
         try:
             consume_code(session=session, account_id=account_id, code_id=draft.code_id, now=now)
         except CodeRefused:
-            if _support_with_key(session, idempotency_key) is None:  # a concurrent twin may have just won
+            if stored_support(session, idempotency_key) is None:  # a concurrent twin may have just won
                 raise
     receipt = submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
     if receipt.created and compose_receipt is not None:
@@ -269,10 +257,6 @@ def _queue_receipt(session: Session, account_id: int, aspirant_id: int, receipt:
     queue_mail(session=session, to_address=account.email, subject=subject, body=body)
 
 
-def _support_with_key(session: Session, key: str) -> Support | None:
-    return session.exec(select(Support).where(Support.idempotency_key == key)).first()
-
-
 def _submission(session: Session, account_id: int, code: ActivationCode, draft: SupportDraft, key: str,
                 now: datetime) -> SupportSubmission:
     reading = session.get(CredentialReading, code.reading_id) if code.reading_id else None
@@ -288,6 +272,7 @@ def _submission(session: Session, account_id: int, code: ActivationCode, draft: 
         captured_at=now, citizen_account_id=account_id, live_photo_id=draft.live_photo_id,
         signature_image_id=draft.signature_image_id, signature_method=draft.signature_method,
         manual_capture=reading is not None and reading.source is ReadingSource.MANUAL,
+        reading_id=reading.id if reading else None,
     )
 
 

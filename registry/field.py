@@ -1,7 +1,8 @@
 """Auxiliary capture: what the server read from the back photo (or, when it could not, the identifiers the
 auxiliary typed) becomes a SupportSubmission on the AUXILIARY channel, stored through `submit_support`.
 
-The device's own reading is never trusted: every back photo is decoded again here. Client idempotency keys are
+The device's own reading is never trusted: every back photo is decoded by the server (registry.intake.reading, once
+per photo: the instant read and the batch share it). Client idempotency keys are
 namespaced by the auxiliary (`campo:<auxiliary id>:<key>`), so one auxiliary's keys can never collide with, or
 probe, another's. The batch the phones send is processed item by item, each in its own transaction, so one
 failure never undoes or blocks the others, and an item answered "received" is already committed. The
@@ -13,125 +14,47 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from capture.identifiers import InvalidIdentifier, parse_cic, parse_clave_elector, parse_ocr
-from capture.intake import IntakeError
-from capture.result import BackReading, Reason
 from core.db import session_scope
 from registry.field_batch import (
-    CaptureImages,
     FieldCapture,
     ItemAnswer,
     MalformedItem,
-    TypedIdentifiers,
     error,
     received,
     refused,
 )
 from registry.field_window import WindowRules, judge
-from registry.images import CleanImage, ImageStore, clean_image, store_image
+from registry.images import CleanImage, ImageStore
+from registry.intake.credential import Credential, CredentialData, credential_from_reading
+from registry.intake.photos import clean_photos, store_photos
+from registry.intake.reading import BackDecode, ImageLimits
+from registry.intake.receipts import receipt_of, stored_support
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, Opl, Process, Support
 from registry.states import (
     CAN_CAPTURE,
     Channel,
     ImageKind,
     InvitationState,
-    ReadingSource,
     SignatureMethod,
-    SituacionRegistral,
     SupportStatus,
 )
 from registry.supports import (
-    CredentialData,
-    Refusal,
     SupportReceipt,
-    SupportRefused,
     SupportSubmission,
     find_conflict,
     submit_support,
 )
 
 log = logging.getLogger(__name__)
-# Photo failures that a typed identifier cannot make up for: the file itself is unusable.
-_BAD_FILE = frozenset({Reason.NOT_AN_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.TOO_LARGE, Reason.TOO_MANY_PIXELS,
-                       Reason.IMAGE_TRUNCATED, Reason.IMAGE_TOO_SMALL})
-
-
-class FieldRefusal(StrEnum):
-    """Refusal codes of the field channel, besides `registry.supports.Refusal`'s (one namespace of strings)."""
-
-    UNREADABLE = "unreadable"  # the back could not be read and no identifiers were typed
-    CREDENTIAL_EXPIRED = "credential_expired"
-    INVALID_IDENTIFIER = "invalid_identifier"
-    BAD_IMAGE = "bad_image"
-    INCOMPLETE = "incomplete"  # a required photo (front, live photo, signature) is missing
-
-
-class CaptureRefused(Exception):
-    """A capture that will not be stored as sent; `code` is a FieldRefusal or Refusal value, `detail` says
-    which part (e.g. `front:not_an_image`, `cic:wrong_length`, or the capture Reason of an unreadable back)."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(f"{code}:{detail}" if detail else code)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    max_bytes: int
-    max_pixels: int
 
 
 def field_key(auxiliary_id: int, client_key: str) -> str:
     return f"campo:{auxiliary_id}:{client_key}"
-
-
-# ---------------------------------------------------------------- what the server read, or what was typed
-
-
-@dataclass(frozen=True)
-class Credential:
-    data: CredentialData
-    manual: bool
-
-
-def credential_from_reading(reading: BackReading, typed: TypedIdentifiers | None, *, today: date) -> Credential:
-    """The server's reading when the MRZ was read (its check digits make the CIC trustworthy; the typed values
-    are then ignored); otherwise the typed identifiers, validated, as a captura manual. Raises CaptureRefused."""
-    if reading.reason in _BAD_FILE:
-        raise CaptureRefused(FieldRefusal.BAD_IMAGE, f"back:{reading.reason}")
-    if reading.expired:
-        raise CaptureRefused(FieldRefusal.CREDENTIAL_EXPIRED)
-    fields = reading.fields
-    if reading.mrz_ok and fields is not None:
-        return Credential(CredentialData(
-            source=ReadingSource.PIPELINE, cic=fields.cic, identificador_ciudadano=fields.identificador_ciudadano,
-            ocr=fields.ocr, qr_text=reading.url.text if reading.url else None, model_hint=fields.model_hint.value,
-            expiry=fields.expiry), manual=False)
-    if typed is None or typed.empty:
-        raise CaptureRefused(FieldRefusal.UNREADABLE, str(reading.reason or Reason.MRZ_UNREADABLE))
-    return Credential(typed_credential(typed, today=today, qr_text=reading.url.text if reading.url else None),
-                      manual=True)
-
-
-def typed_credential(typed: TypedIdentifiers, *, today: date, qr_text: str | None = None) -> CredentialData:
-    """CIC, or clave de elector + OCR, validated with capture.identifiers; raises CaptureRefused naming the
-    first field that failed (`cic:wrong_length`)."""
-    try:
-        cic = parse_cic(typed.cic) if typed.cic.strip() else None
-        clave = parse_clave_elector(typed.clave_elector, today=today).value if typed.clave_elector.strip() else None
-        ocr = parse_ocr(typed.ocr) if typed.ocr.strip() else None
-    except InvalidIdentifier as invalid:
-        raise CaptureRefused(FieldRefusal.INVALID_IDENTIFIER, f"{invalid.kind}:{invalid.code}") from invalid
-    if cic is None and (clave is None or ocr is None):
-        missing = "ocr" if clave else "clave_elector" if ocr else "cic"
-        raise CaptureRefused(FieldRefusal.INVALID_IDENTIFIER, f"{missing}:empty")
-    return CredentialData(source=ReadingSource.MANUAL, cic=cic, clave_elector=clave, ocr=ocr, qr_text=qr_text)
 
 
 # ---------------------------------------------------------------- who is capturing
@@ -142,7 +65,7 @@ def capturing_auxiliary(*, session: Session, account_id: int, aspirant_id: int) 
     auxiliary = session.exec(select(Auxiliary).where(Auxiliary.account_id == account_id,
                                                      Auxiliary.aspirant_id == aspirant_id)).first()
     if auxiliary is None or auxiliary.id is None:
-        raise SupportRefused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
+        raise Refused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
     return auxiliary
 
 
@@ -160,26 +83,26 @@ def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, clie
     are captures outside the collection window."""
     auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
     assert auxiliary.id is not None
-    stored = _stored(session, field_key(auxiliary.id, client_key))
+    stored = stored_support(session, field_key(auxiliary.id, client_key))
     if stored is not None:
-        return Prepared(auxiliary.id, stored_receipt(stored))
+        return Prepared(auxiliary.id, receipt_of(stored, created=False))
     if auxiliary.state not in CAN_CAPTURE:
-        raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+        raise Refused(Refusal.AUXILIARY_INACTIVE)
     flagged = window_flag(session=session, aspirant_id=aspirant_id, captured_at=captured_at, now=now, rules=rules)
     return Prepared(auxiliary.id, None, flagged)
 
 
 def window_flag(*, session: Session, aspirant_id: int, captured_at: datetime, now: datetime,
                 rules: WindowRules) -> bool:
-    """Raises CaptureRefused (a WindowRefusal code) when the collection window refuses this capture; otherwise
+    """Raises Refused (a window code) when the collection window refuses this capture; otherwise
     whether it is accepted but flagged (see registry.field_window)."""
     aspirant = session.get(Aspirant, aspirant_id)
     process = session.get(Process, aspirant.process_id) if aspirant else None
     if process is None:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     verdict = judge(process, captured=captured_at, received=now, rules=rules)
     if verdict.refusal is not None:
-        raise CaptureRefused(verdict.refusal)
+        raise Refused(verdict.refusal)
     return verdict.flagged
 
 
@@ -191,14 +114,6 @@ def flag_device_time(session: Session, receipt: SupportReceipt) -> None:
         session.add(support)
 
 
-def stored_receipt(support: Support) -> SupportReceipt:
-    assert support.id is not None
-    return SupportReceipt(support_id=support.id, folio=support.folio, received_at=support.received_at,
-                          created=False,
-                          counts_for_aspirant=support.situacion_registral
-                          is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE)
-
-
 # ---------------------------------------------------------------- storing one capture
 
 
@@ -207,15 +122,15 @@ def record_capture(*, session: Session, store: ImageStore, images: Mapping[Image
                    now: datetime, flagged: bool = False) -> SupportReceipt:
     """Store the photos and the support, in the caller's transaction; `flagged` (from prepare_capture) marks
     its device time for the mesa de control; `images` are the capture's photos, cleaned beforehand outside the
-    transaction (clean_capture_images). Raises CaptureRefused / SupportRefused."""
+    transaction (registry.intake.photos.clean_photos). Raises Refused."""
     conflict = _known_duplicate(session, capture.aspirant_id, credential.data)
     if conflict is not None:
         # A retry of this very key that raced us (the phone gave up waiting and sent it again) is a replay.
-        raced = _stored(session, field_key(auxiliary_id, capture.client_key))
+        raced = stored_support(session, field_key(auxiliary_id, capture.client_key))
         if raced is None:
-            raise SupportRefused(conflict)
-        return stored_receipt(raced)
-    ids = store_capture_images(session=session, store=store, images=images)
+            raise Refused(conflict)
+        return receipt_of(raced, created=False)
+    ids = store_photos(session=session, store=store, images=images)
     submission = field_submission(auxiliary_id=auxiliary_id, client_key=capture.client_key,
                                   aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
                                   credential=credential, image_ids=ids, signature_method=capture.signature_method)
@@ -247,44 +162,17 @@ def _known_duplicate(session: Session, aspirant_id: int, credential: CredentialD
     return refusal
 
 
-def _stored(session: Session, idempotency_key: str) -> Support | None:
-    return session.exec(select(Support).where(Support.idempotency_key == idempotency_key)).first()
-
-
-def clean_capture_images(images: CaptureImages, limits: ImageLimits) -> dict[ImageKind, CleanImage]:
-    """Decode and re-encode a capture's photos for the store: slow, memory-hungry work that must run outside any
-    transaction. Raises CaptureRefused (bad_image) naming the first unusable photo."""
-    cleaned: dict[ImageKind, CleanImage] = {}
-    for kind, data in images.present():
-        try:
-            cleaned[kind] = clean_image(data, kind=kind, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
-        except IntakeError as bad:
-            raise CaptureRefused(FieldRefusal.BAD_IMAGE, f"{kind}:{bad.reason}") from bad
-    return cleaned
-
-
-def store_capture_images(*, session: Session, store: ImageStore,
-                         images: Mapping[ImageKind, CleanImage]) -> dict[ImageKind, int]:
-    ids: dict[ImageKind, int] = {}
-    for kind, image in images.items():
-        row = store_image(session=session, store=store, image=image)
-        assert row.id is not None
-        ids[kind] = row.id
-    return ids
-
-
 def require_complete(capture: FieldCapture) -> None:
     """The INE flow asks for both sides, a live photo and a signature (or the accessible alternative)."""
     missing = capture.images.missing(signature_needed=capture.signature_method is SignatureMethod.DRAWN)
     if missing:
-        raise CaptureRefused(FieldRefusal.INCOMPLETE, ",".join(missing))
+        raise Refused(Refusal.INCOMPLETE, missing=tuple(ImageKind(part) for part in missing))
 
 
 # ---------------------------------------------------------------- the batch
 
 
-Decode = Callable[[bytes], BackReading]
-Writer = Callable[..., SupportReceipt]  # record_capture's signature; tests wrap it to fail on purpose
+Decode = Callable[[bytes], BackDecode]
 
 
 @dataclass(frozen=True)
@@ -297,7 +185,6 @@ class BatchContext:
     account_id: int
     today: date
     window: WindowRules = field(default_factory=WindowRules)
-    write: Writer = record_capture
 
 
 def process_batch(context: BatchContext, items: Sequence[FieldCapture | MalformedItem]) -> list[ItemAnswer]:
@@ -310,10 +197,8 @@ def _answer(context: BatchContext, item: FieldCapture | MalformedItem) -> ItemAn
         return error(item.index, item.client_key, item.code, item.field, retryable=item.retryable)
     try:
         return _process(context, item)
-    except (CaptureRefused, SupportRefused) as refusal:
-        code = refusal.code if isinstance(refusal, CaptureRefused) else refusal.refusal.value
-        detail = refusal.detail if isinstance(refusal, CaptureRefused) else ""
-        return refused(item.index, item.client_key, code, detail)
+    except Refused as refusal:
+        return refused(item.index, item.client_key, refusal)
     except Exception:  # a server fault: the phone keeps the item and sends it again later
         log.exception("field capture item %d failed", item.index)
         return error(item.index, item.client_key, "server_error", "", retryable=True)
@@ -327,14 +212,14 @@ def _process(context: BatchContext, item: FieldCapture) -> ItemAnswer:
     if prepared.stored is not None:
         return received(item.index, item.client_key, prepared.stored, replay=True, manual=None)
     require_complete(item)
-    reading = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
-    credential = credential_from_reading(reading, item.typed, today=context.today)
-    images = clean_capture_images(item.images, context.limits)  # outside any transaction, like the decoding
+    decoded = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
+    credential = credential_from_reading(decoded.reading, item.typed, today=context.today)
+    images = clean_photos(item.images.present(), context.limits, back=decoded.image)  # outside it too
     with session_scope(context.engine) as session:
-        receipt = context.write(session=session, store=context.store, images=images, capture=item,
-                                credential=credential, auxiliary_id=prepared.auxiliary_id,
-                                actor_account_id=context.account_id, now=context.clock(),
-                                flagged=prepared.flagged)
+        receipt = record_capture(session=session, store=context.store, images=images, capture=item,
+                                 credential=credential, auxiliary_id=prepared.auxiliary_id,
+                                 actor_account_id=context.account_id, now=context.clock(),
+                                 flagged=prepared.flagged)
     return received(item.index, item.client_key, receipt, replay=not receipt.created, manual=credential.manual)
 
 

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.text import MAX_ROW_ID, as_row_id
+from registry.intake.credential import TypedIdentifiers
+from registry.intake.limits import CLIENT_KEY_CHARS, DEVICE_TIME_CHARS, IDENTIFIER_CHARS, JSON_INTEGER_DIGITS
+from registry.intake.refusals import Refused
 from registry.states import ImageKind, SignatureMethod
 from registry.supports import SupportReceipt
-from registry.team import MAX_ROW_ID
 
 MAX_BATCH_ITEMS = 10  # more wait for the next round: each item may carry four photos
-_CLIENT_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_CLIENT_KEY = re.compile(rf"[A-Za-z0-9_-]{{8,{CLIENT_KEY_CHARS}}}")
 _IMAGE_FIELDS = (("back", ImageKind.BACK), ("front", ImageKind.FRONT), ("live_photo", ImageKind.LIVE_PHOTO),
                  ("signature", ImageKind.SIGNATURE))
 
@@ -43,11 +46,10 @@ class _OversizedNumber:
 
 
 _OVERSIZED = _OversizedNumber()
-_MAX_INTEGER_DIGITS = 20  # row ids fit in 10; Python refuses to parse more than 4,300 digits at all
 
 
 def _bounded_int(digits: str) -> int | _OversizedNumber:
-    return _OVERSIZED if len(digits.lstrip("-")) > _MAX_INTEGER_DIGITS else int(digits)
+    return _OVERSIZED if len(digits.lstrip("-")) > JSON_INTEGER_DIGITS else int(digits)
 
 
 def load_batch_json(text: str | bytes) -> object:
@@ -56,17 +58,6 @@ def load_batch_json(text: str | bytes) -> object:
         return json.loads(text, parse_int=_bounded_int)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise BatchMalformed("json") from error
-
-
-@dataclass(frozen=True)
-class TypedIdentifiers:
-    cic: str = ""
-    clave_elector: str = ""
-    ocr: str = ""
-
-    @property
-    def empty(self) -> bool:
-        return not (self.cic.strip() or self.clave_elector.strip() or self.ocr.strip())
 
 
 @dataclass(frozen=True)
@@ -120,6 +111,7 @@ class ItemAnswer:
     detail: str = ""
     retryable: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    refusal: Refused | None = None  # a refused item's typed refusal, for its message
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"index": self.index, "key": self.key, "status": self.status}
@@ -136,8 +128,9 @@ def received(index: int, key: str, receipt: SupportReceipt, *, replay: bool, man
                       manual_capture=manual, counts_for_aspirant=receipt.counts_for_aspirant)
 
 
-def refused(index: int, key: str, code: str, detail: str) -> ItemAnswer:
-    return ItemAnswer(index=index, key=key, status="refused", code=code, detail=detail)
+def refused(index: int, key: str, refusal: Refused) -> ItemAnswer:
+    return ItemAnswer(index=index, key=key, status="refused", code=refusal.code.value, detail=refusal.detail,
+                      refusal=refusal)
 
 
 def error(index: int, key: str | None, code: str, detail: str, *, retryable: bool) -> ItemAnswer:
@@ -184,15 +177,14 @@ def _parse_item(index: int, item: object, files: Mapping[str, bytes] | None) -> 
 
 
 def _aspirant_id(value: object) -> int:
-    number = int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12 \
-        else value
+    number = as_row_id(value) if isinstance(value, str) else value
     if isinstance(number, int) and not isinstance(number, bool) and 0 < number <= MAX_ROW_ID:
         return number
     raise _Bad("aspirant_id")
 
 
 def _device_time(value: object) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
+    if not isinstance(value, str) or len(value) > DEVICE_TIME_CHARS:
         raise _Bad("captured_at")
     try:
         moment = datetime.fromisoformat(value)
@@ -217,7 +209,7 @@ def _typed(value: object) -> TypedIdentifiers | None:
     if not isinstance(value, dict):
         raise _Bad("identifiers")
     texts = {name: value.get(name, "") or "" for name in ("cic", "clave_elector", "ocr")}
-    if not all(isinstance(text, str) and len(text) <= 40 for text in texts.values()):
+    if not all(isinstance(text, str) and len(text) <= IDENTIFIER_CHARS for text in texts.values()):
         raise _Bad("identifiers")
     return TypedIdentifiers(**texts)
 

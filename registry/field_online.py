@@ -16,22 +16,30 @@ from typing import Any
 
 from sqlmodel import Session
 
+from capture.result import Reason
+from core.db import session_scope
 from registry.field import (
-    CaptureRefused,
-    Credential,
+    BatchContext,
     capturing_auxiliary,
     field_submission,
     flag_device_time,
     prepare_capture,
-    store_capture_images,
-    typed_credential,
     window_flag,
 )
-from registry.field_batch import TypedIdentifiers
-from registry.field_window import WindowRefusal, WindowRules
+from registry.field_batch import FieldCapture
+from registry.field_window import WindowRules
 from registry.images import CleanImage, ImageStore
+from registry.intake.credential import (
+    Credential,
+    CredentialData,
+    TypedIdentifiers,
+    credential_from_reading,
+    typed_credential,
+)
+from registry.intake.photos import clean_photos, store_photos
+from registry.intake.refusals import Refusal, Refused
 from registry.states import CAN_CAPTURE, ImageKind, ReadingSource, SignatureMethod
-from registry.supports import CredentialData, Refusal, SupportReceipt, SupportRefused, submit_support
+from registry.supports import SupportReceipt, submit_support
 
 
 @dataclass(frozen=True)
@@ -68,24 +76,24 @@ def store_draft_images(*, session: Session, store: ImageStore, account_id: int, 
                        images: Mapping[ImageKind, CleanImage], now: datetime,
                        rules: WindowRules) -> dict[ImageKind, int]:
     """Step 1's writes: only for an active auxiliary of this aspirant, inside the collection window. Raises
-    SupportRefused / CaptureRefused. The photos were cleaned beforehand (clean_capture_images), outside it."""
+    Refused. The photos were cleaned beforehand (registry.intake.photos.clean_photos), outside it."""
     auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
     if auxiliary.state not in CAN_CAPTURE:
-        raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+        raise Refused(Refusal.AUXILIARY_INACTIVE)
     try:
         window_flag(session=session, aspirant_id=aspirant_id, captured_at=now, now=now, rules=rules)
-    except CaptureRefused as refused:
+    except Refused as refused:
         # Captured now, by the server's clock: after the close there is no phone time or queue to speak of.
-        if refused.code in (WindowRefusal.CAPTURED_AFTER, WindowRefusal.CLOSED):
-            raise SupportRefused(Refusal.PROCESS_CLOSED) from refused
+        if refused.code in (Refusal.CAPTURED_AFTER, Refusal.WINDOW_CLOSED):
+            raise Refused(Refusal.PROCESS_CLOSED) from refused
         raise
-    return store_capture_images(session=session, store=store, images=images)
+    return store_photos(session=session, store=store, images=images)
 
 
 def submit_draft(*, session: Session, account_id: int, draft: Draft, typed: TypedIdentifiers | None,
                  today: date, now: datetime, rules: WindowRules) -> SupportReceipt:
-    """Step 2: the server's reading, or the typed identifiers as a captura manual. Raises CaptureRefused /
-    SupportRefused; a draft of another account's capture is refused as not of this aspirant. A double tap is
+    """Step 2: the server's reading, or the typed identifiers as a captura manual. Raises Refused; a draft of
+    another account's capture is refused as not of this aspirant. A double tap is
     answered with the first tap's receipt, even once the window has closed since."""
     prepared = prepare_capture(session=session, account_id=account_id, aspirant_id=draft.aspirant_id,
                                client_key=draft.client_key, captured_at=draft.captured_at, now=now, rules=rules)
@@ -104,3 +112,26 @@ def submit_draft(*, session: Session, account_id: int, draft: Draft, typed: Type
     if prepared.flagged:
         flag_device_time(session, receipt)
     return receipt
+
+
+def start_draft(context: BatchContext, capture: FieldCapture) -> tuple[Draft, Reason | None]:
+    """Step 1, through the same intake as a batch item: the back decoded once by the server (its credential, or
+    none: then identifiers are typed in step 2), the photos cleaned outside any transaction, then stored (see
+    store_draft_images). Returns the draft and why the back could not be read, if it could not. Raises Refused."""
+    decoded = context.decode(capture.images.back or b"")
+    try:
+        credential: CredentialData | None = credential_from_reading(decoded.reading, None, today=context.today).data
+    except Refused as refused:
+        if refused.code is not Refusal.UNREADABLE:
+            raise
+        credential = None
+    images = clean_photos(capture.images.present(), context.limits, back=decoded.image)
+    with session_scope(context.engine) as session:
+        ids = store_draft_images(session=session, store=context.store, account_id=context.account_id,
+                                 aspirant_id=capture.aspirant_id, images=images, now=capture.captured_at,
+                                 rules=context.window)
+    reading = decoded.reading
+    draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
+                  signature_method=capture.signature_method, image_ids=ids, reading=credential,
+                  qr_text=reading.url.text if reading.url else None)
+    return draft, reading.reason

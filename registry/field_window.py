@@ -26,17 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from core.clock import as_utc
+from registry.intake.refusals import Refusal
 from registry.models import Process
-
-
-class WindowRefusal(StrEnum):
-    NOT_OPEN = "window_not_open"
-    CLOSED = "window_closed"
-    CAPTURED_BEFORE = "captured_before_window"
-    CAPTURED_AFTER = "captured_after_window"
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,7 @@ class WindowRules:
 
 @dataclass(frozen=True)
 class WindowVerdict:
-    refusal: WindowRefusal | None
+    refusal: Refusal | None
     flagged: bool = False
 
 
@@ -69,13 +62,13 @@ def judge(process: Process, *, captured: datetime, received: datetime, rules: Wi
 
 
 def _refusal(opens: datetime, closes: datetime, captured: datetime, received: datetime,
-             rules: WindowRules) -> WindowRefusal | None:
+             rules: WindowRules) -> Refusal | None:
     if received < opens:
-        return WindowRefusal.NOT_OPEN
+        return Refusal.WINDOW_NOT_OPEN
     if received > closes + rules.grace:
-        return WindowRefusal.CLOSED
+        return Refusal.WINDOW_CLOSED
     if captured < opens:
-        return WindowRefusal.CAPTURED_BEFORE
+        return Refusal.CAPTURED_BEFORE
     if captured > closes and received > closes:
-        return WindowRefusal.CAPTURED_AFTER
+        return Refusal.CAPTURED_AFTER
     return None

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from PIL import Image
 from sqlmodel import Session, select
 
-from capture.intake import load_image, sanitized_jpeg
+from capture.intake import WorkingImage, load_image, sanitized_jpeg
 from core.files import private_directory, write_private
 from registry.models import StoredImage
 from registry.states import ImageKind
@@ -77,10 +77,16 @@ def clean_image(data: bytes, *, kind: ImageKind, max_bytes: int, max_pixels: int
     capture.intake.IntakeError for bad input."""
     working = load_image(data, long_side=STORED_LONG_SIDE, mode="RGBA" if kind is ImageKind.SIGNATURE else "RGB",
                          max_bytes=max_bytes, max_pixels=max_pixels)
+    return clean_decoded(working, sha256=hashlib.sha256(data).hexdigest(), kind=kind)
+
+
+def clean_decoded(working: WorkingImage, *, sha256: str, kind: ImageKind) -> CleanImage:
+    """Re-encode pixels already decoded (by the credential reader, say: capture.pipeline.read_back_keeping) for
+    the store, so the upload is not decoded a second time."""
     pixels = _on_white(working.image) if kind is ImageKind.SIGNATURE else working.image
     clean = sanitized_jpeg(pixels, max_long_side=STORED_LONG_SIDE)
     width, height = Image.open(io.BytesIO(clean)).size  # header only: the stored copy may be smaller
-    return CleanImage(sha256=hashlib.sha256(data).hexdigest(), kind=kind, jpeg=clean, width=width, height=height)
+    return CleanImage(sha256=sha256, kind=kind, jpeg=clean, width=width, height=height)
 
 
 def store_image(*, session: Session, store: ImageStore, image: CleanImage) -> StoredImage:
@@ -102,7 +108,3 @@ def _on_white(image: Image.Image) -> Image.Image:
     background = Image.new("RGB", image.size, "white")
     background.paste(image, mask=image.getchannel("A") if image.mode == "RGBA" else None)
     return background
-
-
-def read_image(*, store: ImageStore, image: StoredImage) -> bytes:
-    return store.get(image.storage_key)

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.audit import record_audit
+from registry.intake.credential import CredentialData, store_reading
+from registry.intake.receipts import SupportReceipt, receipt_of, stored_support
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, CredentialReading, Process, Support, SupportEvent
 from registry.states import (
     CAN_CAPTURE,
     Channel,
-    ReadingSource,
     SignatureMethod,
     SituacionRegistral,
     SupportStatus,
@@ -27,38 +28,6 @@ from registry.states import (
 FOLIO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
 # Phones' clocks drift; beyond this a device time is flagged for the mesa de control, not trusted.
 DEVICE_CLOCK_TOLERANCE = timedelta(hours=12)
-
-
-class Refusal(StrEnum):
-    ASPIRANT_NOT_FOUND = "aspirant_not_found"
-    PROCESS_CLOSED = "process_closed"
-    ALREADY_SUPPORTED = "already_supported"  # same credential, same aspirant: counts once (LGIPE 385)
-    NO_CREDENTIAL = "no_credential"
-    KEY_REUSED = "key_reused"  # an idempotency key sent again with different content
-    AUXILIARY_INACTIVE = "auxiliary_inactive"
-    AUXILIARY_NOT_OF_ASPIRANT = "auxiliary_not_of_aspirant"
-
-
-class SupportRefused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.value)
-        self.refusal = refusal
-
-
-@dataclass(frozen=True)
-class CredentialData:
-    """What identifies the credential, as the server itself read it (or as a person typed it)."""
-
-    source: ReadingSource
-    cic: str | None = None
-    identificador_ciudadano: str | None = None
-    ocr: str | None = None
-    clave_elector: str | None = None
-    qr_text: str | None = None
-    model_hint: str | None = None
-    expiry: date | None = None
-    back_image_id: int | None = None
-    front_image_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,30 +43,22 @@ class SupportSubmission:
     signature_image_id: int | None = None
     signature_method: SignatureMethod = SignatureMethod.DRAWN
     manual_capture: bool = False
-
-
-@dataclass(frozen=True)
-class SupportReceipt:
-    support_id: int
-    folio: str
-    received_at: datetime
-    created: bool  # False: this key was already stored, and this is its original receipt
-    counts_for_aspirant: bool  # False: the citizen already supported another aspirant for this office
+    reading_id: int | None = None  # the reading already stored for this credential (the citizen's code's)
 
 
 def submit_support(*, session: Session, submission: SupportSubmission, actor_account_id: int | None,
                    now: datetime) -> SupportReceipt:
-    """Store a support exactly once per idempotency key; raises SupportRefused with the reason otherwise."""
-    existing = _by_key(session, submission.idempotency_key)
+    """Store a support exactly once per idempotency key; raises Refused with the reason otherwise."""
+    existing = stored_support(session, submission.idempotency_key)
     if existing is not None:
         return _replay(existing, submission)
     aspirant, process = _aspirant_and_process(session, submission.aspirant_id)
     _check_channel(session, submission, process, now)
     try:
         other_aspirant = _check_duplicates(session, submission, process)
-    except SupportRefused:
+    except Refused:
         # A racing retry of this very key may have committed since we looked: that is a replay, not a duplicate.
-        stored = _by_key(session, submission.idempotency_key)
+        stored = stored_support(session, submission.idempotency_key)
         if stored is None:
             raise
         return _replay(stored, submission)
@@ -105,39 +66,28 @@ def submit_support(*, session: Session, submission: SupportSubmission, actor_acc
         with session.begin_nested():  # a concurrent retry with the same key loses here, not the whole request
             support = _insert(session, submission, process, now, other_aspirant)
     except IntegrityError:
-        stored = _by_key(session, submission.idempotency_key)
+        stored = stored_support(session, submission.idempotency_key)
         if stored is None:
             raise
         return _replay(stored, submission)
     record_audit(session, action="support_received", actor_account_id=actor_account_id, object_type="support",
                  object_id=support.id, after=f"channel={submission.channel} aspirant={aspirant.id}")
-    return _receipt(support, created=True)
-
-
-def _by_key(session: Session, key: str) -> Support | None:
-    return session.exec(select(Support).where(Support.idempotency_key == key)).first()
+    return receipt_of(support, created=True)
 
 
 def _replay(support: Support, submission: SupportSubmission) -> SupportReceipt:
     same = (support.aspirant_id, support.channel, support.citizen_account_id, support.auxiliary_id) == (
         submission.aspirant_id, submission.channel, submission.citizen_account_id, submission.auxiliary_id)
     if not same:
-        raise SupportRefused(Refusal.KEY_REUSED)
-    return _receipt(support, created=False)
-
-
-def _receipt(support: Support, *, created: bool) -> SupportReceipt:
-    assert support.id is not None
-    counts = support.situacion_registral is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE
-    return SupportReceipt(support_id=support.id, folio=support.folio, received_at=support.received_at,
-                          created=created, counts_for_aspirant=counts)
+        raise Refused(Refusal.KEY_REUSED)
+    return receipt_of(support, created=False)
 
 
 def _aspirant_and_process(session: Session, aspirant_id: int) -> tuple[Aspirant, Process]:
     aspirant = session.get(Aspirant, aspirant_id)
     process = session.get(Process, aspirant.process_id) if aspirant else None
     if aspirant is None or process is None or not aspirant.is_active:
-        raise SupportRefused(Refusal.ASPIRANT_NOT_FOUND)
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     return aspirant, process
 
 
@@ -148,15 +98,15 @@ def is_open(process: Process, moment: datetime) -> bool:
 def _check_channel(session: Session, submission: SupportSubmission, process: Process, now: datetime) -> None:
     credential = submission.credential
     if not (credential.cic or credential.clave_elector):
-        raise SupportRefused(Refusal.NO_CREDENTIAL)
+        raise Refused(Refusal.NO_CREDENTIAL)
     if submission.channel is Channel.CITIZEN and not is_open(process, now):
-        raise SupportRefused(Refusal.PROCESS_CLOSED)
+        raise Refused(Refusal.PROCESS_CLOSED)
     if submission.auxiliary_id is not None:
         auxiliary = session.get(Auxiliary, submission.auxiliary_id)
         if auxiliary is None or auxiliary.aspirant_id != submission.aspirant_id:
-            raise SupportRefused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
+            raise Refused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
         if auxiliary.state not in CAN_CAPTURE:
-            raise SupportRefused(Refusal.AUXILIARY_INACTIVE)
+            raise Refused(Refusal.AUXILIARY_INACTIVE)
 
 
 def _same_credential(cic: str | None, clave_elector: str | None) -> ColumnElement[bool]:
@@ -181,7 +131,7 @@ def _check_duplicates(session: Session, submission: SupportSubmission, process: 
     refusal, other = find_conflict(session=session, aspirant_id=submission.aspirant_id, process_id=process.id,
                                    cic=credential.cic, clave_elector=credential.clave_elector)
     if refusal is not None:
-        raise SupportRefused(refusal)
+        raise Refused(refusal)
     return other
 
 
@@ -205,9 +155,7 @@ def _device_time_suspect(captured_at: datetime, process: Process, now: datetime)
 def _insert(session: Session, submission: SupportSubmission, process: Process, now: datetime,
             other_aspirant: int | None) -> Support:
     credential = submission.credential
-    reading = CredentialReading(**{k: getattr(credential, k) for k in CredentialData.__dataclass_fields__})
-    session.add(reading)
-    session.flush()
+    reading = _reading_row(session, submission)
     assert reading.id is not None and process.id is not None
     support = Support(
         folio=new_folio(), idempotency_key=submission.idempotency_key, process_id=process.id,
@@ -226,6 +174,18 @@ def _insert(session: Session, submission: SupportSubmission, process: Process, n
                       reason="duplicado con otro aspirante: solo cuenta el primero" if other_aspirant else "recibido",
                       actor_account_id=None, now=now, initial=True)
     return support
+
+
+def _reading_row(session: Session, submission: SupportSubmission) -> CredentialReading:
+    """One reading per support: the one already stored when the channel has it (completed with the front photo),
+    otherwise a new one."""
+    credential = submission.credential
+    kept = session.get(CredentialReading, submission.reading_id) if submission.reading_id else None
+    if kept is not None and kept.front_image_id in (None, credential.front_image_id):
+        kept.front_image_id = credential.front_image_id
+        session.add(kept)
+        return kept
+    return store_reading(session, credential)
 
 
 def new_folio() -> str:

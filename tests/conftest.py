@@ -24,7 +24,7 @@ from auth.sessions import SESSION_COOKIE, hash_token, start_session
 from core.db import make_engine, session_scope
 from core.settings import Settings, load_settings
 from registry import migrate
-from tests.factories import make_account
+from tests.factories.accounts import make_account
 from web.app import create_app
 from web.security import CSRF_HEADER
 

@@ -18,6 +18,7 @@ from core.db import make_engine
 from core.files import private_directory
 from core.settings import Environment, Settings, load_settings
 from registry.images import open_image_store
+from registry.intake.reading import ImageLimits
 from registry.outbox import mail_settings
 from web.body_limit import BodyLimitMiddleware
 from web.decoding import Decoder
@@ -31,6 +32,7 @@ from web.routes.auth import callback_url, login_providers, login_state_middlewar
 from web.routes.dev_oidc import local_issuer
 from web.security import PrincipalMiddleware
 from web.server_errors import ServerErrorPageMiddleware
+from web.state import Services
 from web.templating import build_templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -72,6 +74,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
         exception_handlers={404: http_exception, 403: http_exception, 405: http_exception, 500: server_error},
         lifespan=lifespan,
     )
+    app.state = Services()
     app.state.settings = settings
     app.state.engine = engine
     app.state.templates = build_templates()
@@ -80,8 +83,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
     app.state.login_providers = providers
     app.state.image_store = open_image_store(settings.images_dir, image_key=settings.image_key,
                                              secret_key=settings.secret_key)
+    app.state.image_limits = ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels)
     app.state.decoder = Decoder(workers=settings.decode_workers, budget_ms=settings.decode_budget_ms,
-                                max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels)
+                                limits=app.state.image_limits)
     app.state.image_gate = ImageGate(per_server=settings.image_work_per_server,
                                      per_account=settings.image_work_per_account)
     app.state.rate_limiter = build_rate_limiter(settings.rate_limit_storage, secret=settings.secret_key,

@@ -9,24 +9,27 @@ from functools import partial
 import anyio
 import anyio.to_thread
 
-from capture.pipeline import read_back, warm_up
-from capture.result import BackReading, Reason
+from capture.pipeline import warm_up
+from capture.result import Reason
+from registry.intake.reading import BackDecode, ImageLimits, ReadingCache, decode_back
 from web.i18n import gettext as _
 
 
 class Decoder:
-    def __init__(self, *, workers: int, budget_ms: int, max_bytes: int, max_pixels: int) -> None:
+    def __init__(self, *, workers: int, budget_ms: int, limits: ImageLimits) -> None:
         # More decodes at once than cores would only make each one slower for everybody.
         self._limiter = anyio.CapacityLimiter(workers)
-        self._budget_ms, self._max_bytes, self._max_pixels = budget_ms, max_bytes, max_pixels
+        self._budget_ms, self._limits = budget_ms, limits
+        self._cache = ReadingCache()
 
     async def warm_up(self) -> None:
         """Load the OCR models before the first request, so the first citizen's photo gets the whole budget."""
         await anyio.to_thread.run_sync(warm_up, limiter=self._limiter)
 
-    async def read_back(self, data: bytes, *, today: date) -> BackReading:
-        work = partial(read_back, data, today=today, budget_ms=self._budget_ms, max_bytes=self._max_bytes,
-                       max_pixels=self._max_pixels)
+    async def read_back(self, data: bytes, *, today: date) -> BackDecode:
+        """The server's reading of a back photo and its copy for the store (registry.intake.reading)."""
+        work = partial(decode_back, data, today=today, limits=self._limits, budget_ms=self._budget_ms,
+                       cache=self._cache)
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
 

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from web.log_privacy import log_unhandled
+from web.state import services
 
 _PAGES = {403: "errors/403.html", 404: "errors/404.html", 405: "errors/404.html", 413: "errors/too_large.html",
           429: "errors/too_many.html"}
@@ -20,7 +21,7 @@ def render_error(request: Request, status_code: int, template: str | None = None
     if _wants_json(request):
         return JSONResponse({"error": status_code}, status_code=status_code)
     template = template or _PAGES.get(status_code, "errors/error.html")
-    templates = request.app.state.templates
+    templates = services(request).templates
     return templates.TemplateResponse(
         request, template, {"status_code": status_code}, status_code=status_code
     )

@@ -13,9 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from registry.images import CleanImage, clean_image
+from registry.images import CleanImage
+from registry.intake.photos import clean_photo
 from registry.states import ImageKind
 from web.i18n import gettext as _
+from web.state import services
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 RETRY_AFTER_SECONDS = 5  # a photo is decoded in about the decode budget (2.5 s by default)
@@ -59,7 +61,7 @@ def image_work(endpoint: Endpoint) -> Endpoint:
     answered 429 at once. Put it under `requires` (a refused or forged request takes no slot)."""
 
     async def in_slot(request: Request) -> Response:
-        gate: ImageGate = request.app.state.image_gate
+        gate: ImageGate = services(request).image_gate
         try:
             gate.enter(request.state.principal.account_id)
         except ImageWorkBusy as busy:
@@ -86,15 +88,13 @@ def image_work_busy(request: Request, busy: ImageWorkBusy) -> Response:
                 "retry_after": RETRY_AFTER_SECONDS}
         return JSONResponse(body, status_code=429, headers=headers)
     context = {"status_code": 429, "message": message, "wait": wait}
-    response: Response = request.app.state.templates.TemplateResponse(request, "errors/too_many.html", context,
+    response: Response = services(request).templates.TemplateResponse(request, "errors/too_many.html", context,
                                                                       status_code=429, headers=headers)
     return response
 
 
 async def clean_upload(request: Request, data: bytes, kind: ImageKind) -> CleanImage:
     """Decode and re-encode an upload for the store in a worker thread, outside any database transaction (the
-    request holds an `image_work` slot). Raises capture.intake.IntakeError for bad input."""
-    settings = request.app.state.settings
-    work = partial(clean_image, data, kind=kind, max_bytes=settings.upload_max_bytes,
-                   max_pixels=settings.upload_max_pixels)
-    return await run_in_threadpool(work)
+    request holds an `image_work` slot). Raises Refused (BAD_IMAGE) for bad input."""
+    limits = services(request).image_limits
+    return await run_in_threadpool(partial(clean_photo, data, kind=kind, limits=limits))

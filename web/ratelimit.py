@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from web.i18n import gettext as _
 from web.log_privacy import scrub_target
+from web.state import services
 
 log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -118,7 +119,7 @@ def client_ip(request: Request) -> str:
 
 async def limit_reached(request: Request, limit: NamedLimit, value: str) -> Response | None:
     """Count one request against `limit` for `value`; the 429 to send back, or None to go on."""
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter: RateLimiter = services(request).rate_limiter
     retry_after = await run_in_threadpool(limiter.hit, limit, value)
     if retry_after is None:
         return None
@@ -177,6 +178,6 @@ def too_many_requests(request: Request, retry_after: int | None = None) -> Respo
                 "advice": f"{message} {wait}", "retry_after": retry_after}
         return JSONResponse(body, status_code=429, headers=headers)
     context = {"status_code": 429, "message": message, "wait": wait}
-    response: Response = request.app.state.templates.TemplateResponse(request, "errors/too_many.html", context,
+    response: Response = services(request).templates.TemplateResponse(request, "errors/too_many.html", context,
                                                                       status_code=429, headers=headers)
     return response

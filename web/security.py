@@ -27,6 +27,7 @@ from auth.sessions import SESSION_COOKIE, ActiveSession, SessionLifetime, lookup
 from core.audit import record_audit
 from core.clock import utcnow
 from core.db import session_scope
+from web.state import services
 
 log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -181,7 +182,7 @@ async def _refuse_unauthorised(request: Request, permission: Permission) -> Resp
 
 
 def _audit_denied(request: Request, permission: Permission) -> None:
-    with session_scope(request.app.state.engine) as session:
+    with session_scope(services(request).engine) as session:
         record_audit(session, action="permission_denied", actor_account_id=request.state.principal.account_id,
                      object_type="route", object_id=request.url.path[:64], after=str(permission))
 
@@ -202,7 +203,7 @@ async def _refuse_forged(request: Request) -> Response | None:
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and "form" in request.headers.get("content-type", ""):
         try:
-            form = await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
+            form = await request.form(max_part_size=services(request).settings.upload_max_bytes)
         except MultiPartException:
             return _refusal(request, 413)
         field = form.get(CSRF_FIELD)

@@ -13,19 +13,20 @@ from starlette.requests import Request
 
 from core.db import session_scope
 from registry.outbox import deliver_pending
+from web.state import services
 
 R = TypeVar("R")
 
 
 async def call_service(request: Request, service: Callable[..., R], /, **kwargs: Any) -> R:
     """`await call_service(request, submit_support, submission=..., now=...)` → service(session=..., **kwargs)."""
-    return await run_in_threadpool(partial(_in_transaction, request.app.state.engine, service, kwargs))
+    return await run_in_threadpool(partial(_in_transaction, services(request).engine, service, kwargs))
 
 
 async def call_reader(request: Request, service: Callable[..., R], /, **kwargs: Any) -> R:
     """`call_service` for a service that only reads: its transaction is read-only, so on SQLite it neither waits
     for nor blocks the requests that write (PostgreSQL refuses a write in it)."""
-    return await run_in_threadpool(partial(_in_transaction, request.app.state.engine, service, kwargs,
+    return await run_in_threadpool(partial(_in_transaction, services(request).engine, service, kwargs,
                                            read_only=True))
 
 
@@ -36,12 +37,12 @@ def _in_transaction(engine: Any, service: Callable[..., R], kwargs: dict[str, An
 
 def now(request: Request) -> Any:
     """The app's clock (injected, so tests can move time: 24-hour codes, collection windows)."""
-    return request.app.state.clock()
+    return services(request).clock()
 
 
 def mail_delivery(request: Request) -> BackgroundTask:
     """Attach to a response so queued mail leaves after the transaction that queued it has committed."""
-    engine, mail, clock = request.app.state.engine, request.app.state.mail, request.app.state.clock
+    engine, mail, clock = services(request).engine, services(request).mail, services(request).clock
 
     def deliver() -> None:
         with session_scope(engine) as session:

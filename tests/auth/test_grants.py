@@ -13,7 +13,8 @@ from core.audit import AuditEvent
 from core.clock import utcnow
 from registry.models import Aspirant
 from registry.team import opl_of_aspirant
-from tests.factories import make_account, make_aspirant, make_opl, make_process
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_opl, make_process
 
 STAFF = (Role.REVIEWER, Role.OPL_ADMIN, Role.SYSTEM_ADMIN)
 ASPIRANT_SIDE = (Role.ASPIRANT, Role.AUXILIARY)

@@ -13,7 +13,8 @@ from auth.roles import Role
 from auth.sessions import SESSION_COOKIE, hash_token
 from core.audit import AuditEvent
 from tests.auth.login_flow import callback_for, choose, failure_reason, sign_in_through_provider, start
-from tests.factories import add, make_account
+from tests.factories import add
+from tests.factories.accounts import make_account
 
 HOMES = {Role.CITIZEN: "/ciudadano", Role.AUXILIARY: "/campo", Role.ASPIRANT: "/aspirante",
          Role.REVIEWER: "/mesa", Role.OPL_ADMIN: "/opl", Role.SYSTEM_ADMIN: "/sistema"}

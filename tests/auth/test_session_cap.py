@@ -18,7 +18,7 @@ from core.audit import AuditEvent
 from core.clock import utcnow
 from core.settings import Settings
 from tests.auth.login_flow import sign_in_through_provider
-from tests.factories import make_account
+from tests.factories.accounts import make_account
 from web.app import create_app
 
 CAP = 3

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from auth.models import UserSession
 from auth.sessions import SessionLifetime, hash_token, lookup_session, start_session, touch_session
 from core.clock import as_utc, utcnow
-from tests.factories import make_account
+from tests.factories.accounts import make_account
 
 LIFETIME = SessionLifetime(idle=timedelta(minutes=60), absolute=timedelta(hours=12))
 

@@ -16,7 +16,7 @@ from auth.sessions import SessionLifetime, end_session, resolve_session, start_s
 from core.clock import utcnow
 from core.db import session_scope
 from core.settings import Settings
-from tests.factories import make_account
+from tests.factories.accounts import make_account
 from web.app import create_app
 
 

@@ -16,9 +16,10 @@ from registry.codes import issue_code
 from registry.models import CredentialReading
 from registry.states import ReadingSource
 from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
-from tests.browser.citizen_photos import BackPhoto, back_photo, warm_up_reader
 from tests.browser.conftest import SignInAs
-from tests.factories import make_account, make_process
+from tests.factories.accounts import make_account
+from tests.factories.photos import BackPhoto, back_photo, warm_up_reader
+from tests.factories.processes import make_process
 
 pytestmark = pytest.mark.browser
 

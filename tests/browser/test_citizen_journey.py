@@ -27,8 +27,8 @@ from tests.browser.citizen_live import (
     wait_for_code_mail,
     wait_for_mail,
 )
-from tests.browser.citizen_photos import BackPhoto, back_photo, plain_photo, warm_up_reader
-from tests.factories import make_aspirant, make_process
+from tests.factories.photos import BackPhoto, back_photo, plain_photo, warm_up_reader
+from tests.factories.processes import make_aspirant, make_process
 
 pytestmark = pytest.mark.browser
 

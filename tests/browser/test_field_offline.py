@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session, col, delete, select
 from starlette.applications import Starlette
 
+import registry.field
 from auth.models import Account, RoleGrant
 from auth.roles import Role
 from core.db import session_scope
@@ -23,8 +24,7 @@ from registry.supports import SupportReceipt
 from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.delivered_mail import wait_for_delivery
-from tests.registry.field_photos import back_photo, plain_photo, signature_png
-from web.routes.field_api import WRITER_STATE
+from tests.factories.photos import flat_back, plain_photo, signature_png
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +74,7 @@ def _wait_for_service_worker(page: Any) -> None:
 
 
 def _capture(page: Any, seed: int) -> None:
-    files = {"reverso": back_photo(seed), "frente": plain_photo(170), "foto_viva": plain_photo(150 + seed)}
+    files = {"reverso": flat_back(seed), "frente": plain_photo(170), "foto_viva": plain_photo(150 + seed)}
     for field, data in files.items():
         page.set_input_files(f"#{field}", files=[{"name": f"{field}.jpg", "mimeType": "image/jpeg", "buffer": data}])
     page.set_input_files("#firma", files=[{"name": "firma.png", "mimeType": "image/png", "buffer": signature_png()}])
@@ -148,7 +148,7 @@ def test_invited_auxiliary_captures_offline_and_every_capture_arrives_once(
 
 
 def test_a_write_failing_mid_batch_is_retried_by_the_phone_and_stored_once(
-        live_server: Any, sign_in_as: SignInAs, page: Any) -> None:
+        live_server: Any, sign_in_as: SignInAs, page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     app: Starlette = live_server.app
     calls: list[int] = []
 
@@ -161,7 +161,7 @@ def test_a_write_failing_mid_batch_is_retried_by_the_phone_and_stored_once(
             raise ConnectionResetError("the connection dropped after the commit")
         return receipt
 
-    setattr(app.state, WRITER_STATE, stored_then_lost)
+    monkeypatch.setattr(registry.field, "record_capture", stored_then_lost)
     page.clock.install()  # the phone's retry timer is moved forward instead of waited for
     sign_in_as(page, Role.AUXILIARY)
     page.goto(live_server.path("/campo/captura"))

@@ -22,6 +22,8 @@ from registry.citizen import (
 from registry.claims import CLAIM_REASON
 from registry.codes import CodeOutcome, CodeRefused, IssueRefusal, check_code
 from registry.images import CleanImage, ImageStore, clean_image, open_image_store
+from registry.intake.reading import BackDecode
+from registry.intake.refusals import Refusal, Refused
 from registry.models import (
     ActivationCode,
     Aspirant,
@@ -40,8 +42,10 @@ from registry.states import (
     SituacionRegistral,
     SupportStatus,
 )
-from registry.supports import Refusal, SupportReceipt, SupportRefused, record_transition
-from tests.factories import add, make_account, make_aspirant, make_process
+from registry.supports import SupportReceipt, record_transition
+from tests.factories import add
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_process
 
 SECRET = "citizen-test-secret-" + "z" * 30
 QR_TEXT = "http://qr.ine.mx/126303106194403165147533/20170915/P/003660"
@@ -103,7 +107,8 @@ def support(session: Session, account_id: int, code_id: int, aspirant: Aspirant,
 
 
 def test_the_back_photo_and_the_servers_reading_are_kept(session: Session, store: ImageStore) -> None:
-    summary = record_back_reading(session=session, store=store, image=back_image(), reading=back_reading())
+    decoded = BackDecode(reading=back_reading(), image=back_image())
+    summary = record_back_reading(session=session, store=store, decoded=decoded, today=date(2026, 1, 1))
     row = session.get(CredentialReading, summary.reading_id)
     assert row is not None and row.back_image_id is not None
     assert (row.cic, row.qr_text, row.identificador_ciudadano, row.model_hint) == (
@@ -143,9 +148,9 @@ def test_only_open_processes_and_active_aspirants_are_offered(session: Session) 
     assert [choice.aspirant_id for choice in offered] == [open_one.id]
     assert (offered[0].office, offered[0].process_name) == ("Gubernatura", "Gubernatura 2027")
     assert closed_aspirant.id is not None
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         statement_of_will(session=session, aspirant_id=closed_aspirant.id, now=now)
-    assert refused.value.refusal is Refusal.PROCESS_CLOSED
+    assert refused.value.code is Refusal.PROCESS_CLOSED
 
 
 def test_giving_support_consumes_the_code_and_stores_a_citizen_support(session: Session) -> None:
@@ -173,9 +178,9 @@ def test_supporting_the_same_aspirant_twice_is_refused_and_the_new_code_kept(ses
     aspirant, account = make_aspirant(session), new_citizen(session)
     support(session, account, code_for(session, account), aspirant)
     second_code = code_for(session, account)
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         support(session, account, second_code, aspirant, key="key-000000000000000002")
-    assert refused.value.refusal is Refusal.ALREADY_SUPPORTED
+    assert refused.value.code is Refusal.ALREADY_SUPPORTED
     code = session.get(ActivationCode, second_code)
     assert code is not None and code.used_at is None
 

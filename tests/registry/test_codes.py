@@ -28,7 +28,9 @@ from registry.codes import (
 )
 from registry.models import ActivationCode, CredentialReading
 from registry.states import ReadingSource
-from tests.factories import add, make_account, make_process
+from tests.factories import add
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_process
 
 SECRET = "codes-test-secret-" + "y" * 30
 QR = "http://qr.ine.mx/{:024d}/20200101/P/000001"

@@ -8,29 +8,30 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+import registry.field
 from auth.roles import Role
 from capture.pipeline import read_back
 from core.clock import utcnow
 from registry.field import (
     BatchContext,
-    CaptureRefused,
-    FieldRefusal,
-    ImageLimits,
-    clean_capture_images,
-    credential_from_reading,
     own_captures,
     process_batch,
     record_capture,
 )
-from registry.field_batch import CaptureImages, FieldCapture, MalformedItem, TypedIdentifiers
+from registry.field_batch import CaptureImages, FieldCapture, MalformedItem
 from registry.field_online import Draft, store_draft_images, submit_draft
 from registry.field_window import WindowRules
 from registry.images import open_image_store
+from registry.intake.credential import TypedIdentifiers, credential_from_reading
+from registry.intake.photos import clean_photos
+from registry.intake.reading import ImageLimits, decode_back
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, CredentialReading, StoredImage, Support
 from registry.states import InvitationState, ReadingSource, SignatureMethod
-from registry.supports import Refusal, SupportReceipt, SupportRefused
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
-from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
+from registry.supports import SupportReceipt
+from tests.factories.accounts import make_account
+from tests.factories.photos import flat_back, flat_identity, plain_photo, signature_png, unreadable_back
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 
 TODAY = utcnow().date()
 LIMITS = ImageLimits(max_bytes=15_000_000, max_pixels=50_000_000)
@@ -45,7 +46,7 @@ def _images(back: bytes | None = None, **changes: bytes | None) -> CaptureImages
 
 def _capture(index: int, aspirant_id: int, *, seed: int | None = None, key: str | None = None,
              typed: TypedIdentifiers | None = None, back: bytes | None = None, **changes: Any) -> FieldCapture:
-    photo = back if back is not None else back_photo(seed if seed is not None else index)
+    photo = back if back is not None else flat_back(seed if seed is not None else index)
     fields: dict[str, Any] = {"index": index, "client_key": key or f"clave-cliente-{index:04d}",
                               "aspirant_id": aspirant_id, "captured_at": utcnow() - timedelta(minutes=5),
                               "images": _images(photo), "typed": typed}
@@ -63,8 +64,8 @@ class Team:
 def _context(engine: Engine, tmp_path: Path, account_id: int, **changes: Any) -> BatchContext:
     fields: dict[str, Any] = {
         "engine": engine, "store": open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40),
-        "limits": LIMITS, "decode": partial(read_back, today=TODAY), "clock": utcnow, "account_id": account_id,
-        "today": TODAY}
+        "limits": LIMITS, "decode": partial(decode_back, today=TODAY, limits=LIMITS, budget_ms=2500),
+        "clock": utcnow, "account_id": account_id, "today": TODAY}
     return BatchContext(**{**fields, **changes})
 
 
@@ -84,8 +85,8 @@ def test_a_readable_back_is_stored_from_the_servers_own_reading(engine: Engine, 
         support = check.exec(select(Support)).one()
         reading = check.get(CredentialReading, support.reading_id)
         assert support.folio == answer.folio and support.auxiliary_id == team.auxiliary.id
-        assert support.cic == identity(0).cic and reading.source is ReadingSource.PIPELINE
-        assert reading.qr_text == identity(0).qr_url and not support.manual_capture
+        assert support.cic == flat_identity(0).cic and reading.source is ReadingSource.PIPELINE
+        assert reading.qr_text == flat_identity(0).qr_url and not support.manual_capture
         assert support.live_photo_id and support.signature_image_id and reading.front_image_id
 
 
@@ -102,24 +103,24 @@ def test_an_unreadable_back_with_typed_identifiers_is_a_manual_capture(engine: E
 
 
 @pytest.mark.parametrize(("typed", "code", "detail"), [
-    (None, FieldRefusal.UNREADABLE, "no_qr_found"),
-    (TypedIdentifiers(cic="12345"), FieldRefusal.INVALID_IDENTIFIER, "cic:wrong_length"),
-    (TypedIdentifiers(clave_elector="GOMVMR80070509M100"), FieldRefusal.INVALID_IDENTIFIER, "ocr:empty"),
+    (None, Refusal.UNREADABLE, "no_qr_found"),
+    (TypedIdentifiers(cic="12345"), Refusal.INVALID_IDENTIFIER, "cic:wrong_length"),
+    (TypedIdentifiers(clave_elector="GOMVMR80070509M100"), Refusal.INVALID_IDENTIFIER, "ocr:empty"),
 ])
 def test_unreadable_backs_need_valid_typed_identifiers(typed: TypedIdentifiers | None, code: str,
                                                        detail: str) -> None:
     reading = read_back(unreadable_back(), today=TODAY)
-    with pytest.raises(CaptureRefused) as refused:
+    with pytest.raises(Refused) as refused:
         credential_from_reading(reading, typed, today=TODAY)
     assert (refused.value.code, refused.value.detail) == (code, detail)
 
 
 def test_an_expired_credential_is_refused_even_with_typed_identifiers() -> None:
-    later = date(identity(0).expiry_year + 1, 6, 1)
-    reading = read_back(back_photo(0), today=later)
-    with pytest.raises(CaptureRefused) as refused:
+    later = date(flat_identity(0).expiry_year + 1, 6, 1)
+    reading = read_back(flat_back(0), today=later)
+    with pytest.raises(Refused) as refused:
         credential_from_reading(reading, TypedIdentifiers(cic="123456789"), today=later)
-    assert refused.value.code == FieldRefusal.CREDENTIAL_EXPIRED
+    assert refused.value.code == Refusal.CREDENTIAL_EXPIRED
 
 
 def test_repeated_keys_answer_the_same_folio_and_store_once(engine: Engine, session: Session,
@@ -148,11 +149,14 @@ def _failing_on(call: int) -> tuple[Callable[..., SupportReceipt], list[int]]:
 
 
 def test_a_failed_write_mid_batch_is_retryable_and_never_duplicated(engine: Engine, session: Session,
-                                                                    tmp_path: Path) -> None:
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     team = Team(session)
     write, _calls = _failing_on(2)
     items = [_capture(n, team.aspirant.id) for n in range(3)]
-    answers = process_batch(_context(engine, tmp_path, team.account.id, write=write), items)
+    with monkeypatch.context() as patched:
+        patched.setattr(registry.field, "record_capture", write)
+        answers = process_batch(_context(engine, tmp_path, team.account.id), items)
     assert [(a.status, a.retryable) for a in answers] == [("received", False), ("error", True), ("received", False)]
     assert _supports(engine) == 2
     retried = process_batch(_context(engine, tmp_path, team.account.id), items)
@@ -183,8 +187,8 @@ def test_inactive_or_foreign_auxiliaries_and_malformed_items_get_their_own_answe
 def test_missing_photos_are_refused_unless_the_signature_has_the_accessible_alternative(
         engine: Engine, session: Session, tmp_path: Path) -> None:
     team = Team(session)
-    no_front = _capture(0, team.aspirant.id, images=_images(back_photo(0), front=None, signature=None))
-    alternative = _capture(1, team.aspirant.id, images=_images(back_photo(1), signature=None),
+    no_front = _capture(0, team.aspirant.id, images=_images(flat_back(0), front=None, signature=None))
+    alternative = _capture(1, team.aspirant.id, images=_images(flat_back(1), signature=None),
                            signature_method=SignatureMethod.ACCESSIBLE_ALTERNATIVE)
     answers = process_batch(_context(engine, tmp_path, team.account.id), [no_front, alternative])
     assert [(a.status, a.detail) for a in answers] == [("refused", "front,signature"), ("received", "")]
@@ -193,7 +197,7 @@ def test_missing_photos_are_refused_unless_the_signature_has_the_accessible_alte
 def test_a_photo_that_is_not_an_image_is_refused_and_leaves_nothing(engine: Engine, session: Session,
                                                                      tmp_path: Path) -> None:
     team = Team(session)
-    item = _capture(0, team.aspirant.id, images=_images(back_photo(0), live_photo=b"not an image at all" * 20))
+    item = _capture(0, team.aspirant.id, images=_images(flat_back(0), live_photo=b"not an image at all" * 20))
     [answer] = process_batch(_context(engine, tmp_path, team.account.id), [item])
     assert (answer.status, answer.code, answer.detail) == ("refused", "bad_image", "live_photo:not_an_image")
     with Session(engine) as check:
@@ -214,12 +218,12 @@ def test_the_online_form_confirms_a_draft_once(session: Session, tmp_path: Path)
     team = Team(session)
     store = open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40)
     ids = store_draft_images(session=session, store=store, account_id=team.account.id, aspirant_id=team.aspirant.id,
-                             images=clean_capture_images(_images(unreadable_back()), LIMITS), now=utcnow(),
+                             images=clean_photos(_images(unreadable_back()).present(), LIMITS), now=utcnow(),
                              rules=RULES)
     draft = Draft(client_key="borrador-0001", aspirant_id=team.aspirant.id, captured_at=utcnow(),
                   signature_method=SignatureMethod.DRAWN, image_ids=ids, reading=None)
     travelled = Draft.from_json(draft.to_json())
-    with pytest.raises(CaptureRefused):
+    with pytest.raises(Refused):
         submit_draft(session=session, account_id=team.account.id, draft=travelled, typed=None, today=TODAY,
                      now=utcnow(), rules=RULES)
     typed = TypedIdentifiers(cic="183657717")
@@ -251,11 +255,11 @@ def test_a_retry_racing_its_own_first_attempt_is_a_replay_not_a_duplicate(engine
     team = Team(session)
     context = _context(engine, tmp_path, team.account.id)
     [first] = process_batch(context, [_capture(0, team.aspirant.id)])
-    credential = credential_from_reading(read_back(back_photo(0), today=TODAY), None, today=TODAY)
+    credential = credential_from_reading(read_back(flat_back(0), today=TODAY), None, today=TODAY)
     with Session(engine) as racing:  # this retry passed prepare_capture before the first attempt committed
         retry = _capture(0, team.aspirant.id)
         receipt = record_capture(session=racing, store=context.store,
-                                 images=clean_capture_images(retry.images, LIMITS), capture=retry,
+                                 images=clean_photos(retry.images.present(), LIMITS), capture=retry,
                                  credential=credential,
                                  auxiliary_id=team.auxiliary.id, actor_account_id=team.account.id, now=utcnow())
     assert (receipt.folio, receipt.created) == (first.folio, False) and _supports(engine) == 1
@@ -320,13 +324,14 @@ def test_the_online_form_refuses_after_the_close_and_flags_a_draft_confirmed_lat
     team = Team(session, opens=now - timedelta(days=20), closes=now)
     store = open_image_store(tmp_path / "images", image_key="", secret_key="s" * 40)
     ids = store_draft_images(session=session, store=store, account_id=team.account.id,
-                             aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(0)), LIMITS),
+                             aspirant_id=team.aspirant.id,
+                             images=clean_photos(_images(flat_back(0)).present(), LIMITS),
                              now=now - timedelta(minutes=1), rules=RULES)
-    with pytest.raises(SupportRefused) as closed:
+    with pytest.raises(Refused) as closed:
         store_draft_images(session=session, store=store, account_id=team.account.id,
-                           aspirant_id=team.aspirant.id, images=clean_capture_images(_images(back_photo(1)), LIMITS),
+                           aspirant_id=team.aspirant.id, images=clean_photos(_images(flat_back(1)).present(), LIMITS),
                            now=now + timedelta(minutes=1), rules=RULES)
-    assert closed.value.refusal is Refusal.PROCESS_CLOSED
+    assert closed.value.code is Refusal.PROCESS_CLOSED
     draft = Draft(client_key="borrador-0002", aspirant_id=team.aspirant.id, captured_at=now - timedelta(minutes=1),
                   signature_method=SignatureMethod.DRAWN, image_ids=ids, reading=None)
     receipt = submit_draft(session=session, account_id=team.account.id, draft=draft,

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from registry.field_window import WindowRefusal, WindowRules, WindowVerdict, judge
+from registry.field_window import WindowRules, WindowVerdict, judge
+from registry.intake.refusals import Refusal
 from registry.models import Process
 from registry.states import ScopeKind
 
@@ -36,12 +37,12 @@ INSIDE = OPENS + 5 * DAY
     # arrived before the close, so it was made before the close: the device time after it is a wrong clock
     (CLOSES + 3 * DAY, CLOSES - HOUR, WindowVerdict(None, flagged=True)),
     # refused
-    (OPENS - HOUR, INSIDE, WindowVerdict(WindowRefusal.CAPTURED_BEFORE)),
-    (CLOSES + HOUR, CLOSES + 2 * HOUR, WindowVerdict(WindowRefusal.CAPTURED_AFTER)),
-    (CLOSES - HOUR, CLOSES + 72 * HOUR + timedelta(seconds=1), WindowVerdict(WindowRefusal.CLOSED)),
-    (INSIDE, CLOSES + 10 * DAY, WindowVerdict(WindowRefusal.CLOSED)),  # whatever the device claims
-    (OPENS - HOUR, OPENS - timedelta(minutes=1), WindowVerdict(WindowRefusal.NOT_OPEN)),
-    (INSIDE, OPENS - timedelta(minutes=1), WindowVerdict(WindowRefusal.NOT_OPEN)),
+    (OPENS - HOUR, INSIDE, WindowVerdict(Refusal.CAPTURED_BEFORE)),
+    (CLOSES + HOUR, CLOSES + 2 * HOUR, WindowVerdict(Refusal.CAPTURED_AFTER)),
+    (CLOSES - HOUR, CLOSES + 72 * HOUR + timedelta(seconds=1), WindowVerdict(Refusal.WINDOW_CLOSED)),
+    (INSIDE, CLOSES + 10 * DAY, WindowVerdict(Refusal.WINDOW_CLOSED)),  # whatever the device claims
+    (OPENS - HOUR, OPENS - timedelta(minutes=1), WindowVerdict(Refusal.WINDOW_NOT_OPEN)),
+    (INSIDE, OPENS - timedelta(minutes=1), WindowVerdict(Refusal.WINDOW_NOT_OPEN)),
 ])
 def test_the_window_refuses_or_flags_by_both_clocks(captured: datetime, received: datetime,
                                                     verdict: WindowVerdict) -> None:
@@ -51,11 +52,11 @@ def test_the_window_refuses_or_flags_by_both_clocks(captured: datetime, received
 def test_naive_times_from_sqlite_are_read_as_utc() -> None:
     naive = _process(OPENS.replace(tzinfo=None), CLOSES.replace(tzinfo=None))
     assert judge(naive, captured=CLOSES + HOUR, received=CLOSES + 2 * HOUR, rules=RULES).refusal \
-        is WindowRefusal.CAPTURED_AFTER
+        is Refusal.CAPTURED_AFTER
 
 
 def test_the_grace_and_skew_come_from_the_settings() -> None:
     rules = WindowRules.from_settings(grace_hours=0, clock_skew_minutes=60)
     assert judge(PROCESS, captured=CLOSES - HOUR, received=CLOSES + HOUR, rules=rules).refusal \
-        is WindowRefusal.CLOSED
+        is Refusal.WINDOW_CLOSED
     assert not judge(PROCESS, captured=INSIDE + 30 * timedelta(minutes=1), received=INSIDE, rules=rules).flagged

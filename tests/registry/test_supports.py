@@ -4,17 +4,17 @@ import pytest
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
+from registry.intake.credential import CredentialData
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Support, SupportEvent
 from registry.states import Channel, InvitationState, ReadingSource, SituacionRegistral, SupportStatus
 from registry.supports import (
-    CredentialData,
-    Refusal,
-    SupportRefused,
     SupportSubmission,
     find_conflict,
     submit_support,
 )
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 
 CREDENTIAL = CredentialData(source=ReadingSource.PIPELINE, cic="123456789", identificador_ciudadano="987654321",
                             qr_text="http://qr.ine.mx/000000000000000000000001/20200101/P/000001")
@@ -51,17 +51,17 @@ def test_retrying_the_same_key_returns_the_same_receipt_and_stores_one_support(s
 def test_a_key_reused_for_other_content_is_refused(session: Session) -> None:
     aspirant, other = make_aspirant(session), make_aspirant(session, name="Otra Aspirante")
     _submit(session, _submission(aspirant.id))
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         _submit(session, _submission(other.id))
-    assert refused.value.refusal is Refusal.KEY_REUSED
+    assert refused.value.code is Refusal.KEY_REUSED
 
 
 def test_the_same_aspirant_twice_is_refused(session: Session) -> None:
     aspirant = make_aspirant(session)
     _submit(session, _submission(aspirant.id, key="a"))
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         _submit(session, _submission(aspirant.id, key="b"))
-    assert refused.value.refusal is Refusal.ALREADY_SUPPORTED
+    assert refused.value.code is Refusal.ALREADY_SUPPORTED
 
 
 def test_a_second_aspirant_for_the_same_office_is_accepted_but_does_not_count(session: Session) -> None:
@@ -79,9 +79,9 @@ def test_a_second_aspirant_for_the_same_office_is_accepted_but_does_not_count(se
 def test_citizens_cannot_support_outside_the_collection_window(session: Session) -> None:
     closed = make_process(session, opens=utcnow() - timedelta(days=30), closes=utcnow() - timedelta(days=1))
     aspirant = make_aspirant(session, process=closed)
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         _submit(session, _submission(aspirant.id))
-    assert refused.value.refusal is Refusal.PROCESS_CLOSED
+    assert refused.value.code is Refusal.PROCESS_CLOSED
 
 
 def test_field_captures_with_a_device_time_in_the_future_are_flagged(session: Session) -> None:
@@ -97,15 +97,15 @@ def test_field_captures_with_a_device_time_in_the_future_are_flagged(session: Se
 def test_inactive_auxiliaries_cannot_capture(session: Session, state: InvitationState) -> None:
     aspirant = make_aspirant(session)
     auxiliary = make_auxiliary(session, aspirant=aspirant, state=state)
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         _submit(session, _submission(aspirant.id, channel=Channel.AUXILIARY, auxiliary_id=auxiliary.id))
-    assert refused.value.refusal is Refusal.AUXILIARY_INACTIVE
+    assert refused.value.code is Refusal.AUXILIARY_INACTIVE
 
 
 def test_another_aspirants_auxiliary_cannot_capture_for_this_one(session: Session) -> None:
     aspirant, other = make_aspirant(session), make_aspirant(session, name="Otra Persona")
     auxiliary = make_auxiliary(session, aspirant=other)
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         _submit(session, _submission(aspirant.id, channel=Channel.AUXILIARY, auxiliary_id=auxiliary.id))
-    assert refused.value.refusal is Refusal.AUXILIARY_NOT_OF_ASPIRANT
+    assert refused.value.code is Refusal.AUXILIARY_NOT_OF_ASPIRANT
     assert session.exec(select(col(Support.id))).all() == []

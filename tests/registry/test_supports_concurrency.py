@@ -9,10 +9,11 @@ from sqlmodel import Session, func, select
 
 from core.clock import utcnow
 from core.db import make_engine, session_scope
+from registry.intake.credential import CredentialData
 from registry.models import Support
 from registry.states import Channel, ReadingSource
-from registry.supports import CredentialData, SupportReceipt, SupportSubmission, submit_support
-from tests.factories import make_aspirant
+from registry.supports import SupportReceipt, SupportSubmission, submit_support
+from tests.factories.processes import make_aspirant
 
 RACERS = 4
 

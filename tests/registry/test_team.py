@@ -7,12 +7,11 @@ from auth.models import OAuthIdentity, RoleGrant
 from auth.roles import Role
 from core.audit import AuditEvent, OutboxMessage
 from core.clock import utcnow
+from registry.intake.credential import CredentialData
+from registry.intake.refusals import Refusal, Refused
 from registry.models import Auxiliary, Support
 from registry.states import Channel, InvitationState, ReadingSource, SupportStatus
 from registry.supports import (
-    CredentialData,
-    Refusal,
-    SupportRefused,
     SupportSubmission,
     record_transition,
     submit_support,
@@ -36,7 +35,8 @@ from registry.team import (
 )
 from registry.team_csv import import_auxiliaries_csv
 from registry.team_progress import aspirant_totals, suspension_flag, team_progress
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_auxiliary
 
 SECRET = "team-test-secret-" + "y" * 32
 INVITATION = Invitation(secret=SECRET, url_for=lambda token: f"https://registro.test/campo/invitacion/{token}")
@@ -190,9 +190,9 @@ def test_suspension_refuses_later_captures_and_flags_earlier_ones_without_changi
     snapshot = before.model_dump()
     suspend_auxiliary(session=session, auxiliary_id=auxiliary.id, aspirant_ids=frozenset({aspirant.id}),
                       actor_account_id=make_account(session).id, now=utcnow())
-    with pytest.raises(SupportRefused) as refused:
+    with pytest.raises(Refused) as refused:
         _support(session, aspirant.id, auxiliary.id, "k2", "222222222")
-    assert refused.value.refusal is Refusal.AUXILIARY_INACTIVE
+    assert refused.value.code is Refusal.AUXILIARY_INACTIVE
     assert session.get(Support, before.id).model_dump() == snapshot
     assert suspension_flag(before, auxiliary)
     reactivate_auxiliary(session=session, auxiliary_id=auxiliary.id, aspirant_ids=frozenset({aspirant.id}),

@@ -21,7 +21,8 @@ from registry.team import (
     resend_invitation,
 )
 from registry.team_csv import import_auxiliaries_csv
-from tests.factories import make_account, make_aspirant
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant
 
 CAPPED = Invitation(secret="cap-test-secret-" + "z" * 32, url_for=lambda token: f"https://registro.test/{token}",
                     per_day=2)

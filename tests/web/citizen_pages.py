@@ -19,7 +19,7 @@ from core.db import session_scope
 from registry.codes import issue_code
 from registry.models import CredentialReading
 from registry.states import ReadingSource
-from tests.browser.citizen_photos import BackPhoto, plain_photo, signature_png
+from tests.factories.photos import BackPhoto, plain_photo, signature_png
 
 Page = Any  # a TestClient response
 

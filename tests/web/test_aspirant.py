@@ -14,7 +14,8 @@ from core.db import session_scope
 from registry.models import Aspirant, Auxiliary
 from registry.states import InvitationState
 from tests.delivered_mail import delivered_text
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_auxiliary
 
 NEW = "/aspirante/auxiliares"
 GOOD = {"nombre": "Rosa Pérez Gómez", "clave_elector": "PEGORO90010126M100", "correo": "rosa@ejemplo.mx",

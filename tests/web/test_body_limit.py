@@ -21,9 +21,10 @@ from auth.roles import Role
 from auth.sessions import SESSION_COOKIE
 from core.db import session_scope
 from core.settings import Settings
-from tests.browser.citizen_photos import back_photo, plain_photo, warm_up_reader
 from tests.conftest import TEST_ORIGIN, SignIn, SignInWithRole
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories.accounts import make_account
+from tests.factories.photos import back_photo, plain_photo, warm_up_reader
+from tests.factories.processes import make_aspirant, make_auxiliary
 from web.app import create_app
 from web.routes.field_api import MAX_BATCH_BYTES
 from web.security import CSRF_HEADER

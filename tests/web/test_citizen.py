@@ -22,10 +22,11 @@ from core.settings import Settings
 from registry.models import ActivationCode, CredentialReading, Support
 from registry.states import ReadingSource, SignatureMethod, SupportStatus
 from tests.browser.citizen_live import MovableClock
-from tests.browser.citizen_photos import BackPhoto, back_photo, plain_photo, signature_png, warm_up_reader
 from tests.conftest import TEST_ORIGIN, SignIn
 from tests.delivered_mail import delivered_text
-from tests.factories import make_account, make_aspirant, make_process
+from tests.factories.accounts import make_account
+from tests.factories.photos import BackPhoto, back_photo, plain_photo, signature_png, warm_up_reader
+from tests.factories.processes import make_aspirant, make_process
 from tests.web.citizen_pages import quick_code
 from web.app import create_app
 from web.routes.citizen_flow import Flow, sign_flow

@@ -15,9 +15,10 @@ from starlette.testclient import TestClient
 
 from auth.roles import Role
 from core.db import session_scope
-from tests.browser.citizen_photos import BackPhoto, back_photo, warm_up_reader
 from tests.conftest import SignedIn
-from tests.factories import make_account, make_aspirant, make_process
+from tests.factories.accounts import make_account
+from tests.factories.photos import BackPhoto, back_photo, warm_up_reader
+from tests.factories.processes import make_aspirant, make_process
 from tests.web.citizen_pages import (
     Journey,
     body_of,

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+import registry.field
 from auth.roles import Role
 from core.clock import utcnow
 from core.db import session_scope
@@ -16,9 +17,9 @@ from registry.field import record_capture
 from registry.models import Auxiliary, Support, SupportEvent
 from registry.states import InvitationState
 from registry.supports import SupportReceipt
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
-from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
-from web.routes.field_api import WRITER_STATE
+from tests.factories.accounts import make_account
+from tests.factories.photos import flat_back, flat_identity, plain_photo, signature_png, unreadable_back
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 from web.security import CSRF_HEADER
 
 BATCH = "/api/campo/lote"
@@ -48,7 +49,7 @@ def item(key: str, aspirant_id: int, *, seed: int = 0, back: bytes | None = None
     body: dict[str, Any] = {
         "key": key, "aspirant_id": aspirant_id, "captured_at": (utcnow() - timedelta(minutes=3)).isoformat(),
         "signature_method": "drawn",
-        "images": {"back": "data:image/jpeg;base64," + _b64(back or back_photo(seed)), "front": _b64(plain_photo(170)),
+        "images": {"back": "data:image/jpeg;base64," + _b64(back or flat_back(seed)), "front": _b64(plain_photo(170)),
                    "live_photo": _b64(plain_photo(150)), "signature": _b64(signature_png())}}
     return {**body, **changes}
 
@@ -75,7 +76,8 @@ def test_a_batch_item_gets_a_folio_and_the_server_reads_the_back_itself(client: 
     assert (answer["status"], answer["replay"], answer["manual_capture"]) == ("received", False, False)
     with Session(app.state.engine) as db:
         support = db.exec(select(Support)).one()
-    assert (support.folio, support.cic, support.auxiliary_id) == (answer["folio"], identity(0).cic, team.auxiliary_id)
+    assert (support.folio, support.cic, support.auxiliary_id) == (answer["folio"], flat_identity(0).cic,
+                                                                  team.auxiliary_id)
 
 
 def test_repeated_keys_get_the_same_folio_and_store_one_support(client: TestClient, app: Starlette,
@@ -91,14 +93,15 @@ def test_multipart_batches_carry_the_photos_as_file_parts(client: TestClient, te
                        "captured_at": utcnow().isoformat(),
                        "images": {"back": "p0.back", "front": "p0.front", "live_photo": "p0.live",
                                   "signature": "p0.sig"}}]}
-    files = {"p0.back": ("back.jpg", back_photo(1), "image/jpeg"), "p0.front": ("f.jpg", plain_photo(170)),
+    files = {"p0.back": ("back.jpg", flat_back(1), "image/jpeg"), "p0.front": ("f.jpg", plain_photo(170)),
              "p0.live": ("l.jpg", plain_photo(150)), "p0.sig": ("s.png", signature_png(), "image/png")}
     response = client.post(BATCH, data={"lote": json.dumps(meta)}, files=files)
     assert response.status_code == 200 and response.json()["items"][0]["status"] == "received"
 
 
 def test_a_write_failing_mid_batch_answers_retry_for_that_item_only(client: TestClient, app: Starlette,
-                                                                    team: Team) -> None:
+                                                                    team: Team,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
 
     def fail_second_write(**kwargs: Any) -> SupportReceipt:
@@ -108,14 +111,14 @@ def test_a_write_failing_mid_batch_answers_retry_for_that_item_only(client: Test
             raise ConnectionError("database went away mid-write")
         return receipt
 
-    setattr(app.state, WRITER_STATE, fail_second_write)
+    monkeypatch.setattr(registry.field, "record_capture", fail_second_write)
     items = [item(f"clave-cliente-{n:04d}", team.aspirant_id, seed=n) for n in range(3)]
     answers = _send(client, *items)
     assert [(a["status"], a.get("retryable")) for a in answers] == [("received", None), ("error", True),
                                                                     ("received", None)]
     assert "Se enviará de nuevo" in answers[1]["message"]
     before = _stored(app)
-    delattr(app.state, WRITER_STATE)
+    monkeypatch.undo()
     retried = _send(client, *items)
     assert [a["status"] for a in retried] == ["received"] * 3 and [a["replay"] for a in retried] == [True, False, True]
     assert set(before) < set(_stored(app)) and len(_stored(app)) == 6
@@ -201,8 +204,8 @@ def test_the_session_probe_gives_the_current_token_and_teams(client: TestClient,
 
 def test_reading_a_back_while_online_shows_the_cic_and_stores_nothing(client: TestClient, app: Starlette,
                                                                       team: Team) -> None:
-    read = client.post("/api/campo/leer", files={"reverso": ("r.jpg", back_photo(3), "image/jpeg")}).json()
-    assert read == {"ok": True, "cic": identity(3).cic, "qr": True}
+    read = client.post("/api/campo/leer", files={"reverso": ("r.jpg", flat_back(3), "image/jpeg")}).json()
+    assert read == {"ok": True, "cic": flat_identity(3).cic, "qr": True}
     blind = client.post("/api/campo/leer", files={"reverso": ("r.jpg", unreadable_back(), "image/jpeg")}).json()
     assert blind["ok"] is False and blind["advice"]
     assert _stored(app) == []

@@ -18,8 +18,9 @@ from core.clock import utcnow
 from core.db import session_scope
 from registry.models import Aspirant, Auxiliary, Opl, Process, StoredImage, Support
 from registry.states import InvitationState
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
-from tests.registry.field_photos import back_photo, identity, plain_photo, signature_png, unreadable_back
+from tests.factories.accounts import make_account
+from tests.factories.photos import flat_back, flat_identity, plain_photo, signature_png, unreadable_back
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 
 
 @pytest.fixture
@@ -58,8 +59,8 @@ def test_the_capture_page_is_an_installable_offline_capable_form(client: TestCli
 
 def test_a_readable_back_is_confirmed_with_the_cic_then_stored_once(client: TestClient, app: Starlette,
                                                                     auxiliary_id: int) -> None:
-    confirm = _step_one(client, back_photo(4))
-    assert confirm.status_code == 200 and identity(4).cic in confirm.text
+    confirm = _step_one(client, flat_back(4))
+    assert confirm.status_code == 200 and flat_identity(4).cic in confirm.text
     draft = _draft(confirm.text)
     first = client.post("/campo/captura/confirmar", data={"borrador": draft})
     again = client.post("/campo/captura/confirmar", data={"borrador": draft})  # a double tap
@@ -67,7 +68,7 @@ def test_a_readable_back_is_confirmed_with_the_cic_then_stored_once(client: Test
     assert folio is not None and folio.group(0) in again.text and "ya estaba guardada" in again.text
     with Session(app.state.engine) as db:
         support = db.exec(select(Support)).one()
-    assert (support.folio, support.cic, support.manual_capture) == (folio.group(0), identity(4).cic, False)
+    assert (support.folio, support.cic, support.manual_capture) == (folio.group(0), flat_identity(4).cic, False)
 
 
 def test_an_unreadable_back_asks_for_typed_identifiers_and_marks_the_capture_manual(
@@ -86,7 +87,7 @@ def test_an_unreadable_back_asks_for_typed_identifiers_and_marks_the_capture_man
 
 def test_missing_photos_and_statement_are_explained_on_the_form(client: TestClient, auxiliary_id: int) -> None:
     page = client.post("/campo/captura", data={"aspirante": "1"},
-                       files={"reverso": ("r.jpg", back_photo(4), "image/jpeg")})
+                       files={"reverso": ("r.jpg", flat_back(4), "image/jpeg")})
     assert page.status_code == 400
     for field in ("frente", "foto_viva", "firma", "manifestacion"):
         assert f'id="{field}-error"' in page.text
@@ -94,7 +95,7 @@ def test_missing_photos_and_statement_are_explained_on_the_form(client: TestClie
 
 def test_a_forged_or_foreign_draft_is_refused(client: TestClient, app: Starlette, auxiliary_id: int,
                                               sign_in: Callable[..., Any]) -> None:
-    draft = _draft(_step_one(client, back_photo(4)).text)
+    draft = _draft(_step_one(client, flat_back(4)).text)
     assert client.post("/campo/captura/confirmar", data={"borrador": draft[:-3] + "xyz"}).status_code == 400
     with session_scope(app.state.engine) as db:
         other = make_account(db, role=Role.AUXILIARY).id
@@ -116,7 +117,7 @@ def test_a_suspended_auxiliary_is_told_and_cannot_capture(client: TestClient, ap
 
 
 def test_home_lists_only_the_auxiliarys_own_captures(client: TestClient, app: Starlette, auxiliary_id: int) -> None:
-    client.post("/campo/captura/confirmar", data={"borrador": _draft(_step_one(client, back_photo(4)).text)})
+    client.post("/campo/captura/confirmar", data={"borrador": _draft(_step_one(client, flat_back(4)).text)})
     with Session(app.state.engine) as db:
         mine = db.exec(select(Support)).one()
     page = client.get("/campo").text
@@ -172,7 +173,7 @@ def test_the_online_form_refuses_a_capture_after_the_close_before_storing_photos
         client: TestClient, app: Starlette, sign_in: Callable[..., Any]) -> None:
     now = utcnow()
     sign_in(client, _join(app, opens=now - timedelta(days=20), closes=now - timedelta(hours=1)))
-    refused = _step_one(client, back_photo(4))
+    refused = _step_one(client, flat_back(4))
     assert refused.status_code == 409 and "El periodo para recabar apoyo ya terminó." in refused.text
     with Session(app.state.engine) as db:
         assert db.exec(select(StoredImage)).all() == [] and db.exec(select(Support)).all() == []

@@ -21,7 +21,8 @@ from core.db import session_scope
 from registry.codes import issue_code
 from registry.models import ActivationCode, Auxiliary, CredentialReading
 from registry.states import ReadingSource
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 
 NEW = "/aspirante/auxiliares"
 GOOD = {"nombre": "Rosa Pérez Gómez", "clave_elector": "PEGORO90010126M100", "correo": "rosa@ejemplo.mx",

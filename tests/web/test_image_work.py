@@ -14,13 +14,14 @@ from sqlalchemy.engine import Engine, make_url
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-import registry.images
+import capture.pipeline
 from auth.roles import Role
 from core.db import session_scope
 from core.settings import Settings
-from tests.browser.citizen_photos import back_photo, plain_photo, warm_up_reader
 from tests.conftest import TEST_ORIGIN, SignIn, SignInWithRole
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories.accounts import make_account
+from tests.factories.photos import back_photo, plain_photo, warm_up_reader
+from tests.factories.processes import make_aspirant, make_auxiliary
 from web.app import create_app
 from web.image_work import ImageGate
 
@@ -117,15 +118,15 @@ def test_a_photo_is_decoded_and_re_encoded_with_no_transaction_open(
     engine: Engine = app.state.engine
     watch = TransactionWatch(engine)
     seen: list[tuple[int, bool]] = []
-    real_load_image = registry.images.load_image
+    real_load_image = capture.pipeline.load_image  # the back is decoded once, by the reader, for the store too
 
     def watched_load_image(*args: Any, **kwargs: Any) -> Any:
         free = write_lock_is_free(engine) if engine.dialect.name == "sqlite" else True
         seen.append((watch.open, free))
         return real_load_image(*args, **kwargs)
 
-    monkeypatch.setattr(registry.images, "load_image", watched_load_image)
+    monkeypatch.setattr(capture.pipeline, "load_image", watched_load_image)
     sent = send_back(client, back_photo(1).data)
     assert sent.status_code == 303, re.findall(r'class="field-error[^>]*>([^<]*)<', sent.text)
     assert sent.status_code == 303 and "/ciudadano/codigo/confirmar" in sent.headers["location"]
-    assert seen == [(0, True)]  # the photo was cleaned once, with nothing open and the write lock free
+    assert seen == [(0, True)]  # the photo was decoded once, with nothing open and the write lock free

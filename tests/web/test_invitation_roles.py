@@ -19,7 +19,8 @@ from core.db import session_scope
 from registry.models import Auxiliary
 from registry.states import InvitationState
 from registry.team import AuxiliaryForm, Invitation, invitation_link_token, register_auxiliary
-from tests.factories import make_account, make_aspirant, make_opl, make_process
+from tests.factories.accounts import make_account
+from tests.factories.processes import make_aspirant, make_opl, make_process
 
 INVITED = "rosa@ejemplo.mx"
 

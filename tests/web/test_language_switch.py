@@ -13,9 +13,10 @@ from starlette.testclient import TestClient
 
 from auth.roles import Role
 from core.db import session_scope
-from tests.browser.citizen_photos import BackPhoto, back_photo, warm_up_reader
-from tests.factories import make_account, make_aspirant, make_auxiliary, make_process
-from tests.registry import field_photos
+from tests.factories import photos as made_photos
+from tests.factories.accounts import make_account
+from tests.factories.photos import BackPhoto, back_photo, warm_up_reader
+from tests.factories.processes import make_aspirant, make_auxiliary, make_process
 from tests.web.citizen_pages import Journey, Page, hidden, one, quick_code, step, switch_language, tree
 
 
@@ -115,9 +116,9 @@ def auxiliary(app: Starlette, client: TestClient, sign_in: Callable[..., Any]) -
 def _field_step_one(client: TestClient, back: bytes) -> Page:
     page = client.get("/campo/captura")
     files = {"reverso": ("r.jpg", back, "image/jpeg"),
-             "frente": ("f.jpg", field_photos.plain_photo(170), "image/jpeg"),
-             "foto_viva": ("v.jpg", field_photos.plain_photo(150), "image/jpeg"),
-             "firma": ("s.png", field_photos.signature_png(), "image/png")}
+             "frente": ("f.jpg", made_photos.plain_photo(170), "image/jpeg"),
+             "foto_viva": ("v.jpg", made_photos.plain_photo(150), "image/jpeg"),
+             "firma": ("s.png", made_photos.signature_png(), "image/png")}
     data = {"aspirante": hidden(page, "aspirante"), "manifestacion": "si"}
     return client.post("/campo/captura", data=data, files=files)
 
@@ -127,8 +128,8 @@ def test_the_field_confirmation_keeps_its_draft_across_a_language_switch(client:
     english_capture = switch_language(client, client.get("/campo/captura"))
     assert one(english_capture, "html")["lang"] == "en" and one(english_capture, "form#captura")
     switch_language(client, english_capture)  # back to Spanish
-    cic = field_photos.identity(4).cic
-    confirm = _field_step_one(client, field_photos.back_photo(4))
+    cic = made_photos.flat_identity(4).cic
+    confirm = _field_step_one(client, made_photos.flat_back(4))
     assert confirm.url.path == "/campo/captura/confirmar" and cic not in str(confirm.url)
     english = switch_language(client, confirm)
     assert one(english, "html")["lang"] == "en"
@@ -141,7 +142,7 @@ def test_the_field_confirmation_keeps_its_draft_across_a_language_switch(client:
 
 def test_a_field_confirmation_with_errors_keeps_its_draft_across_a_language_switch(client: TestClient,
                                                                                     auxiliary: None) -> None:
-    confirm = _field_step_one(client, field_photos.unreadable_back())
+    confirm = _field_step_one(client, made_photos.unreadable_back())
     wrong = client.post("/campo/captura/confirmar", data={"borrador": hidden(confirm, "borrador"), "cic": "12345"})
     assert wrong.status_code == 400 and one(wrong, "#cic-error")
     english = switch_language(client, wrong)

@@ -24,9 +24,10 @@ from core.settings import Settings
 from registry.models import Auxiliary
 from registry.states import InvitationState
 from tests.auth.login_flow import sign_in_through_provider, start
-from tests.browser.citizen_photos import back_photo, warm_up_reader
 from tests.conftest import TEST_ORIGIN, SignIn, SignInWithRole
-from tests.factories import make_account, make_aspirant, make_auxiliary
+from tests.factories.accounts import make_account
+from tests.factories.photos import back_photo, warm_up_reader
+from tests.factories.processes import make_aspirant, make_auxiliary
 from web.app import create_app
 from web.ratelimit import CREDENTIAL, KEY_PREFIX, build_rate_limiter
 

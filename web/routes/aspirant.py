@@ -36,6 +36,7 @@ from web.i18n import gettext as _
 from web.ratelimit import INVITATION_RESEND, rate_limited
 from web.security import requires
 from web.services import call_reader, call_service, mail_delivery, now
+from web.state import services
 
 MANAGE = Permission.ASPIRANT_AUXILIARY_MANAGE
 
@@ -57,7 +58,7 @@ def _chosen_aspirant(request: Request, form: FormData | None = None) -> int:
 
 
 def invitation(request: Request) -> Invitation:
-    settings = request.app.state.settings
+    settings = services(request).settings
 
     def url_for(token: str) -> str:
         return settings.public_origin + str(request.app.url_path_for("field_invitation", token=token))
@@ -66,7 +67,7 @@ def invitation(request: Request) -> Invitation:
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(request, template, context,
+    response: Response = services(request).templates.TemplateResponse(request, template, context,
                                                                       status_code=status_code)
     return response
 
@@ -87,7 +88,7 @@ async def home(request: Request) -> Response:
     capped = request.query_params.get("hecho") == "tope"
     return _render(request, "aspirant/home.html", {
         "sections": sections, "messages": [{"level": "ok", "text": done}] if done else [],
-        "errors": [daily_cap_message(request.app.state.settings.invitations_per_day)] if capped else []})
+        "errors": [daily_cap_message(services(request).settings.invitations_per_day)] if capped else []})
 
 
 def _done_message(code: str) -> str | None:

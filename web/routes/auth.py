@@ -36,6 +36,7 @@ from web.errors import render_error
 from web.i18n import gettext
 from web.ratelimit import LOGIN_START, SIGN_IN, SIGN_IN_ACCOUNT, limit_reached, rate_limited
 from web.security import public
+from web.state import services
 
 if TYPE_CHECKING:
     from auth.local_provider import LocalProvider
@@ -94,7 +95,7 @@ def safe_next(value: object) -> str | None:
 
 
 def _providers(request: Request) -> LoginProviders:
-    providers: LoginProviders = request.app.state.login_providers
+    providers: LoginProviders = services(request).login_providers
     return providers
 
 
@@ -117,7 +118,7 @@ async def login(request: Request) -> Response:
     failure = _failure_text(request)
     context = {"providers": _providers(request).offered, "siguiente": safe_next(request.query_params.get(NEXT_KEY)),
                "errors": [failure] if failure else []}
-    response = request.app.state.templates.TemplateResponse(request, "auth/login.html", context)
+    response = services(request).templates.TemplateResponse(request, "auth/login.html", context)
     return _no_store(response)
 
 
@@ -134,7 +135,7 @@ async def login_start(request: Request) -> Response:
         request.session[NEXT_KEY] = siguiente
     try:
         url = await _providers(request).authorization_url(
-            name, request, redirect_uri=callback_url(request.app.state.settings, name))
+            name, request, redirect_uri=callback_url(services(request).settings, name))
     except LoginFailure as failure:
         return await _failed(request, name, failure)
     return _no_store(RedirectResponse(url, status_code=303))
@@ -158,7 +159,7 @@ async def login_callback(request: Request) -> Response:
     finally:
         request.session.clear()  # state is single use, whatever happened
     response = RedirectResponse(siguiente or request.app.url_path_for(home), status_code=303)
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     response.set_cookie(SESSION_COOKIE, token, max_age=int(settings.session_absolute.total_seconds()), path="/",
                         secure=settings.secure_cookies, httponly=True, samesite="lax")
     return _no_store(response)
@@ -173,15 +174,15 @@ def _sign_in(request: Request, identity: ProviderIdentity) -> tuple[str, str]:
 
 
 def _sign_in_once(request: Request, identity: ProviderIdentity) -> tuple[str, str]:
-    now = request.app.state.clock()
+    now = services(request).clock()
     principal = request.state.principal
-    with session_scope(request.app.state.engine) as session:
+    with session_scope(services(request).engine) as session:
         account = account_for_identity(session=session, identity=identity, now=now,
                                        signed_in_account_id=principal.account_id if principal else None)
         assert account.id is not None
         token = start_session(session=session, account_id=account.id, now=now,
                               previous_token=request.state.session_token,
-                              max_live=request.app.state.settings.session_max_per_account)
+                              max_live=services(request).settings.session_max_per_account)
         record_audit(session, action="login", actor_account_id=account.id, object_type="account",
                      object_id=account.id, after=f"provider={identity.provider}")
         return token, load_principal(session=session, account=account).home_route()
@@ -195,7 +196,7 @@ async def _failed(request: Request, provider: str, failure: LoginFailure) -> Res
 
 def _audit_failure(request: Request, provider: str, failure: LoginFailure) -> None:
     principal = request.state.principal
-    with session_scope(request.app.state.engine) as session:
+    with session_scope(services(request).engine) as session:
         record_audit(session, action="login_failed", actor_account_id=principal.account_id if principal else None,
                      object_type="provider", object_id=provider[:64],
                      after=f"reason={failure.reason}; detail={failure.detail}")
@@ -206,15 +207,15 @@ async def logout(request: Request) -> Response:
     token = request.state.session_token
     if token:
         await run_in_threadpool(_sign_out, request, token)
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     response = RedirectResponse(request.app.url_path_for("home"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax")
     return _no_store(response)
 
 
 def _sign_out(request: Request, token: str) -> None:
-    with session_scope(request.app.state.engine) as session:
-        account_id = end_session(session=session, token=token, now=request.app.state.clock())
+    with session_scope(services(request).engine) as session:
+        account_id = end_session(session=session, token=token, now=services(request).clock())
         if account_id is not None:
             record_audit(session, action="logout", actor_account_id=account_id, object_type="account",
                          object_id=account_id)

@@ -17,11 +17,12 @@ from web.routes import citizen_code, citizen_support
 from web.routes.citizen_flow import render
 from web.security import requires
 from web.services import call_reader
+from web.state import services
 
 
 @requires(Permission.CITIZEN_HOME_VIEW)
 async def home(request: Request) -> Response:
-    return request.app.state.templates.TemplateResponse(request, "citizen/home.html", {})
+    return services(request).templates.TemplateResponse(request, "citizen/home.html", {})
 
 
 @requires(Permission.CITIZEN_SUPPORT_VIEW)

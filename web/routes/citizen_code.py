@@ -14,7 +14,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from capture.intake import IntakeError
 from capture.result import BackReading, Reason
 from registry.citizen import (
     ReadingSummary,
@@ -23,31 +22,30 @@ from registry.citizen import (
     record_back_reading,
 )
 from registry.codes import IssueRefusal, display_code
-from registry.states import ImageKind
+from registry.intake.refusals import Refusal, Refused
 from web.body_limit import accepts_photos
 from web.decoding import advice
+from web.fields import checked, read_form, upload_bytes
 from web.i18n import gettext as _
-from web.image_work import clean_upload, image_work
+from web.image_work import image_work
 from web.ratelimit import CREDENTIAL, DECODE, DECODE_IP, limit_reached, rate_limited
 from web.routes.citizen_flow import (
     Flow,
     carry_code,
-    checked,
     flow_token,
     issue_refusal_message,
     local_today,
     read_flow,
-    read_form,
     recall_new_code,
     redirect_to,
     remember_new_code,
     render,
     sign_flow,
-    upload_bytes,
 )
 from web.routes.citizen_mail import code_mail, public_link
 from web.security import requires
 from web.services import call_reader, call_service, mail_delivery, now
+from web.state import services
 
 PHOTO_PAGE = "citizen/code_photo.html"
 UNREAD_PAGE = "citizen/code_unread.html"
@@ -70,23 +68,22 @@ async def photo_sent(request: Request) -> Response:
     data = await upload_bytes(request, form, "reverso")
     if data is None:
         return _photo_error(request, _("Toma o elige una foto del reverso de tu credencial."))
-    reading = await request.app.state.decoder.read_back(data, today=local_today(request))
-    if not reading.qr_ok or reading.expired:
-        return _photo_error(request, advice(reading.reason or Reason.QR_UNREADABLE))
-    if not reading.mrz_ok:  # nothing is kept: without a CIC read from the photo there is no code to give
-        return _unread(request, advice(reading.reason or Reason.MRZ_UNREADABLE))
+    decoded = await services(request).decoder.read_back(data, today=local_today(request))
     try:
-        summary = await _keep_reading(request, data, reading)
-    except IntakeError as error:
-        return _photo_error(request, advice(error.reason))
+        summary = await call_service(request, record_back_reading, store=services(request).image_store,
+                                     decoded=decoded, today=local_today(request))
+    except Refused as refused:
+        return _not_kept(request, refused, decoded.reading)
     flow = Flow(account_id=request.state.principal.account_id, reading_id=summary.reading_id)
     return redirect_to(request, "citizen_code_confirm", flow)
 
 
-async def _keep_reading(request: Request, data: bytes, reading: BackReading) -> ReadingSummary:
-    image = await clean_upload(request, data, ImageKind.BACK)  # before the transaction: decoding takes a while
-    return await call_service(request, record_back_reading, store=request.app.state.image_store, image=image,
-                              reading=reading)
+def _not_kept(request: Request, refused: Refused, reading: BackReading) -> Response:
+    """Nothing was kept. Only a card whose QR was read but whose bottom lines were not gets the page that sends
+    the citizen to an auxiliary or the OPL (no typed CIC here); any other photo is simply taken again."""
+    if refused.code is Refusal.UNREADABLE and reading.qr_ok:
+        return _unread(request, advice(reading.reason or Reason.MRZ_UNREADABLE))
+    return _photo_error(request, advice(reading.reason or Reason.QR_UNREADABLE))
 
 
 def _photo_error(request: Request, message: str) -> Response:
@@ -142,22 +139,24 @@ async def confirm_sent(request: Request) -> Response:
         return too_many
     claim = form.get("accion") == "reclamar"
     if claim and not checked(form, "es_mia"):
-        context = _confirm_context(request, flow, summary, claimable=True,
-                                   claim_error=_("Marca la casilla para declarar que esta credencial es tuya."))
-        return render(request, CONFIRM_PAGE, context, status_code=400)
+        message = _("Marca la casilla para declarar que esta credencial es tuya.")
+        return _confirm_again(request, flow, summary, claimable=True, claim_error=message)
     result = await call_service(request, generate_code, account_id=flow.account_id, reading_id=flow.reading_id,
-                                secret_key=request.app.state.settings.secret_key, now=now(request),
+                                secret_key=services(request).settings.secret_key, now=now(request),
                                 compose=partial(code_mail, support_link=public_link(request, "citizen_support")),
                                 claim=claim, notice=_claim_notice)
     if result.issued is None:
         assert result.refusal is not None
-        context = _confirm_context(request, flow, summary, confirm_error=issue_refusal_message(result.refusal),
-                                   claimable=result.refusal is IssueRefusal.CREDENTIAL_TAKEN)
-        return render(request, CONFIRM_PAGE, context, status_code=400)
+        return _confirm_again(request, flow, summary, confirm_error=issue_refusal_message(result.refusal),
+                              claimable=result.refusal is IssueRefusal.CREDENTIAL_TAKEN)
     response = redirect_to(request, "citizen_code_ready")
     remember_new_code(request, response, result.issued)
     response.background = mail_delivery(request)
     return response
+
+
+def _confirm_again(request: Request, flow: Flow, summary: ReadingSummary, **extra: Any) -> Response:
+    return render(request, CONFIRM_PAGE, _confirm_context(request, flow, summary, **extra), status_code=400)
 
 
 def _claim_notice() -> tuple[str, str]:

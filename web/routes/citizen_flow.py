@@ -5,10 +5,8 @@ domain's outcomes."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
@@ -18,25 +16,21 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadData, URLSafeTimedSerializer
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from core.clock import to_local
 from core.settings import Environment
-from core.text import without_unsafe_characters
 from registry.codes import CodeOutcome, IssuedCode, IssueRefusal
-from registry.supports import Refusal
-from web.errors import render_error
+from registry.intake.drafts import DraftSeal
+from web.fields import SIGNED_TOKEN_CHARS, token
 from web.i18n import gettext as _
 from web.services import now
+from web.state import services
 
-FLOW_MAX_AGE_SECONDS = 3 * 3600  # a step left open longer than this starts again (the code itself lasts 24 h)
 CODE_COOKIE = "registro_codigo"
 CODE_COOKIE_SECONDS = 15 * 60  # long enough to copy the code, short enough not to linger on a shared phone
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{20,80}")
-SIGNATURE_DATA_URL = re.compile(r"data:image/png;base64,(?P<data>[A-Za-z0-9+/=]+)")
 CARRY_SALT = "registro-codigo-continuar"
 
 
@@ -57,34 +51,33 @@ class Flow:
         return replace(self, **changes)
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="registro-ciudadano-pasos")
+def _seal(request: Request) -> DraftSeal:
+    return DraftSeal(services(request).settings.secret_key, "ciudadano")
 
 
 def sign_flow(request: Request, flow: Flow) -> str:
-    return str(_serializer(request).dumps({k: v for k, v in asdict(flow).items() if v is not None}))
+    steps = {k: v for k, v in asdict(flow).items() if v is not None and k != "account_id"}
+    return _seal(request).seal(flow.account_id, steps)
 
 
 def read_flow(request: Request, token: str | None) -> Flow | None:
     """The step state from a query or form field, if it is genuine, recent and this account's."""
-    if not token:
+    account_id = request.state.principal.account_id
+    steps = _seal(request).open(account_id, token)
+    known = {f.name for f in fields(Flow)} - {"account_id"}
+    if steps is None or not set(steps) <= known:
         return None
     try:
-        data = _serializer(request).loads(token, max_age=FLOW_MAX_AGE_SECONDS)
-    except BadData:
+        return Flow(account_id=account_id, **steps)
+    except TypeError:
         return None
-    known = {f.name for f in fields(Flow)}
-    if not isinstance(data, dict) or not set(data) <= known:
-        return None
-    flow = Flow(**data)
-    return flow if flow.account_id == request.state.principal.account_id else None
 
 
 def flow_token(request: Request, form: FormData | None = None) -> str | None:
     if form is not None:
-        value = form.get("flujo")
-        return value if isinstance(value, str) else None
-    return request.query_params.get("flujo")
+        return token(form, "flujo")
+    value = request.query_params.get("flujo")
+    return value if value is not None and len(value) <= SIGNED_TOKEN_CHARS else None
 
 
 def redirect_to(request: Request, route: str, flow: Flow | None = None) -> RedirectResponse:
@@ -93,67 +86,26 @@ def redirect_to(request: Request, route: str, flow: Flow | None = None) -> Redir
     return RedirectResponse(f"{target}{query}", status_code=303)
 
 
-async def read_form(request: Request) -> FormData | Response:
-    try:
-        return await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
-    except MultiPartException:
-        return render_error(request, 413)
-
-
-async def upload_bytes(request: Request, form: FormData, name: str) -> bytes | None:
-    """The uploaded file's bytes (None when no file was chosen); at most one byte over the limit is read, so
-    an oversized upload is refused by the intake rules without holding all of it in memory."""
-    upload = form.get(name)
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return None
-    data = await upload.read(request.app.state.settings.upload_max_bytes + 1)
-    return data or None
-
-
-def signature_data_url(form: FormData) -> bytes | None:
-    """Where signature.js leaves the PNG when the browser cannot fill a file input."""
-    value = form.get("firma_datos")
-    match = SIGNATURE_DATA_URL.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        return None
-    try:
-        return base64.b64decode(match.group("data"), validate=True)
-    except binascii.Error:
-        return None
-
-
-def checked(form: FormData, name: str) -> bool:
-    return form.get(name) == "si"
-
-
-def text_field(form: FormData, name: str, limit: int = 200) -> str:
-    """The citizen's forms take codes and identifiers only, each judged afterwards by its strict format. The
-    characters core.text refuses (NUL, bidi, zero-width: a code pasted from a mail app may carry one) are
-    dropped first, so they neither reach the database nor cost the citizen a wrong try."""
-    value = form.get(name)
-    return without_unsafe_characters(value)[:limit] if isinstance(value, str) else ""
-
-
 def local_today(request: Request) -> date:
     moment: datetime = now(request)
     return to_local(moment).date()
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(request, template, context,
+    response: Response = services(request).templates.TemplateResponse(request, template, context,
                                                                       status_code=status_code)
     response.headers["Cache-Control"] = "no-store"  # pages carry the citizen's CIC, code or folio
     return response
 
 
 def _fernet(request: Request, purpose: bytes = b"registro activation code display") -> Fernet:
-    secret = request.app.state.settings.secret_key.encode()
+    secret = services(request).settings.secret_key.encode()
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
     return Fernet(base64.urlsafe_b64encode(raw))
 
 
 def _secure_cookie(request: Request) -> bool:
-    return request.app.state.settings.env is not Environment.DEVELOPMENT or request.url.scheme == "https"
+    return services(request).settings.env is not Environment.DEVELOPMENT or request.url.scheme == "https"
 
 
 def set_sealed_cookie(request: Request, response: Response, name: str, payload: dict[str, Any], *, path: str,
@@ -208,7 +160,7 @@ def recall_new_code(request: Request) -> NewCode | None:
 
 
 def _carry_serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt=CARRY_SALT)
+    return URLSafeTimedSerializer(services(request).settings.secret_key, salt=CARRY_SALT)
 
 
 def _session_tag(request: Request) -> str | None:
@@ -263,12 +215,3 @@ def issue_refusal_message(refusal: IssueRefusal) -> str:
         IssueRefusal.NO_OPEN_PROCESS: _("Ahora no hay ningún proceso recabando apoyo ciudadano."),
     }
     return messages[refusal]
-
-
-def support_refusal_message(refusal: Refusal) -> str:
-    messages = {
-        Refusal.ALREADY_SUPPORTED: _("Ya diste tu apoyo a esta persona con esta credencial. Solo cuenta una vez, así que no se registra de nuevo."),  # noqa: E501
-        Refusal.PROCESS_CLOSED: _("El periodo para apoyar a esta persona ya terminó."),
-        Refusal.ASPIRANT_NOT_FOUND: _("Esa persona aspirante no está disponible. Elige otra."),
-    }
-    return messages.get(refusal, _("No pudimos registrar tu apoyo. Empieza de nuevo desde tu código."))

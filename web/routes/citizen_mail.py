@@ -10,11 +10,12 @@ from starlette.requests import Request
 
 from registry.citizen import ReceiptFacts
 from web.i18n import gettext as _
+from web.state import services
 from web.templating import local_time
 
 
 def public_link(request: Request, route: str) -> str:
-    return request.app.state.settings.base_url.rstrip("/") + str(request.app.url_path_for(route))
+    return services(request).settings.base_url.rstrip("/") + str(request.app.url_path_for(route))
 
 
 def code_mail(code: str, expires_at: datetime, *, support_link: str) -> tuple[str, str]:

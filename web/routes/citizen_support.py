@@ -14,8 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from capture.intake import IntakeError
-from core.text import as_row_id
+from capture.result import Reason
 from registry.citizen import (
     AcknowledgementNeeded,
     SupportDraft,
@@ -25,33 +24,40 @@ from registry.citizen import (
     open_aspirants,
 )
 from registry.codes import CodeOutcome, CodeRefused, check_code
-from registry.images import store_image
+from registry.intake.photos import store_photos
+from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
-from registry.supports import Refusal, SupportRefused
 from web.body_limit import accepts_photos
 from web.decoding import advice
+from web.fields import (
+    CARRY_REF_CHARS,
+    CODE_CHARS,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_CHARS,
+    checked,
+    read_form,
+    row_id,
+    signature_data_url,
+    text,
+    upload_bytes,
+)
 from web.i18n import gettext as _
 from web.image_work import clean_upload, image_work
+from web.refusals import Audience, refusal_message
 from web.routes.citizen_flow import (
-    IDEMPOTENCY_KEY,
     Flow,
     carried_code,
-    checked,
     code_outcome_message,
     flow_token,
     read_flow,
-    read_form,
     redirect_to,
     render,
     sign_flow,
-    signature_data_url,
-    support_refusal_message,
-    text_field,
-    upload_bytes,
 )
 from web.routes.citizen_mail import public_link, receipt_mail
 from web.security import requires
 from web.services import call_reader, call_service, mail_delivery, now
+from web.state import services
 
 CODE_PAGE = "citizen/support_code.html"
 
@@ -66,12 +72,12 @@ async def code_sent(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    typed = text_field(form, "codigo", 40)
+    typed = text(form, "codigo", CODE_CHARS)
     if not typed:
         return render(request, CODE_PAGE, {"code_error": _("Escribe tu código de activación.")}, status_code=400)
     account_id = request.state.principal.account_id
     check = await call_service(request, check_code, account_id=account_id, code=typed,
-                               secret_key=request.app.state.settings.secret_key, now=now(request))
+                               secret_key=services(request).settings.secret_key, now=now(request))
     if check.outcome is not CodeOutcome.VALID:
         message = code_outcome_message(check.outcome, check.attempts_left)
         return render(request, CODE_PAGE, {"code_error": message, "codigo": typed}, status_code=400)
@@ -85,7 +91,7 @@ async def continue_sent(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    code_id = carried_code(request, text_field(form, "codigo_ref", 400))
+    code_id = carried_code(request, text(form, "codigo_ref", CARRY_REF_CHARS))
     if code_id is None:
         message = _("Escribe el código de activación que te mostramos y enviamos a tu correo.")
         return render(request, CODE_PAGE, {"code_error": message}, 400)
@@ -136,17 +142,17 @@ async def aspirant_sent(request: Request) -> Response:
     if isinstance(posted, Response):
         return posted
     form, flow = posted
-    chosen = as_row_id(text_field(form, "aspirante", 12))
+    chosen = row_id(form, "aspirante")
     if chosen is None:
         return await _aspirant_render(request, flow, _("Elige a quién quieres apoyar."))
     flow = flow.but(aspirant_id=chosen)
     try:
         seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
                                   aspirant_id=flow.aspirant_id, now=now(request))
-    except SupportRefused as refused:
-        return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
+    except Refused as refused:
+        return await _aspirant_render(request, flow.but(aspirant_id=None), refusal_message(refused, Audience.CITIZEN))
     if seen.conflict.already_supported:
-        return await _aspirant_render(request, flow, support_refusal_message(Refusal.ALREADY_SUPPORTED))
+        return await _aspirant_render(request, flow, refusal_message(Refusal.ALREADY_SUPPORTED, Audience.CITIZEN))
     return redirect_to(request, "citizen_support_photos", flow)
 
 
@@ -190,10 +196,10 @@ async def _stored(request: Request, form: FormData, field: str, kind: ImageKind,
         return kept, None if kept else _missing_photo(kind)
     try:
         clean = await clean_upload(request, data, kind)
-    except IntakeError as error:
-        return kept, advice(error.reason)
-    image = await call_service(request, store_image, store=request.app.state.image_store, image=clean)
-    return image.id, None
+    except Refused as refused:
+        return kept, advice(refused.reason or Reason.NOT_AN_IMAGE)
+    ids = await call_service(request, store_photos, store=services(request).image_store, images={kind: clean})
+    return ids[kind], None
 
 
 def _missing_photo(kind: ImageKind) -> str:
@@ -237,10 +243,11 @@ async def _signature(request: Request, data: bytes | None) -> tuple[int | None, 
         return None, _("Firma en el recuadro, sube una foto de tu firma o marca la alternativa sin firma.")
     try:
         clean = await clean_upload(request, data, ImageKind.SIGNATURE)
-    except IntakeError as error:
-        return None, advice(error.reason)
-    image = await call_service(request, store_image, store=request.app.state.image_store, image=clean)
-    return image.id, None
+    except Refused as refused:
+        return None, advice(refused.reason or Reason.NOT_AN_IMAGE)
+    ids = await call_service(request, store_photos, store=services(request).image_store,
+                             images={ImageKind.SIGNATURE: clean})
+    return ids[ImageKind.SIGNATURE], None
 
 
 CONFIRM_NEEDS = ("aspirant_id", "front_image_id", "live_photo_id", "signature_method")
@@ -260,12 +267,12 @@ async def _confirm_render(request: Request, flow: Flow, *, key: str, status_code
     try:
         seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
                                   aspirant_id=flow.aspirant_id, now=now(request))
-    except SupportRefused as refused:
-        return await _aspirant_render(request, flow.but(aspirant_id=None), support_refusal_message(refused.refusal))
+    except Refused as refused:
+        return await _aspirant_render(request, flow.but(aspirant_id=None), refusal_message(refused, Audience.CITIZEN))
     context = {"flujo": sign_flow(request, flow), "flow": flow, "choice": seen.choice, "conflict": seen.conflict,
                "idempotency_key": key, **extra}
     if seen.conflict.already_supported:
-        context["confirm_error"] = support_refusal_message(Refusal.ALREADY_SUPPORTED)
+        context["confirm_error"] = refusal_message(Refusal.ALREADY_SUPPORTED, Audience.CITIZEN)
         status_code = 400
     return render(request, "citizen/support_confirm.html", context, status_code)
 
@@ -275,7 +282,7 @@ async def confirm_sent(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    key = text_field(form, "clave_idempotencia", 80)
+    key = text(form, "clave_idempotencia", IDEMPOTENCY_KEY_CHARS)
     flow = read_flow(request, flow_token(request, form))
     if flow is None or not IDEMPOTENCY_KEY.fullmatch(key) or any(getattr(flow, n) is None for n in CONFIRM_NEEDS):
         return render(request, CODE_PAGE, {"code_error": _("Empecemos de nuevo: escribe tu código.")}, 400)
@@ -295,26 +302,34 @@ def _statement_errors(form: FormData) -> dict[str, str]:
 
 
 async def _submit(request: Request, flow: Flow, key: str, *, acknowledged: bool) -> Response:
-    assert flow.code_id is not None and flow.aspirant_id is not None and flow.signature_method is not None
-    draft = SupportDraft(code_id=flow.code_id, aspirant_id=flow.aspirant_id, front_image_id=flow.front_image_id,
-                         live_photo_id=flow.live_photo_id, signature_image_id=flow.signature_image_id,
-                         signature_method=SignatureMethod(flow.signature_method))
     try:
-        receipt = await call_service(request, give_support, account_id=flow.account_id, draft=draft,
+        receipt = await call_service(request, give_support, account_id=flow.account_id, draft=_draft(flow),
                                      idempotency_key=key, acknowledged_other_office=acknowledged, now=now(request),
                                      compose_receipt=partial(receipt_mail,
                                                              supports_link=public_link(request, "citizen_supports")))
-    except AcknowledgementNeeded:
-        message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
-        return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
-    except SupportRefused as refused:
-        return await _confirm_render(request, flow, key=key, status_code=400,
-                                     confirm_error=support_refusal_message(refused.refusal))
-    except CodeRefused as refused:
-        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+    except (AcknowledgementNeeded, Refused, CodeRefused) as refused:
+        return await _not_given(request, flow, key, refused)
     response = RedirectResponse(str(request.app.url_path_for("citizen_receipt", folio=receipt.folio)), status_code=303)
     response.background = mail_delivery(request)  # the receipt e-mail leaves once the support is committed
     return response
+
+
+def _draft(flow: Flow) -> SupportDraft:
+    assert flow.code_id is not None and flow.aspirant_id is not None and flow.signature_method is not None
+    return SupportDraft(code_id=flow.code_id, aspirant_id=flow.aspirant_id, front_image_id=flow.front_image_id,
+                        live_photo_id=flow.live_photo_id, signature_image_id=flow.signature_image_id,
+                        signature_method=SignatureMethod(flow.signature_method))
+
+
+async def _not_given(request: Request, flow: Flow, key: str,
+                     refused: AcknowledgementNeeded | Refused | CodeRefused) -> Response:
+    if isinstance(refused, CodeRefused):
+        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+    if isinstance(refused, AcknowledgementNeeded):
+        message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
+        return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
+    return await _confirm_render(request, flow, key=key, status_code=400,
+                                 confirm_error=refusal_message(refused, Audience.CITIZEN))
 
 
 routes = [

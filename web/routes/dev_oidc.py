@@ -16,6 +16,7 @@ from auth.roles import Role
 from core.settings import Settings
 from web.ratelimit import TOKEN, rate_limited
 from web.security import public, public_cookieless
+from web.state import services
 
 DEV_OIDC_PATH = "/dev-oidc"
 
@@ -39,7 +40,8 @@ def local_issuer(settings: Settings) -> str:
 
 
 def _provider(request: Request) -> LocalProvider:
-    provider: LocalProvider = request.app.state.local_provider
+    provider = services(request).local_provider
+    assert provider is not None  # these routes are mounted only when the local provider is offered
     return provider
 
 
@@ -62,7 +64,7 @@ async def authorize_page(request: Request) -> Response:
         return _refusal(request, provider, error)
     people = [(person, ROLE_LABELS[person.role]) for person in DEMO_PEOPLE]
     context = {"people": people, "action": f"{request.url.path}?{request.url.query}"}
-    response = request.app.state.templates.TemplateResponse(request, "auth/dev_oidc_authorize.html", context)
+    response = services(request).templates.TemplateResponse(request, "auth/dev_oidc_authorize.html", context)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -94,7 +96,7 @@ def _refusal(request: Request, provider: LocalProvider, error: OAuth2Error) -> R
     if redirect is not None:
         return redirect
     context = {"error_code": error.error, "description": error.description or ""}
-    return request.app.state.templates.TemplateResponse(request, "auth/dev_oidc_error.html", context,
+    return services(request).templates.TemplateResponse(request, "auth/dev_oidc_error.html", context,
                                                         status_code=400)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -19,43 +18,37 @@ from starlette.routing import Route
 
 from auth.permissions import Permission
 from capture.result import Reason
-from core.text import as_row_id, without_unsafe_characters
 from registry.field import (
-    CaptureRefused,
-    FieldRefusal,
-    ImageLimits,
-    clean_capture_images,
-    credential_from_reading,
     memberships,
     own_captures,
     require_complete,
 )
-from registry.field_batch import CaptureImages, FieldCapture, TypedIdentifiers
-from registry.field_online import Draft, store_draft_images, submit_draft
-from registry.states import SignatureMethod
-from registry.supports import CredentialData, SupportRefused
+from registry.field_batch import CaptureImages, FieldCapture
+from registry.field_online import Draft, start_draft, submit_draft
+from registry.intake.credential import TypedIdentifiers
+from registry.intake.drafts import DRAFT_SECONDS, DraftSeal
+from registry.intake.refusals import Refusal, Refused
+from registry.states import ImageKind, SignatureMethod
 from registry.team import TeamError, TeamRefused, accept_invitation, preview_invitation
 from web.body_limit import accepts_photos
 from web.decoding import advice
+from web.fields import checked, read_form, row_id, signature_data_url, token, typed_identifiers, upload_bytes
 from web.i18n import gettext as _
 from web.image_work import image_work
 from web.ratelimit import DECODE, DECODE_IP, rate_limited
+from web.refusals import Audience, identifier_message, missing_message, refusal_message
 from web.routes import field_api
 from web.routes.citizen_flow import (
-    checked,
     local_today,
-    read_form,
     render,
     sealed_cookie,
     set_sealed_cookie,
-    signature_data_url,
-    upload_bytes,
 )
 from web.security import public, requires
 from web.services import call_reader, call_service, now
+from web.state import services
 
 SERVICE_WORKER = Path(__file__).resolve().parents[2] / "static" / "sw.js"
-DRAFT_MAX_AGE_SECONDS = 3 * 3600
 DRAFT_COOKIE = "registro_borrador"
 
 
@@ -98,16 +91,20 @@ async def capture_post(request: Request) -> Response:
     if errors:
         return await _capture_form(request, {"field_errors": errors, "typed": capture.typed,
                                              "errors": [_("Revisa los datos marcados.")]}, 400)
-    reading = await request.app.state.decoder.read_back(capture.images.back or b"", today=local_today(request))
-    try:  # typed identifiers are looked at only in step 2, and only when the server could not read the back
-        credential: CredentialData | None = credential_from_reading(reading, None, today=local_today(request)).data
-    except CaptureRefused as refused:
-        if refused.code != FieldRefusal.UNREADABLE:
-            message = field_api.answer_message(refused.code, refused.detail)
-            return await _capture_form(request, {"field_errors": {"reverso": message}, "typed": capture.typed}, 400)
-        credential = None
-    return await _store_and_confirm(request, capture, credential, reading.url.text if reading.url else None,
-                                    reading.reason)
+    try:
+        draft, reason = await run_in_threadpool(start_draft, field_api.batch_context(request), capture)
+    except Refused as refused:
+        return await _step_one_refused(request, capture, refused)
+    return _to_review(request, draft, capture.typed or TypedIdentifiers(), reason)
+
+
+async def _step_one_refused(request: Request, capture: FieldCapture, refused: Refused) -> Response:
+    """The back photo's own problems (unusable file, expired credential) are shown next to it; anything else
+    (the window, the team, another photo) on the form."""
+    message = refusal_message(refused, Audience.FIELD)
+    if refused.code is Refusal.CREDENTIAL_EXPIRED or refused.photo is ImageKind.BACK:
+        return await _capture_form(request, {"field_errors": {"reverso": message}, "typed": capture.typed}, 400)
+    return await _refused_page(request, refused)
 
 
 async def _capture_from_form(request: Request, form: FormData) -> FieldCapture:
@@ -115,25 +112,17 @@ async def _capture_from_form(request: Request, form: FormData) -> FieldCapture:
     images = CaptureImages(back=await upload_bytes(request, form, "reverso"),
                            front=await upload_bytes(request, form, "frente"),
                            live_photo=await upload_bytes(request, form, "foto_viva"), signature=signature)
-    aspirant = form.get("aspirante")
-    return FieldCapture(index=0, client_key=uuid.uuid4().hex, aspirant_id=as_row_id(aspirant) or 0,
-                        captured_at=now(request), images=images, typed=_typed(form),
+    return FieldCapture(index=0, client_key=uuid.uuid4().hex, aspirant_id=row_id(form, "aspirante") or 0,
+                        captured_at=now(request), images=images, typed=typed_identifiers(form),
                         signature_method=_signature_method(form))
-
-
-def _typed(form: FormData) -> TypedIdentifiers:
-    def text(name: str) -> str:  # invisible and control characters dropped, as in citizen_flow.text_field
-        value = form.get(name)
-        return without_unsafe_characters(value)[:40] if isinstance(value, str) else ""
-
-    return TypedIdentifiers(cic=text("cic"), clave_elector=text("clave_elector"), ocr=text("ocr"))
 
 
 def _signature_method(form: FormData) -> SignatureMethod:
     return SignatureMethod.ACCESSIBLE_ALTERNATIVE if checked(form, "alternativa") else SignatureMethod.DRAWN
 
 
-_PART_FIELDS = {"back": "reverso", "front": "frente", "live_photo": "foto_viva", "signature": "firma"}
+_PART_FIELDS = {ImageKind.BACK: "reverso", ImageKind.FRONT: "frente", ImageKind.LIVE_PHOTO: "foto_viva",
+                ImageKind.SIGNATURE: "firma"}
 
 
 def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
@@ -144,28 +133,10 @@ def _step_one_errors(capture: FieldCapture, form: FormData) -> dict[str, str]:
         errors["manifestacion"] = _("La persona debe leer o escuchar la manifestación de voluntad y aceptarla.")
     try:
         require_complete(capture)
-    except CaptureRefused as missing:
-        for part in missing.detail.split(","):
-            errors[_PART_FIELDS[part]] = _("Falta: %(parts)s.") % {"parts": field_api.part_label(part)}
+    except Refused as missing:
+        for part in missing.missing:
+            errors[_PART_FIELDS[part]] = missing_message((part,))
     return errors
-
-
-async def _store_and_confirm(request: Request, capture: FieldCapture, reading: CredentialData | None,
-                             qr_text: str | None,
-                             reason: Reason | None) -> Response:
-    settings = request.app.state.settings
-    limits = ImageLimits(settings.upload_max_bytes, settings.upload_max_pixels)
-    try:  # the photos are decoded and re-encoded in a worker thread before, not inside, the transaction
-        cleaned = await run_in_threadpool(clean_capture_images, capture.images, limits)
-        ids = await call_service(request, store_draft_images, store=request.app.state.image_store,
-                                 account_id=request.state.principal.account_id, aspirant_id=capture.aspirant_id,
-                                 images=cleaned, now=capture.captured_at,
-                                 rules=field_api.window_rules(request))
-    except (CaptureRefused, SupportRefused) as refused:
-        return await _refused_page(request, refused)
-    draft = Draft(client_key=capture.client_key, aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
-                  signature_method=capture.signature_method, image_ids=ids, reading=reading, qr_text=qr_text)
-    return _to_review(request, draft, capture.typed or TypedIdentifiers(), reason)
 
 
 def _to_review(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None) -> Response:
@@ -174,7 +145,7 @@ def _to_review(request: Request, draft: Draft, typed: TypedIdentifiers, reason: 
     response = RedirectResponse(request.app.url_path_for("field_capture_review"), status_code=303)
     kept = {"cuenta": request.state.principal.account_id, "borrador": draft.to_json(), "typed": asdict(typed),
             "reason": reason.value if reason else None}
-    set_sealed_cookie(request, response, DRAFT_COOKIE, kept, path="/campo/captura", max_age=DRAFT_MAX_AGE_SECONDS)
+    set_sealed_cookie(request, response, DRAFT_COOKIE, kept, path="/campo/captura", max_age=DRAFT_SECONDS)
     return response
 
 
@@ -187,7 +158,7 @@ async def capture_review(request: Request) -> Response:
 
 
 def _kept_review(request: Request) -> tuple[Draft, TypedIdentifiers, Reason | None] | None:
-    kept = sealed_cookie(request, DRAFT_COOKIE, max_age=DRAFT_MAX_AGE_SECONDS)
+    kept = sealed_cookie(request, DRAFT_COOKIE, max_age=DRAFT_SECONDS)
     if kept is None or kept.get("cuenta") != request.state.principal.account_id:
         return None
     try:
@@ -199,7 +170,7 @@ def _kept_review(request: Request) -> tuple[Draft, TypedIdentifiers, Reason | No
 
 def _confirm_page(request: Request, draft: Draft, typed: TypedIdentifiers, reason: Reason | None,
                   field_errors: dict[str, str], status_code: int = 200) -> Response:
-    context = {"draft": draft, "token": _seal(request, draft), "typed": typed, "field_errors": field_errors,
+    context = {"draft": draft, "token": seal_draft(request, draft), "typed": typed, "field_errors": field_errors,
                "advice": advice(reason) if reason and draft.reading is None else None,
                "errors": [_("Revisa los datos marcados.")] if field_errors else []}
     return render(request, "field/confirm.html", context, status_code=status_code)
@@ -211,52 +182,50 @@ async def capture_confirm(request: Request) -> Response:
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    draft = _open(request, form.get("borrador"))
+    draft = _open(request, token(form, "borrador"))
     if draft is None:
         return await _capture_form(request, {"errors": [_("La captura tardó demasiado o no es válida. Captúrala de nuevo.")]}, 400)  # noqa: E501
-    typed = _typed(form)
+    typed = typed_identifiers(form)
     try:
         receipt = await call_service(request, submit_draft, account_id=request.state.principal.account_id,
                                      draft=draft, typed=typed if draft.reading is None else None,
                                      today=local_today(request), now=now(request),
                                      rules=field_api.window_rules(request))
-    except CaptureRefused as refused:
-        if refused.code == FieldRefusal.INVALID_IDENTIFIER:
-            field = refused.detail.split(":")[0]
-            errors = {field: field_api.identifier_message(refused.detail)}
-            return _confirm_page(request, draft, typed, None, errors, 400)
-        return await _refused_page(request, refused)
-    except SupportRefused as refused:
-        return await _refused_page(request, refused)
+    except Refused as refused:
+        return await _step_two_refused(request, draft, typed, refused)
     response = render(request, "field/receipt.html", {"receipt": receipt, "manual": draft.reading is None})
     response.delete_cookie(DRAFT_COOKIE, path="/campo/captura")
     return response
 
 
-async def _refused_page(request: Request, refused: CaptureRefused | SupportRefused) -> Response:
-    code, detail = (refused.code, refused.detail) if isinstance(refused, CaptureRefused) \
-        else (refused.refusal.value, "")
-    return await _capture_form(request, {"errors": [field_api.answer_message(code, detail)]}, 409)
+async def _step_two_refused(request: Request, draft: Draft, typed: TypedIdentifiers, refused: Refused) -> Response:
+    """A typed identifier that fails is marked on the confirmation page; anything else ends this capture."""
+    if refused.code is Refusal.INVALID_IDENTIFIER and refused.identifier is not None:
+        errors = {refused.identifier: identifier_message(refused.identifier, refused.problem)}
+        return _confirm_page(request, draft, typed, None, errors, 400)
+    return await _refused_page(request, refused)
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="registro-campo-borrador")
+async def _refused_page(request: Request, refused: Refused) -> Response:
+    return await _capture_form(request, {"errors": [refusal_message(refused, Audience.FIELD)]}, 409)
 
 
-def _seal(request: Request, draft: Draft) -> str:
-    return str(_serializer(request).dumps({"cuenta": request.state.principal.account_id, "borrador": draft.to_json()}))
+def _drafts(request: Request) -> DraftSeal:
+    return DraftSeal(services(request).settings.secret_key, "campo")
 
 
-def _open(request: Request, token: object) -> Draft | None:
+def seal_draft(request: Request, draft: Draft) -> str:
+    return _drafts(request).seal(request.state.principal.account_id, draft.to_json())
+
+
+def _open(request: Request, token: str | None) -> Draft | None:
     """The draft, if it is genuine, recent and this account's."""
-    if not isinstance(token, str):
+    sealed = _drafts(request).open(request.state.principal.account_id, token)
+    if sealed is None:
         return None
     try:
-        sealed = _serializer(request).loads(token, max_age=DRAFT_MAX_AGE_SECONDS)
-        if sealed["cuenta"] != request.state.principal.account_id:
-            return None
-        return Draft.from_json(sealed["borrador"])
-    except (BadData, KeyError, TypeError, ValueError):
+        return Draft.from_json(sealed)
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -269,7 +238,7 @@ async def invitation_page(request: Request) -> Response:
     token = request.path_params["token"]
     try:
         preview = await call_reader(request, preview_invitation, token=token,
-                                     secret=request.app.state.settings.secret_key, now=now(request))
+                                     secret=services(request).settings.secret_key, now=now(request))
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
     login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
@@ -285,7 +254,7 @@ async def invitation_accept(request: Request) -> Response:
         return RedirectResponse(login, status_code=303)
     try:
         accepted = await call_service(request, accept_invitation, token=token,
-                                      secret=request.app.state.settings.secret_key,
+                                      secret=services(request).settings.secret_key,
                                       account_id=principal.account_id, now=now(request))
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)

@@ -23,22 +23,23 @@ from starlette.routing import Route
 from auth.permissions import Permission
 from capture.result import BackReading, Reason
 from core.clock import to_local
-from registry.field import BatchContext, FieldRefusal, ImageLimits, memberships, process_batch, record_capture
+from registry.field import BatchContext, memberships, process_batch
 from registry.field_batch import MAX_BATCH_ITEMS, BatchMalformed, ItemAnswer, load_batch_json, parse_batch
-from registry.field_window import WindowRefusal, WindowRules
-from registry.supports import Refusal
+from registry.field_window import WindowRules
+from registry.intake.reading import BackDecode
 from web.body_limit import accepts_body, accepts_photos
 from web.decoding import advice
 from web.i18n import gettext as _
 from web.image_work import image_work
 from web.ratelimit import DECODE, DECODE_IP, FIELD_SESSION, rate_limited
+from web.refusals import Audience, refusal_message
 from web.security import requires
 from web.services import call_reader, now
+from web.state import services
 
 log = logging.getLogger(__name__)
 # Four photos of at most ~1 MB each after the phone resizes them, times the items of one batch, with room.
 MAX_BATCH_BYTES = 60_000_000
-WRITER_STATE = "field_capture_writer"  # tests put a failing wrapper of record_capture here
 
 
 def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -61,15 +62,16 @@ async def session_probe(request: Request) -> Response:
 @rate_limited(DECODE_IP, DECODE)
 @image_work
 async def read_back_photo(request: Request) -> Response:
-    """Decode a back photo and say what was read; nothing is stored (the batch decodes again anyway)."""
+    """Decode a back photo and say what was read; nothing is stored, and the batch that follows with the same
+    photo reuses this reading (registry.intake.reading)."""
     try:
-        form = await request.form(max_part_size=request.app.state.settings.upload_max_bytes)
+        form = await request.form(max_part_size=services(request).settings.upload_max_bytes)
     except MultiPartException:
         return _json({"ok": False, "reason": Reason.TOO_LARGE.value, "advice": advice(Reason.TOO_LARGE)}, 413)
     upload = form.get("reverso")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
-    reading = await request.app.state.decoder.read_back(data, today=to_local(now(request)).date())
-    return _json(_reading_json(reading))
+    decoded = await services(request).decoder.read_back(data, today=to_local(now(request)).date())
+    return _json(_reading_json(decoded.reading))
 
 
 def _reading_json(reading: BackReading) -> dict[str, Any]:
@@ -89,7 +91,7 @@ async def batch(request: Request) -> Response:
         items = await _parsed_items(request)
     except BatchMalformed as malformed:
         return _json({"error": "malformed", "detail": str(malformed)}, 400)
-    context = _context(request)
+    context = batch_context(request)
     answers = await run_in_threadpool(process_batch, context, items)
     return _json({"items": [_with_message(answer) for answer in answers]})
 
@@ -99,7 +101,7 @@ async def _parsed_items(request: Request) -> list[Any]:
     try:
         if content_type.startswith("multipart/form-data"):
             form = await request.form(max_files=4 * MAX_BATCH_ITEMS + 4, max_fields=16,
-                                      max_part_size=request.app.state.settings.upload_max_bytes)
+                                      max_part_size=services(request).settings.upload_max_bytes)
             files = {name: await part.read() for name, part in form.multi_items() if isinstance(part, UploadFile)}
             lote = form.get("lote")
             return parse_batch(load_batch_json(lote) if isinstance(lote, str) else None, files)
@@ -108,96 +110,44 @@ async def _parsed_items(request: Request) -> list[Any]:
         raise BatchMalformed("multipart") from error
 
 
-def _context(request: Request) -> BatchContext:
-    settings, state = request.app.state.settings, request.app.state
+def batch_context(request: Request) -> BatchContext:
+    """The intake's context for work that runs in a worker thread: the batch, and the online form's step 1."""
+    state = services(request)
     today = to_local(now(request)).date()
 
-    def decode(data: bytes) -> BackReading:
+    def decode(data: bytes) -> BackDecode:
         # The batch runs in a worker thread; decoding goes through the app's bounded decoder pool all the same.
-        result: BackReading = anyio.from_thread.run(partial(state.decoder.read_back, data, today=today))
+        result: BackDecode = anyio.from_thread.run(partial(state.decoder.read_back, data, today=today))
         return result
 
     return BatchContext(engine=state.engine, store=state.image_store,
-                        limits=ImageLimits(max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels),
+                        limits=state.image_limits,
                         decode=decode, clock=state.clock, account_id=request.state.principal.account_id, today=today,
-                        window=window_rules(request), write=getattr(state, WRITER_STATE, record_capture))
+                        window=window_rules(request))
 
 
 def window_rules(request: Request) -> WindowRules:
-    settings = request.app.state.settings
+    settings = services(request).settings
     return WindowRules.from_settings(grace_hours=settings.field_grace_hours,
                                      clock_skew_minutes=settings.field_clock_skew_minutes)
 
 
 def _with_message(answer: ItemAnswer) -> dict[str, Any]:
     body = answer.as_json()
-    if answer.status != "received":
-        body["message"] = answer_message(answer.code, answer.detail)
+    if answer.refusal is not None:
+        body["message"] = refusal_message(answer.refusal, Audience.FIELD)
+    elif answer.status != "received":
+        body["message"] = _batch_messages().get(answer.code, _("No se pudo guardar esta captura."))
     return body
 
 
-# ---------------------------------------------------------------- Spanish (or English) for every outcome
-
-
-def answer_message(code: str, detail: str = "") -> str:
-    """What the auxiliary reads next to a refused or failed capture."""
-    if code == FieldRefusal.UNREADABLE:
-        reason = _reason(detail)
-        tip = advice(reason) if reason else ""
-        return " ".join([_("No se pudo leer el reverso. Escribe la CIC, o la clave de elector y el OCR, que se ven en la foto."), tip]).strip()  # noqa: E501
-    if code == FieldRefusal.BAD_IMAGE:
-        return _("Una de las fotos no sirve (%(part)s). Hay que capturar de nuevo.") % {"part": part_label(detail.split(":")[0])}  # noqa: E501
-    if code == FieldRefusal.INCOMPLETE:
-        parts = ", ".join(part_label(part) for part in detail.split(",") if part)
-        return _("Falta: %(parts)s.") % {"parts": parts}
-    if code == FieldRefusal.INVALID_IDENTIFIER:
-        return identifier_message(detail)
-    return _messages().get(code, _("No se pudo guardar esta captura."))
-
-
-def _reason(detail: str) -> Reason | None:
-    try:
-        return Reason(detail)
-    except ValueError:
-        return None
-
-
-def _messages() -> dict[str, str]:
+def _batch_messages() -> dict[str, str]:
+    """Answers that are not refusals: the item could not be read, must wait, or met a server fault."""
     return {
-        FieldRefusal.CREDENTIAL_EXPIRED: _("La credencial ya no está vigente: este apoyo no contaría."),
-        Refusal.ALREADY_SUPPORTED: _("Esta credencial ya apoyó a esta candidatura: cuenta una sola vez."),
-        Refusal.AUXILIARY_INACTIVE: _("Tu registro como auxiliar está suspendido: la captura se queda en el teléfono hasta que te reactiven."),  # noqa: E501
-        Refusal.AUXILIARY_NOT_OF_ASPIRANT: _("No estás registrado como auxiliar de esta candidatura."),
-        Refusal.ASPIRANT_NOT_FOUND: _("Esta candidatura ya no está disponible."),
-        Refusal.NO_CREDENTIAL: _("Faltan los datos de la credencial."),
-        Refusal.KEY_REUSED: _("Esta captura choca con otra ya guardada. Captúrala de nuevo."),
-        Refusal.PROCESS_CLOSED: _("El periodo para recabar apoyo ya terminó."),
-        WindowRefusal.NOT_OPEN: _("El periodo para recabar apoyo de esta candidatura todavía no empieza: no se puede capturar."),  # noqa: E501
-        WindowRefusal.CLOSED: _("El periodo para recabar apoyo terminó y ya pasó el plazo para enviar las capturas guardadas en el teléfono: esta ya no se puede recibir."),  # noqa: E501
-        WindowRefusal.CAPTURED_BEFORE: _("La fecha del teléfono indica que se capturó antes de que empezara el periodo para recabar apoyo: no se puede recibir. Revisa la fecha y la hora del teléfono."),  # noqa: E501
-        WindowRefusal.CAPTURED_AFTER: _("La fecha del teléfono indica que se capturó después de que terminó el periodo para recabar apoyo: no se puede recibir."),  # noqa: E501
         "malformed": _("La captura llegó incompleta o dañada. Captúrala de nuevo."),
         "batch_limit": _("Se enviará en la siguiente tanda."),
         "server_error": _("El servidor no pudo guardarla ahora. Se enviará de nuevo automáticamente."),
     }
-
-
-def part_label(part: str) -> str:
-    return {
-        "back": _("foto del reverso"), "front": _("foto del frente"), "live_photo": _("foto de la persona"),
-        "signature": _("firma"),
-    }.get(part, part)
-
-
-def identifier_message(detail: str) -> str:
-    kind, _sep, problem = detail.partition(":")
-    if problem == "empty":
-        return _("Escribe la CIC (9 dígitos), o la clave de elector (18 caracteres) y el OCR (13 dígitos).")
-    return {
-        "cic": _("La CIC no es válida: son 9 dígitos (o 10 con el dígito verificador)."),
-        "clave_elector": _("La clave de elector no es válida: 6 letras, 8 números, H o M y 3 números."),
-        "ocr": _("El OCR no es válido: son 13 dígitos."),
-    }.get(kind, _("Uno de los datos escritos no es válido."))
 
 
 routes = [

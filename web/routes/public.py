@@ -7,11 +7,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from web.security import public
+from web.state import services
 
 
 @public
 async def home(request: Request) -> Response:
-    return request.app.state.templates.TemplateResponse(request, "public/index.html", {})
+    return services(request).templates.TemplateResponse(request, "public/index.html", {})
 
 
 @public

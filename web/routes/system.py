@@ -8,11 +8,12 @@ from starlette.routing import Route
 
 from auth.permissions import Permission
 from web.security import requires
+from web.state import services
 
 
 @requires(Permission.SYSTEM_HOME_VIEW)
 async def home(request: Request) -> Response:
-    return request.app.state.templates.TemplateResponse(request, "system/home.html", {})
+    return services(request).templates.TemplateResponse(request, "system/home.html", {})
 
 
 routes = [

@@ -1,6 +1,8 @@
-"""Photos for the citizen's journey, generated in memory from synthetic credential backs (capture.specimens):
-nothing describes a real person and nothing is read from disk. Each one takes a fraction of a second, so a test
-module makes the few it needs once."""
+"""Photos for tests, made in memory from synthetic credential backs (capture.specimens): nothing describes a real
+person and nothing is read from disk. `back_photo` is a phone photo of a back (BackPhoto, with its identity);
+`flat_back` a flat scan-like back the pipeline reads fast (bytes); `plain_photo` a valid photo with no credential
+in it (front, selfie, unreadable back); `signature_png` what signature.js sends. Each takes a fraction of a
+second, so a module makes the few it needs once (the flat ones are cached)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from capture.pipeline import read_back
 from capture.specimens import Condition, SpecimenIdentity, photograph, random_identity, render_back
 from capture.specimens.card import MRZ_BAND
 
+# Flat backs are rendered at a resolution the pipeline reads in about 0.3 s: field tests stay fast.
+FLAT_PX_PER_MM = 12.0
 # The "distance" condition gives a small (≈0.4 MB) photo the pipeline reads in a fraction of a second.
 CONDITION = Condition.DISTANCE
 PX_PER_MM = 16.0
@@ -49,6 +53,27 @@ def back_photo(seed: int, *, model: str = "H", expired: bool = False, hide_mrz: 
 
 
 @cache
+def flat_identity(seed: int, model: str = "H") -> SpecimenIdentity:
+    return random_identity(random.Random(f"field-test:{seed}"), model)
+
+
+@cache
+def flat_back(seed: int, model: str = "H") -> bytes:
+    card = render_back(flat_identity(seed, model), px_per_mm=FLAT_PX_PER_MM)
+    scene = Image.new("RGB", (card.width + 120, card.height + 120), (96, 92, 88))
+    scene.paste(card, (60, 60), card)
+    buffer = io.BytesIO()
+    scene.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+@cache
+def unreadable_back() -> bytes:
+    """A photo with no credential in it: the pipeline finds no QR and no MRZ."""
+    return plain_photo(shade=200, size=(640, 400))
+
+
+@cache
 def warm_up_reader() -> None:
     """Load the OCR model once per test process, outside any decode budget: the first read pays seconds for it,
     which on a busy 2-core machine would make the first photo of a test look unreadable."""
@@ -61,6 +86,7 @@ def _cover_mrz(card: Image.Image) -> None:
     ImageDraw.Draw(card).rectangle((left, top, card.width, card.height), fill=(236, 232, 226))
 
 
+@cache
 def plain_photo(shade: int = 150, size: tuple[int, int] = (800, 600)) -> bytes:
     """A JPEG that is a valid photo but shows no credential (front, selfie, or an unreadable back)."""
     buffer = io.BytesIO()
@@ -70,6 +96,7 @@ def plain_photo(shade: int = 150, size: tuple[int, int] = (800, 600)) -> bytes:
     return buffer.getvalue()
 
 
+@cache
 def signature_png(size: tuple[int, int] = (700, 300)) -> bytes:
     """What signature.js sends: strokes on a transparent canvas."""
     image = Image.new("RGBA", size, (0, 0, 0, 0))

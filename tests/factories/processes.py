@@ -1,28 +1,19 @@
-"""Small factories for domain rows; each returns a flushed row with its id."""
+"""Factories for the electoral side: OPLs, processes, aspirants and their auxiliaries; each returns a flushed
+row with its id."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
 
 from sqlmodel import Session
 
-from auth.models import Account, RoleGrant
-from auth.roles import Role
+from auth.models import Account
 from core.clock import utcnow
 from registry.models import Aspirant, Auxiliary, Opl, Process
 from registry.states import InvitationState, ScopeKind
-
-T = TypeVar("T")
-
-
-def add(session: Session, row: T) -> T:
-    session.add(row)
-    session.flush()
-    return row
-
+from tests.factories import add
 
 _numbers = itertools.count(1)
 
@@ -48,16 +39,6 @@ def make_aspirant(session: Session, *, process: Process | None = None, name: str
     process = process or make_process(session)
     assert process.id is not None
     return add(session, Aspirant(process_id=process.id, full_name=name, email=f"{name.split()[0].lower()}@x.mx"))
-
-
-def make_account(session: Session, *, name: str = "Persona Prueba", email: str | None = None,
-                 role: Role | None = Role.CITIZEN, opl_id: int | None = None,
-                 aspirant_id: int | None = None) -> Account:
-    account = add(session, Account(display_name=name, email=email))
-    if role is not None:
-        assert account.id is not None
-        add(session, RoleGrant(account_id=account.id, role=role, opl_id=opl_id, aspirant_id=aspirant_id))
-    return account
 
 
 def make_auxiliary(session: Session, *, aspirant: Aspirant, account: Account | None = None,
