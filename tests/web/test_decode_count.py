@@ -144,16 +144,22 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _send_batch_of_one(client: TestClient, key: str, aspirant_id: int, back: bytes, front: bytes,
+                       live: bytes) -> dict[str, Any]:
+    item = {"key": key, "aspirant_id": aspirant_id, "signature_method": "drawn",
+            "captured_at": (utcnow() - timedelta(minutes=2)).isoformat(),
+            "images": {"back": _b64(back), "front": _b64(front), "live_photo": _b64(live),
+                       "signature": _b64(signature_png())}}
+    answer: dict[str, Any] = client.post("/api/campo/lote", json={"items": [item]}).json()["items"][0]
+    return answer
+
+
 def test_the_instant_read_and_the_batch_that_follows_decode_and_load_once(app: Starlette, client: TestClient,
                                                                          auxiliary: int, counts: Counts) -> None:
     back, front, live = flat_back(6), plain_photo(171), plain_photo(151)
     read = client.post("/api/campo/leer", files={"reverso": ("r.jpg", back, "image/jpeg")})
     assert read.status_code == 200 and read.json()["ok"], read.text
-    item = {"key": "clave-conteo-0001", "aspirant_id": auxiliary, "signature_method": "drawn",
-            "captured_at": (utcnow() - timedelta(minutes=2)).isoformat(),
-            "images": {"back": _b64(back), "front": _b64(front), "live_photo": _b64(live),
-                       "signature": _b64(signature_png())}}
-    answer = client.post("/api/campo/lote", json={"items": [item]}).json()["items"][0]
+    answer = _send_batch_of_one(client, "clave-conteo-0001", auxiliary, back, front, live)
     assert answer["status"] == "received", answer
     _assert_once(counts, app, [back, front, live, signature_png()], back)
 
@@ -161,10 +167,6 @@ def test_the_instant_read_and_the_batch_that_follows_decode_and_load_once(app: S
 def test_a_batch_sent_without_an_instant_read_decodes_and_loads_once(app: Starlette, client: TestClient,
                                                                     auxiliary: int, counts: Counts) -> None:
     back, front, live = flat_back(7), plain_photo(172), plain_photo(152)
-    item = {"key": "clave-conteo-0002", "aspirant_id": auxiliary, "signature_method": "drawn",
-            "captured_at": (utcnow() - timedelta(minutes=2)).isoformat(),
-            "images": {"back": _b64(back), "front": _b64(front), "live_photo": _b64(live),
-                       "signature": _b64(signature_png())}}
-    answer = client.post("/api/campo/lote", json={"items": [item]}).json()["items"][0]
+    answer = _send_batch_of_one(client, "clave-conteo-0002", auxiliary, back, front, live)
     assert answer["status"] == "received", answer
     _assert_once(counts, app, [back, front, live, signature_png()], back)
