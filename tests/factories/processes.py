@@ -10,10 +10,12 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from auth.models import Account
+from auth.roles import Role
 from core.clock import utcnow
 from registry.models import Aspirant, Auxiliary, Opl, Process
 from registry.states import InvitationState, ScopeKind
 from tests.factories import add
+from tests.factories.accounts import make_account
 
 _numbers = itertools.count(1)
 
@@ -48,3 +50,11 @@ def make_auxiliary(session: Session, *, aspirant: Aspirant, account: Account | N
         aspirant_id=aspirant.id, account_id=account.id if account else None, full_name="Auxiliar Prueba",
         clave_elector="PRAUXX90010126H100", email=email, phone="6620000000", state=state,
     ))
+
+
+def make_field_auxiliary(session: Session, *, process: Process | None = None) -> Auxiliary:
+    """An aspirant with one active auxiliary whose account holds the auxiliary role: the person who captures in
+    the field. The row carries `aspirant_id`, `account_id` and its own `id`."""
+    aspirant = make_aspirant(session, process=process)
+    account = make_account(session, name="Auxiliar Campo", role=Role.AUXILIARY, aspirant_id=aspirant.id)
+    return make_auxiliary(session, aspirant=aspirant, account=account)

@@ -22,9 +22,8 @@ from auth.sessions import SESSION_COOKIE
 from core.db import session_scope
 from core.settings import Settings
 from tests.conftest import TEST_ORIGIN, SignIn, SignInWithRole
-from tests.factories.accounts import make_account
 from tests.factories.photos import back_photo, plain_photo, warm_up_reader
-from tests.factories.processes import make_aspirant, make_auxiliary
+from tests.factories.processes import make_field_auxiliary
 from web.app import create_app
 from web.routes.field_api import MAX_BATCH_BYTES
 from web.security import CSRF_HEADER
@@ -105,10 +104,7 @@ def test_a_declared_length_over_the_cap_is_refused_without_reading_a_byte(app: S
 def test_the_batch_api_has_its_own_cap_in_json_even_without_a_content_length(
         app: Starlette, client: TestClient, sign_in: SignIn) -> None:
     with session_scope(app.state.engine) as db:
-        aspirant = make_aspirant(db)
-        account = make_account(db, name="Auxiliar Campo", role=Role.AUXILIARY, aspirant_id=aspirant.id)
-        make_auxiliary(db, aspirant=aspirant, account=account)
-        account_id = account.id
+        account_id = make_field_auxiliary(db).account_id
     assert account_id is not None
     signed = sign_in(client, account_id)
     body = StreamedBody(total=MAX_BATCH_BYTES + 8 * MB, chunk=MB)

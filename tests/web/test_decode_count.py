@@ -30,7 +30,7 @@ from registry.models import CredentialReading, Support
 from tests.conftest import SignIn
 from tests.factories.accounts import make_account
 from tests.factories.photos import back_photo, flat_back, plain_photo, signature_png, warm_up_reader
-from tests.factories.processes import make_aspirant, make_auxiliary, make_process
+from tests.factories.processes import make_aspirant, make_field_auxiliary
 
 _FLOW = re.compile(r'name="flujo" value="([^"]+)"')
 _KEY = re.compile(r'name="clave_idempotencia" value="([^"]+)"')
@@ -120,10 +120,8 @@ def test_a_citizen_support_decodes_and_loads_each_photo_once(app: Starlette, cli
 @pytest.fixture
 def auxiliary(app: Starlette, client: TestClient, sign_in: SignIn) -> int:
     with session_scope(app.state.engine) as db:
-        aspirant = make_aspirant(db, process=make_process(db))
-        account = make_account(db, role=Role.AUXILIARY, aspirant_id=aspirant.id)
-        make_auxiliary(db, aspirant=aspirant, account=account)
-        aspirant_id, account_id = aspirant.id, account.id
+        auxiliary = make_field_auxiliary(db)
+        aspirant_id, account_id = auxiliary.aspirant_id, auxiliary.account_id
     assert aspirant_id is not None and account_id is not None
     sign_in(client, account_id)
     return aspirant_id

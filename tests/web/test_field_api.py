@@ -10,16 +10,14 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 import registry.field
-from auth.roles import Role
 from core.clock import utcnow
 from core.db import session_scope
 from registry.field import record_capture
 from registry.models import Auxiliary, Support, SupportEvent
 from registry.states import InvitationState
 from registry.supports import SupportReceipt
-from tests.factories.accounts import make_account
 from tests.factories.photos import flat_back, flat_identity, plain_photo, signature_png, unreadable_back
-from tests.factories.processes import make_aspirant, make_auxiliary, make_process
+from tests.factories.processes import make_field_auxiliary, make_process
 from web.security import CSRF_HEADER
 
 BATCH = "/api/campo/lote"
@@ -28,10 +26,9 @@ BATCH = "/api/campo/lote"
 class Team:
     def __init__(self, app: Starlette, *, opens: datetime | None = None, closes: datetime | None = None) -> None:
         with session_scope(app.state.engine) as db:
-            aspirant = make_aspirant(db, process=make_process(db, opens=opens, closes=closes))
-            account = make_account(db, name="Auxiliar Campo", role=Role.AUXILIARY, aspirant_id=aspirant.id)
-            auxiliary = make_auxiliary(db, aspirant=aspirant, account=account)
-            self.aspirant_id, self.account_id, self.auxiliary_id = aspirant.id, account.id, auxiliary.id
+            auxiliary = make_field_auxiliary(db, process=make_process(db, opens=opens, closes=closes))
+            self.aspirant_id, self.account_id = auxiliary.aspirant_id, auxiliary.account_id
+            self.auxiliary_id = auxiliary.id
 
 
 @pytest.fixture

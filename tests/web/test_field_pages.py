@@ -20,16 +20,14 @@ from registry.models import Aspirant, Auxiliary, Opl, Process, StoredImage, Supp
 from registry.states import InvitationState
 from tests.factories.accounts import make_account
 from tests.factories.photos import flat_back, flat_identity, plain_photo, signature_png, unreadable_back
-from tests.factories.processes import make_aspirant, make_auxiliary, make_process
+from tests.factories.processes import make_aspirant, make_auxiliary, make_field_auxiliary, make_process
 
 
 @pytest.fixture
 def auxiliary_id(app: Starlette, client: TestClient, sign_in: Callable[..., Any]) -> int:
     with session_scope(app.state.engine) as db:
-        aspirant = make_aspirant(db)
-        account = make_account(db, role=Role.AUXILIARY, aspirant_id=aspirant.id)
-        auxiliary = make_auxiliary(db, aspirant=aspirant, account=account)
-        self_id, account_id = auxiliary.id, account.id
+        auxiliary = make_field_auxiliary(db)
+        self_id, account_id = auxiliary.id, auxiliary.account_id
     sign_in(client, account_id)
     return self_id
 

@@ -22,7 +22,7 @@ from registry.codes import issue_code
 from registry.models import ActivationCode, Auxiliary, CredentialReading
 from registry.states import ReadingSource
 from tests.factories.accounts import make_account
-from tests.factories.processes import make_aspirant, make_auxiliary, make_process
+from tests.factories.processes import make_aspirant, make_field_auxiliary, make_process
 
 NEW = "/aspirante/auxiliares"
 GOOD = {"nombre": "Rosa Pérez Gómez", "clave_elector": "PEGORO90010126M100", "correo": "rosa@ejemplo.mx",
@@ -101,10 +101,8 @@ def test_a_providers_profile_name_loses_nul_and_bidi_and_the_account_is_stored(s
 @pytest.fixture
 def auxiliary(app: Starlette, client: TestClient, sign_in: Callable[..., Any]) -> int:
     with session_scope(app.state.engine) as db:
-        aspirant = make_aspirant(db, process=make_process(db))
-        account = make_account(db, name="Auxiliar Campo", role=Role.AUXILIARY, aspirant_id=aspirant.id)
-        make_auxiliary(db, aspirant=aspirant, account=account)
-        made, account_id = aspirant.id, account.id
+        auxiliary = make_field_auxiliary(db)
+        made, account_id = auxiliary.aspirant_id, auxiliary.account_id
     assert made is not None
     sign_in(client, account_id)
     return made

@@ -19,9 +19,8 @@ from auth.roles import Role
 from core.db import session_scope
 from core.settings import Settings
 from tests.conftest import TEST_ORIGIN, SignIn, SignInWithRole
-from tests.factories.accounts import make_account
 from tests.factories.photos import back_photo, plain_photo, warm_up_reader
-from tests.factories.processes import make_aspirant, make_auxiliary
+from tests.factories.processes import make_field_auxiliary
 from web.app import create_app
 from web.image_work import ImageGate
 
@@ -71,10 +70,7 @@ def test_when_the_server_is_busy_with_other_peoples_photos_the_answer_is_429_too
 def test_the_field_api_hears_429_in_json_with_the_advice_to_show(app: Starlette, client: TestClient,
                                                                  sign_in: SignIn) -> None:
     with session_scope(app.state.engine) as db:
-        aspirant = make_aspirant(db)
-        account = make_account(db, name="Auxiliar Campo", role=Role.AUXILIARY, aspirant_id=aspirant.id)
-        make_auxiliary(db, aspirant=aspirant, account=account)
-        account_id = account.id
+        account_id = make_field_auxiliary(db).account_id
     assert account_id is not None
     sign_in(client, account_id)
     app.state.image_gate.enter(account_id)

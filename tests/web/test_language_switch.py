@@ -16,7 +16,7 @@ from core.db import session_scope
 from tests.factories import photos as made_photos
 from tests.factories.accounts import make_account
 from tests.factories.photos import BackPhoto, back_photo, warm_up_reader
-from tests.factories.processes import make_aspirant, make_auxiliary, make_process
+from tests.factories.processes import make_aspirant, make_field_auxiliary, make_process
 from tests.web.citizen_pages import Journey, Page, hidden, one, quick_code, step, switch_language, tree
 
 
@@ -106,10 +106,7 @@ def test_a_step_shown_again_with_its_errors_keeps_its_state(journey: Journey, ap
 @pytest.fixture
 def auxiliary(app: Starlette, client: TestClient, sign_in: Callable[..., Any]) -> None:
     with session_scope(app.state.engine) as db:
-        aspirant = make_aspirant(db)
-        account = make_account(db, role=Role.AUXILIARY, aspirant_id=aspirant.id)
-        make_auxiliary(db, aspirant=aspirant, account=account)
-        account_id = account.id
+        account_id = make_field_auxiliary(db).account_id
     sign_in(client, account_id)
 
 
