@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.settings import LOOPBACK_HOSTS
 from web import i18n
 
 _POLICY = (
@@ -93,9 +94,6 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-LOOPBACK_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
 class LoopbackOnlyMiddleware:
     """Implicit development (REGISTRO_ENV not set: the README's quick start) answers only this machine. A server
     bound to every interface by mistake then shows other hosts a refusal, not a site with a password-less
@@ -106,7 +104,7 @@ class LoopbackOnlyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client") or ("", 0)
-        if scope["type"] != "http" or client[0] in LOOPBACK_CLIENTS:
+        if scope["type"] != "http" or client[0] in LOOPBACK_HOSTS:
             await self.app(scope, receive, send)
             return
         body = (b"Development mode answers only on loopback. Set REGISTRO_ENV=production for a deployment, "
