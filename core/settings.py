@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"  # redis://host:6379/0 in production: shared by every worker
     rate_limits: dict[str, str] = Field(default_factory=dict)  # overrides by name (web/ratelimit.py), JSON
     invitations_per_day: int = Field(default=300, ge=1)  # invitation e-mails per aspirant, rolling 24 hours
+    # The worker (roll imports, compulsa, verifying new supports) runs as a thread of the web app; set false when
+    # `registro worker` processes run beside the web workers (production on PostgreSQL).
+    worker_in_process: bool = True
+    roll_upload_max_bytes: int = Field(default=4_000_000_000, ge=1_000_000)  # one Lista Nominal file
     # Set by load_settings when REGISTRO_ENV was not given and the quick start's conditions held: the app then
     # answers only clients on loopback (see web/middleware.py LoopbackOnlyMiddleware).
     implicit_development: bool = False
@@ -125,6 +129,11 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def roll_upload_dir(self) -> Path:
+        """Uploaded roll files wait here (private, 0700) for their import job, which deletes them when it ends."""
+        return self.data_dir / "roll-uploads"
 
 
 def _development_secret(data_dir: Path) -> str:

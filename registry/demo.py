@@ -26,7 +26,7 @@ from registry.models import (
     RollEntry,
     RollImport,
 )
-from registry.states import GeoKind, InvitationState, RollStatus, ScopeKind
+from registry.states import GeoKind, InvitationState, RollImportState, RollStatus, ScopeKind
 
 T = TypeVar("T")
 
@@ -117,7 +117,7 @@ def _add_roll(session: Session, opl: Opl) -> int:
             for _ in range(ROLL_ROWS_PER_SECCION):
                 session.add(_synthetic_roll_entry(rng, _id(batch), district, number, seccion))
                 rows += 1
-    batch.row_count, batch.completed = rows, True
+    batch.row_count, batch.state, batch.switched_at = rows, RollImportState.CURRENT, utcnow()
     return rows
 
 

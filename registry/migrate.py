@@ -9,6 +9,14 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# On PostgreSQL each roll import loads into a table of its own, attached to `rollentry` as a partition: those
+# tables are data, not schema, and the comparison of the models with the database leaves them out.
+ROLL_PARTITION_PREFIX = "rollentry_"
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    partition = (name or "").startswith(ROLL_PARTITION_PREFIX)
+    return not (type_ == "table" and reflected and compare_to is None and partition)
 
 
 def alembic_config(engine: Engine) -> Config:

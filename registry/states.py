@@ -85,8 +85,41 @@ class ReadingSource(StrEnum):
 
 
 class RollStatus(StrEnum):
+    """A citizen's standing in the roll file: in the Lista Nominal, in the Padrón only, or removed (baja)."""
+
     VIGENTE = "vigente"
+    PADRON_SIN_LISTA = "padron_sin_lista"
     BAJA = "baja"
+
+
+class BajaReason(StrEnum):
+    DEFUNCION = "defuncion"
+    SUSPENSION_DERECHOS = "suspension_derechos"
+    PERDIDA_VIGENCIA = "perdida_vigencia"
+
+
+class RollImportState(StrEnum):
+    LOADING = "loading"  # rows going in; invisible to readers and to the compulsa
+    CURRENT = "current"  # the one roll in force for its OPL
+    SUPERSEDED = "superseded"  # replaced by a later cut-off; its rows are gone
+    FAILED = "failed"  # stopped, cancelled or refused; the previous roll stayed in force
+
+
+class JobKind(StrEnum):
+    ROLL_IMPORT = "roll_import"
+    VERIFY = "verify"  # the compulsa of a whole process (or of every process of an OPL)
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOBS = frozenset({JobState.QUEUED, JobState.RUNNING})
+FINISHED_JOBS = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 
 class ReviewOutcome(StrEnum):

@@ -104,7 +104,8 @@ TEST_ORIGIN = "https://testserver"
 def settings(engine: Engine, database_url: str, tmp_path: Path) -> Settings:
     # https, like production: cookies are Secure outside development and the test client must send them back.
     return load_settings(env="test", data_dir=tmp_path / "var", database_url=database_url,
-                         secret_key="test-secret-" + "x" * 40, base_url=TEST_ORIGIN)
+                         secret_key="test-secret-" + "x" * 40, base_url=TEST_ORIGIN,
+                         worker_in_process=False)  # tests run jobs themselves (registry.worker.run_one)
 
 
 @pytest.fixture

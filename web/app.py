@@ -20,6 +20,7 @@ from core.settings import Environment, Settings, load_settings
 from registry.images import open_image_store
 from registry.intake.reading import ImageLimits
 from registry.outbox import mail_settings
+from registry.worker import InProcessWorker
 from web.body_limit import BodyLimitMiddleware
 from web.decoding import Decoder
 from web.errors import http_exception, server_error
@@ -47,7 +48,12 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await app.state.decoder.warm_up()
+        worker = InProcessWorker(engine, clock) if settings.worker_in_process else None
+        if worker is not None:
+            worker.start()
         yield
+        if worker is not None:
+            worker.close()
         engine.dispose()
 
     local_provider = (

@@ -1,13 +1,19 @@
-"""The one command line: `registro serve | migrate | demo-data | decode | specimen`."""
+"""The one command line: `registro serve | worker | migrate | demo-data | roll import | verify | decode | specimen`."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+import time
+from datetime import datetime
 from pathlib import Path
 
 import click
 import uvicorn
+from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from capture.specimens.corpus import make_sample
 from capture.specimens.photo import Condition
@@ -18,7 +24,13 @@ from core.settings import LOOPBACK_HOSTS, Settings, SettingsError, load_settings
 from registry import migrate as migrations
 from registry.catalogue import ensure_default_inconsistencies
 from registry.demo import load_demo_data
+from registry.jobs import JobRequest, enqueue, queued_after
+from registry.models import Job, Process
 from registry.outbox import erase_spent_bodies
+from registry.roll.imports import ImportRequest, opl_by_short_name, queue_roll_import
+from registry.roll.source import RollFileError, parse_columns
+from registry.states import JobKind, JobState
+from registry.worker import run_one, work_forever
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,6 +137,112 @@ def specimen(out_dir: Path, count: int, seed: int, model: str, condition: str) -
         path = out_dir / f"{sample.name}.jpg"
         path.write_bytes(sample.data)
         click.echo(f"{path}: cic={sample.identity.cic} vigencia={sample.identity.expiry_year}")
+
+
+@main.group()
+def roll() -> None:
+    """The Lista Nominal: import an OPL's roll file."""
+
+
+@roll.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True, readable=True))
+@click.option("--opl", "opl_short_name", required=True, help="The OPL's short name, e.g. 'IEE Sonora'.")
+@click.option("--cutoff", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Fecha de corte.")
+@click.option("--columns", default=None, help="Map of other header names: 'clave_elector=CLAVE,estado=ENTIDAD'.")
+@click.option("--no-verify", is_flag=True, help="Load the roll only; the worker verifies supports later.")
+@click.pass_obj
+def roll_import(settings: Settings, file: Path, opl_short_name: str, cutoff: datetime, columns: str | None,
+                no_verify: bool) -> None:
+    """Load a roll (CSV, CSV.GZ or XLSX) and put it in force in one switch, then verify the OPL's supports."""
+    try:
+        column_map = parse_columns(columns) if columns else None
+    except RollFileError as error:
+        raise click.ClickException(error.message) from None
+    _migrate(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        job_id = _queue_import(engine, ImportRequest(opl_id=_opl_id(engine, opl_short_name), source_name=file.name,
+                                                     cutoff=cutoff.date(), input_path=file.resolve(),
+                                                     columns=column_map))
+        started = time.monotonic()
+        job = _run_job(engine, job_id)
+        click.echo(f"{job.message} ({time.monotonic() - started:.1f} s)")
+        if job.state is not JobState.SUCCEEDED:
+            raise click.exceptions.Exit(1)
+        if not no_verify:
+            for verify_job in _queued_verifications(engine, job):
+                click.echo(_run_job(engine, verify_job).message)
+    finally:
+        engine.dispose()
+
+
+def _opl_id(engine: Engine, short_name: str) -> int:
+    with session_scope(engine, read_only=True) as session:
+        opl = opl_by_short_name(session=session, short_name=short_name)
+    if opl is None or opl.id is None:
+        raise click.ClickException(f"no OPL with short name {short_name!r}")
+    return opl.id
+
+
+def _queue_import(engine: Engine, request: ImportRequest) -> int:
+    with session_scope(engine) as session:
+        job = queue_roll_import(session=session, request=request, actor_account_id=None, now=utcnow())
+    assert job.id is not None
+    return job.id
+
+
+def _run_job(engine: Engine, job_id: int) -> Job:
+    run_one(engine, utcnow, job_id=job_id)
+    with session_scope(engine, read_only=True) as session:
+        job = session.get(Job, job_id)
+    assert job is not None
+    return job
+
+
+def _queued_verifications(engine: Engine, import_job: Job) -> list[int]:
+    with session_scope(engine, read_only=True) as session:
+        return queued_after(session=session, kind=JobKind.VERIFY, roll_import_id=import_job.roll_import_id)
+
+
+@main.command()
+@click.option("--process", "process_id", type=click.IntRange(1), default=None, help="One process (default: all).")
+@click.pass_obj
+def verify(settings: Settings, process_id: int | None) -> None:
+    """Run the compulsa: every support gets its situación registral from the roll in force."""
+    _migrate(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        for job_id in _queue_verifications(engine, process_id):
+            click.echo(_run_job(engine, job_id).message)
+    finally:
+        engine.dispose()
+
+
+def _queue_verifications(engine: Engine, process_id: int | None) -> list[int]:
+    with session_scope(engine) as session:
+        processes = [session.get(Process, process_id)] if process_id else list(session.exec(select(Process)))
+        if not processes or processes[0] is None:
+            raise click.ClickException(f"no process with id {process_id}")
+        jobs = [enqueue(session=session, actor_account_id=None, now=utcnow(), request=JobRequest(
+            kind=JobKind.VERIFY, opl_id=process.opl_id, process_id=process.id)) for process in processes if process]
+    return [job.id for job in jobs if job.id is not None]
+
+
+@main.command()
+@click.pass_obj
+def worker(settings: Settings) -> None:
+    """Run background jobs (roll imports, compulsa) and verify new supports, until stopped (Ctrl-C, SIGTERM)."""
+    _migrate(settings)
+    engine = make_engine(settings.resolved_database_url)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
+    click.echo("worker running; Ctrl-C to stop")
+    try:
+        work_forever(engine, utcnow, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

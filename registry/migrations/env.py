@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import registry.models  # noqa: F401  (registers every table on the metadata)
 from core.db import make_engine
+from registry.migrate import include_object
 
 target_metadata = SQLModel.metadata
 config = context.config
@@ -28,6 +29,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only ALTER through table copies
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

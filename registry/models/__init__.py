@@ -3,8 +3,9 @@
 from auth.models import Account, OAuthIdentity, RoleGrant, UserSession
 from core.audit import AuditEvent, OutboxMessage
 from registry.models.geography import GeoUnit
+from registry.models.jobs import Job
 from registry.models.organisation import Aspirant, Auxiliary, Opl, PaperExceptionMunicipality, Process
-from registry.models.roll import RollEntry, RollImport
+from registry.models.roll import RollEntry, RollImport, RollRejection
 from registry.models.supports import (
     ActivationCode,
     CredentialReading,
@@ -25,6 +26,7 @@ __all__ = [
     "CredentialReading",
     "GeoUnit",
     "InconsistencyType",
+    "Job",
     "OAuthIdentity",
     "Objection",
     "Opl",
@@ -35,6 +37,7 @@ __all__ = [
     "RoleGrant",
     "RollEntry",
     "RollImport",
+    "RollRejection",
     "StoredImage",
     "Support",
     "SupportEvent",

@@ -1,4 +1,7 @@
-"""The Lista Nominal as imported by the OPL: one batch per import, one row per citizen."""
+"""The Lista Nominal as imported by the OPL: one batch per import, one row per citizen, and the rows refused.
+
+Only one import per OPL is CURRENT at a time: readers and the compulsa read that one, so a new cut-off replaces
+the previous roll in one switch (an UPDATE of two RollImport rows), never row by row."""
 
 from __future__ import annotations
 
@@ -9,30 +12,44 @@ from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
 from core.columns import enum_type, utc_datetime
-from registry.states import RollStatus
+from registry.states import RollImportState, RollStatus
 
 
 class RollImport(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    opl_id: int = Field(foreign_key="opl.id", index=True)
-    source_name: str = Field(max_length=255)
-    cutoff_date: date
-    row_count: int = 0
-    completed: bool = False
-    imported_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
-
-
-class RollEntry(SQLModel, table=True):
     __table_args__ = (
-        sa.UniqueConstraint("roll_import_id", "clave_elector", name="uq_rollentry_import_clave"),
-        sa.Index("ix_rollentry_cic", "cic"),
-        sa.Index("ix_rollentry_clave_elector", "clave_elector"),
-        sa.Index("ix_rollentry_geo", "state_code", "district", "municipality", "seccion"),
+        # At most one roll in force per OPL; the switch supersedes the old one in the same transaction.
+        sa.Index("uq_rollimport_current", "opl_id", unique=True,
+                 postgresql_where=sa.text("state = 'current'"), sqlite_where=sa.text("state = 'current'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    roll_import_id: int = Field(foreign_key="rollimport.id", index=True)
-    clave_elector: str = Field(max_length=18)
+    opl_id: int = Field(foreign_key="opl.id", index=True)
+    source_name: str = Field(max_length=255)
+    format_label: str = Field(default="", max_length=80)
+    cutoff_date: date
+    state: RollImportState = Field(default=RollImportState.LOADING, sa_type=enum_type(RollImportState))
+    row_count: int = 0  # rows loaded (valid, first of their clave)
+    rows_rejected: int = 0
+    imported_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+    switched_at: datetime | None = Field(default=None, sa_type=utc_datetime())
+
+
+class RollEntry(SQLModel, table=True):
+    """One citizen of one import. The key is (import, clave de elector): a clave is one citizen in the Padrón.
+
+    No foreign key to rollimport: the rows of an import live and die with it (on PostgreSQL, one partition per
+    import, attached at the switch and dropped when superseded), and a 10-million-row foreign-key validation at
+    every switch would buy nothing."""
+
+    __table_args__ = (
+        sa.Index("ix_rollentry_cic", "cic"),
+        sa.Index("ix_rollentry_ocr", "ocr"),
+        sa.Index("ix_rollentry_identificador", "identificador_ciudadano"),
+    )
+
+    roll_import_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    clave_elector: str = Field(primary_key=True, max_length=18)
+    source_line: int = 0  # the row's line in the imported file: where to look when a match is questioned
     cic: str | None = Field(default=None, max_length=9)
     ocr: str | None = Field(default=None, max_length=13)
     identificador_ciudadano: str | None = Field(default=None, max_length=9)
@@ -45,3 +62,12 @@ class RollEntry(SQLModel, table=True):
     seccion: int
     status: RollStatus = Field(default=RollStatus.VIGENTE, sa_type=enum_type(RollStatus))
     baja_reason: str | None = Field(default=None, max_length=80)
+
+
+class RollRejection(SQLModel, table=True):
+    """A row of the file that was not loaded, with its line and why (never the row's content: personal data)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    roll_import_id: int = Field(foreign_key="rollimport.id", index=True)
+    line: int
+    reason: str = Field(max_length=300)

@@ -60,6 +60,8 @@ class Support(SQLModel, table=True):
         sa.Index("ix_support_process_received", "process_id", "received_at"),
         sa.Index("ix_support_cic", "cic"),
         sa.Index("ix_support_clave_elector", "clave_elector"),
+        sa.Index("ix_support_process_status", "process_id", "status"),
+        sa.Index("ix_support_process_citizen", "process_id", "citizen_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -87,6 +89,14 @@ class Support(SQLModel, table=True):
     situacion_registral: SituacionRegistral = Field(
         default=SituacionRegistral.SIN_VERIFICAR, sa_type=enum_type(SituacionRegistral)
     )
+    situacion_detail: str | None = Field(default=None, max_length=40)  # e.g. the baja's reason
+    # What the compulsa found in the Lista Nominal: the citizen (the roll's clave de elector, which several
+    # credentials of one person share) and where they are registered, for the LGIPE 385 rules and the reports.
+    citizen_key: str | None = Field(default=None, max_length=18)
+    state_code: int | None = None
+    district: int | None = None
+    municipality: int | None = None
+    seccion: int | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
 
 

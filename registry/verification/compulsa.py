@@ -1,0 +1,266 @@
+"""The compulsa: every support of a process gets its situación registral from the roll in force, in a few
+set-based statements (joins over whole tables, never a query per support), in bulk or for a few new supports.
+
+The rules, in the terms of LGIPE art. 385 and docs/compulsa.md:
+
+1. Match the support's credential to one citizen of the roll in force: by CIC, else by clave de elector (paper
+   and typed captures), else by OCR, else by identificador ciudadano. The citizen is the roll's clave de elector,
+   which every credential of one person shares.
+2. Its category from the roll, first that applies: not found -> datos_no_encontrados; baja (with its reason);
+   in the Padrón but not the Lista Nominal -> en_padron_no_en_lista; registered outside the office's territory ->
+   fuera_de_ambito; a paper support from a municipality not authorised for paper -> fuera_regimen_excepcion;
+   otherwise en_lista_nominal (it would count).
+3. Among one citizen's supports in the process that would count, ordered by server receipt time and, on a tie,
+   by folio: the first counts; a later one for an aspirant the citizen already supported is
+   duplicado_mismo_aspirante (the same citizen counts once per aspirant); a later one for another aspirant is
+   duplicado_otro_aspirante (only the first support for the office counts). Device time plays no part.
+4. A support that counts waits for the mesa de control (in_review; one already validated there stays valid);
+   one that does not is invalid, which the aspirant sees and may contest. A support with an inconsistency found
+   by the mesa de control, or under objection, is left to those decisions.
+
+Each support whose category, detail or status changes gets one SupportEvent saying why; nothing else is
+written, so running the compulsa twice writes nothing the second time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, text
+from sqlmodel import Session, col, select
+
+from registry.models import Process, RollImport
+from registry.states import RollImportState, ScopeKind
+
+Step = Callable[[int, int, str], None]  # (done, total, what) — progress, and the point where cancelling stops
+
+
+@dataclass(frozen=True)
+class CompulsaResult:
+    examined: int
+    changed: int
+    roll_import_id: int | None  # None: no roll in force for the process's OPL, nothing was verified
+
+
+def current_roll(*, session: Session, opl_id: int) -> RollImport | None:
+    return session.exec(select(RollImport).where(RollImport.opl_id == opl_id,
+                                                 RollImport.state == RollImportState.CURRENT)).first()
+
+
+def verify_process(*, session: Session, process_id: int, now: datetime, support_ids: Sequence[int] | None = None,
+                   step: Step | None = None) -> CompulsaResult:
+    """Verify every support of the process (support_ids None) or only those given and their citizens' other
+    supports. Runs in the caller's transaction: it commits, or rolls back, as one."""
+    process = session.get(Process, process_id)
+    assert process is not None and process.id is not None
+    roll = current_roll(session=session, opl_id=process.opl_id)
+    if roll is None:
+        return CompulsaResult(0, 0, None)
+    report = step or (lambda _done, _total, _what: None)
+    query = _Compulsa(session, process, roll, support_ids)
+    query.prepare()
+    report(1, 4, "Buscando cada apoyo en la Lista Nominal")
+    query.match()
+    report(2, 4, "Aplicando las reglas de duplicados (LGIPE 385)")
+    examined = query.decide()
+    report(3, 4, "Registrando los cambios")
+    changed = query.write(now)
+    query.cleanup()
+    return CompulsaResult(examined, changed, roll.id)
+
+
+def pending_supports(*, session: Session, limit: int) -> dict[int, list[int]]:
+    """Supports received and not yet verified, in processes whose OPL has a roll in force, by process."""
+    rows = session.execute(text(
+        "SELECT s.process_id, s.id FROM support AS s JOIN process AS p ON p.id = s.process_id "
+        "JOIN rollimport AS r ON r.opl_id = p.opl_id AND r.state = 'current' "
+        "WHERE s.status = 'received' ORDER BY s.id LIMIT :limit"), {"limit": limit}).all()
+    grouped: dict[int, list[int]] = {}
+    for process_id, support_id in rows:
+        grouped.setdefault(process_id, []).append(support_id)
+    return grouped
+
+
+def processes_of_opl(*, session: Session, opl_id: int) -> list[int]:
+    return [pid for pid in session.exec(select(Process.id).where(Process.opl_id == opl_id)
+                                        .order_by(col(Process.id))) if pid is not None]
+
+
+# Supports the compulsa decides; the others carry a person's decision (mesa de control, objection).
+_DECIDED_BY_COMPULSA = "s.status <> 'contested' AND s.situacion_registral <> 'con_inconsistencia'"
+_WOULD_COUNT = "('en_lista_nominal', 'duplicado_mismo_aspirante', 'duplicado_otro_aspirante')"
+
+_LABELS = {
+    "en_lista_nominal": "en Lista Nominal",
+    "duplicado_mismo_aspirante": "duplicado: la misma persona ya apoyó a este aspirante (cuenta una vez)",
+    "duplicado_otro_aspirante": "duplicado con otro aspirante al mismo cargo: solo cuenta el primer apoyo",
+    "en_padron_no_en_lista": "en el Padrón Electoral pero no en la Lista Nominal",
+    "baja": "baja del Padrón Electoral",
+    "datos_no_encontrados": "datos no encontrados en la Lista Nominal",
+    "fuera_de_ambito": "domicilio fuera del ámbito geográfico del cargo",
+    "fuera_regimen_excepcion": "apoyo en papel de un municipio que no está en el régimen de excepción",
+}
+_HOW = {"cic": "CIC", "clave": "clave de elector", "ocr": "OCR", "idc": "identificador ciudadano"}
+
+
+def _case(column: str, mapping: dict[str, str], default: str) -> str:
+    arms = " ".join(f"WHEN {column} = '{key}' THEN '{value}'" for key, value in mapping.items())
+    return f"CASE {arms} ELSE {default} END"
+
+
+class _Compulsa:
+    def __init__(self, session: Session, process: Process, roll: RollImport,
+                 support_ids: Sequence[int] | None) -> None:
+        assert process.id is not None and roll.id is not None
+        self.session, self.process, self.cutoff = session, process, roll.cutoff_date
+        self.params: dict[str, object] = {"process": process.id, "roll": roll.id}
+        self.bulk = support_ids is None
+        self.target = f"s.process_id = :process AND {_DECIDED_BY_COMPULSA}"
+        if support_ids is not None:
+            self.target += " AND s.id IN :ids"
+            self.params["ids"] = list(support_ids)
+
+    def _run(self, sql: str) -> int:
+        statement = text(sql)
+        if "ids" in self.params and ":ids" in sql:
+            statement = statement.bindparams(bindparam("ids", expanding=True))
+        used = {key: value for key, value in self.params.items() if f":{key}" in sql}
+        return int(self.session.execute(statement, used).rowcount or 0)  # type: ignore[attr-defined]
+
+    def prepare(self) -> None:
+        self.cleanup()
+        self._run("CREATE TEMPORARY TABLE compulsa_match (support_id INTEGER PRIMARY KEY, how VARCHAR(5), "
+                  "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
+                  "seccion INTEGER, roll_status VARCHAR(40), baja_reason VARCHAR(80))")
+        self._run("CREATE TEMPORARY TABLE compulsa_result (support_id INTEGER PRIMARY KEY, situacion VARCHAR(40), "
+                  "detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), citizen_key VARCHAR(18), "
+                  "state_code INTEGER, district INTEGER, municipality INTEGER, seccion INTEGER)")
+
+    def cleanup(self) -> None:
+        self._run("DROP TABLE IF EXISTS compulsa_match")
+        self._run("DROP TABLE IF EXISTS compulsa_result")
+
+    def match(self) -> None:
+        """One insert per key, in priority order; each later one only looks at supports still unmatched."""
+        fields = ("r.clave_elector, r.state_code, r.district, r.municipality, r.seccion, r.status, r.baja_reason")
+        unmatched = "NOT EXISTS (SELECT 1 FROM compulsa_match AS m WHERE m.support_id = s.id)"
+        keys = (("cic", "r.cic = s.cic", ""),
+                ("clave", "r.clave_elector = s.clave_elector", ""),
+                ("ocr", "r.ocr = c.ocr", "JOIN credentialreading AS c ON c.id = s.reading_id "),
+                ("idc", "r.identificador_ciudadano = c.identificador_ciudadano",
+                 "JOIN credentialreading AS c ON c.id = s.reading_id "))
+        for how, condition, reading in keys:
+            self._run(f"INSERT INTO compulsa_match SELECT s.id, '{how}', {fields} FROM support AS s {reading}"
+                      f"JOIN rollentry AS r ON r.roll_import_id = :roll AND {condition} "
+                      f"WHERE {self.target} AND {unmatched} ON CONFLICT (support_id) DO NOTHING")
+        if self.bulk and self.session.get_bind().dialect.name == "postgresql":
+            self._run("ANALYZE compulsa_match")
+
+    def _out_of_scope(self) -> str:
+        process = self.process
+        conditions = [f"t.state_code <> {int(process.scope_state)}"]
+        if process.scope_kind is ScopeKind.DISTRICT and process.scope_district is not None:
+            conditions.append(f"t.district <> {int(process.scope_district)}")
+        if process.scope_kind is ScopeKind.MUNICIPALITY and process.scope_municipality is not None:
+            conditions.append(f"t.municipality <> {int(process.scope_municipality)}")
+        return " OR ".join(conditions)
+
+    def decide(self) -> int:
+        """Category of every target support (and, for a few new supports, of their citizens' other supports)."""
+        return self._run(f"""
+            INSERT INTO compulsa_result
+            WITH target AS (
+                SELECT s.id, s.aspirant_id, s.received_at, s.folio, s.channel, s.status AS old_status,
+                       s.situacion_registral AS old_situacion, m.how, m.citizen_key, m.state_code, m.district,
+                       m.municipality, m.seccion, m.roll_status, m.baja_reason
+                FROM support AS s LEFT JOIN compulsa_match AS m ON m.support_id = s.id
+                WHERE {self.target}
+            ),
+            based AS (
+                SELECT t.*, CASE
+                    WHEN t.how IS NULL THEN 'datos_no_encontrados'
+                    WHEN t.roll_status = 'baja' THEN 'baja'
+                    WHEN t.roll_status = 'padron_sin_lista' THEN 'en_padron_no_en_lista'
+                    WHEN {self._out_of_scope()} THEN 'fuera_de_ambito'
+                    WHEN t.channel = 'paper' AND NOT EXISTS (SELECT 1 FROM paperexceptionmunicipality AS x
+                        WHERE x.process_id = :process AND x.municipality = t.municipality)
+                        THEN 'fuera_regimen_excepcion'
+                    ELSE 'en_lista_nominal' END AS base
+                FROM target AS t
+            ),
+            pool AS (
+                SELECT id, aspirant_id, received_at, folio, old_status, old_situacion, how, citizen_key,
+                       state_code, district, municipality, seccion, baja_reason, base FROM based
+                {self._peers()}
+            ),
+            ranked AS (
+                SELECT pool.*,
+                    ROW_NUMBER() OVER (PARTITION BY citizen_key, base ORDER BY received_at, folio) AS rank_citizen,
+                    ROW_NUMBER() OVER (PARTITION BY citizen_key, base, aspirant_id
+                                       ORDER BY received_at, folio) AS rank_aspirant
+                FROM pool
+            ),
+            decided AS (
+                SELECT ranked.*, CASE
+                    WHEN base = 'kept' THEN old_situacion
+                    WHEN base <> 'en_lista_nominal' THEN base
+                    WHEN rank_aspirant > 1 THEN 'duplicado_mismo_aspirante'
+                    WHEN rank_citizen > 1 THEN 'duplicado_otro_aspirante'
+                    ELSE 'en_lista_nominal' END AS situacion
+                FROM ranked
+            )
+            SELECT id, situacion,
+                CASE WHEN situacion = 'baja' THEN baja_reason END,
+                CASE WHEN base = 'kept' THEN old_status
+                     WHEN situacion = 'en_lista_nominal' AND old_status = 'valid' THEN 'valid'
+                     WHEN situacion = 'en_lista_nominal' THEN 'in_review'
+                     ELSE 'invalid' END,
+                how, citizen_key, state_code, district, municipality, seccion
+            FROM decided""")
+
+    def _peers(self) -> str:
+        """For a few new supports: their citizens' other supports in the process, as they stand, so the first
+        support still counts and a later one is still the duplicate. (In bulk every support is a target.)"""
+        if self.bulk:
+            return ""
+        return f"""UNION ALL
+                SELECT s.id, s.aspirant_id, s.received_at, s.folio, s.status, s.situacion_registral, NULL,
+                       s.citizen_key, s.state_code, s.district, s.municipality, s.seccion, s.situacion_detail,
+                       CASE WHEN s.situacion_registral IN {_WOULD_COUNT} AND {_DECIDED_BY_COMPULSA}
+                            THEN 'en_lista_nominal' ELSE 'kept' END
+                FROM support AS s
+                WHERE s.process_id = :process AND s.citizen_key IN (SELECT citizen_key FROM compulsa_match)
+                  AND s.id NOT IN (SELECT t.id FROM target AS t)"""
+
+    def write(self, now: datetime) -> int:
+        changed = ("(s.status <> r.status OR s.situacion_registral <> r.situacion "
+                   "OR COALESCE(s.situacion_detail, '') <> COALESCE(r.detail, ''))")
+        self.params |= {"now": now, "cutoff": _cutoff(self.cutoff)}
+        reason = (f"'Compulsa con la Lista Nominal con corte al ' || :cutoff || ': ' || "
+                  f"{_case('r.situacion', _LABELS, 'r.situacion')} || "
+                  f"COALESCE(' (' || r.detail || ')', '') || "
+                  f"COALESCE('; coincide por ' || {_case('r.how', _HOW, 'NULL')}, '')")
+        events = self._run(f"""
+            INSERT INTO supportevent (support_id, from_status, to_status, situacion_registral, reason,
+                                      actor_account_id, at)
+            SELECT r.support_id, s.status, r.status, r.situacion, {reason}, NULL, :now
+            FROM compulsa_result AS r JOIN support AS s ON s.id = r.support_id WHERE {changed}""")
+        self._run(f"""
+            UPDATE support AS s SET status = r.status, situacion_registral = r.situacion,
+                situacion_detail = r.detail,
+                citizen_key = r.citizen_key, state_code = r.state_code, district = r.district,
+                municipality = r.municipality, seccion = r.seccion,
+                updated_at = CASE WHEN {changed} THEN :now ELSE s.updated_at END
+            FROM compulsa_result AS r
+            WHERE s.id = r.support_id AND ({changed}
+               OR COALESCE(s.citizen_key, '') <> COALESCE(r.citizen_key, '')
+               OR COALESCE(s.seccion, -1) <> COALESCE(r.seccion, -1)
+               OR COALESCE(s.municipality, -1) <> COALESCE(r.municipality, -1)
+               OR COALESCE(s.district, -1) <> COALESCE(r.district, -1)
+               OR COALESCE(s.state_code, -1) <> COALESCE(r.state_code, -1))""")
+        return events
+
+
+def _cutoff(cutoff: date) -> str:
+    return cutoff.isoformat()

@@ -1,0 +1,345 @@
+"""The compulsa: every situación registral category and every LGIPE 385 rule, in bulk and incrementally."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import Session, col, select
+
+from core.clock import utcnow
+from registry.models import Aspirant, PaperExceptionMunicipality, Process, Support, SupportEvent
+from registry.states import Channel, SituacionRegistral, SupportStatus
+from registry.verification.compulsa import verify_process
+from tests.factories.processes import make_aspirant, make_opl, make_process
+from tests.factories.roll import Citizen, citizen, make_roll, place_support
+
+S = SituacionRegistral
+T0 = utcnow() - timedelta(days=2)
+
+
+@pytest.fixture
+def process(session: Session) -> Process:
+    return make_process(session, opl=make_opl(session, state_code=26))
+
+
+@pytest.fixture
+def aspirant_a(session: Session, process: Process) -> Aspirant:
+    return make_aspirant(session, process=process, name="Ana Aspirante")
+
+
+@pytest.fixture
+def aspirant_b(session: Session, process: Process) -> Aspirant:
+    return make_aspirant(session, process=process, name="Beto Aspirante")
+
+
+def verify(session: Session, process: Process, ids: list[int] | None = None) -> int:
+    assert process.id is not None
+    result = verify_process(session=session, process_id=process.id, now=utcnow(), support_ids=ids)
+    session.commit()
+    session.expire_all()
+    return result.changed
+
+
+def support_for(session: Session, aspirant: Aspirant, person: Citizen, *, minutes: float = 0, by: str = "cic",
+                channel: Channel = Channel.AUXILIARY, folio: str | None = None) -> Support:
+    assert aspirant.id is not None
+    keys = {"cic": {"cic": person.cic}, "clave": {"clave_elector": person.clave_elector},
+            "ocr": {"ocr": person.ocr}, "idc": {"identificador": person.identificador_ciudadano}}[by]
+    return place_support(session, aspirant_id=aspirant.id, process_id=aspirant.process_id, channel=channel,
+                         received_at=T0 + timedelta(minutes=minutes), folio=folio, **keys)  # type: ignore[arg-type]
+
+
+def state(session: Session, support: Support) -> tuple[SituacionRegistral, SupportStatus]:
+    fresh = session.get(Support, support.id)
+    assert fresh is not None
+    return fresh.situacion_registral, fresh.status
+
+
+def events(session: Session, support: Support) -> list[SupportEvent]:
+    return list(session.exec(select(SupportEvent).where(SupportEvent.support_id == support.id)
+                             .order_by(col(SupportEvent.id))))
+
+
+@pytest.mark.parametrize("key", ["cic", "clave", "ocr", "idc"])
+def test_a_citizen_on_the_lista_nominal_is_found_by_each_key_and_awaits_the_mesa_de_control(
+        session: Session, process: Process, aspirant_a: Aspirant, key: str) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    support = support_for(session, aspirant_a, person, by=key)
+    verify(session, process)
+    assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    fresh = session.get(Support, support.id)
+    assert fresh is not None and fresh.citizen_key == person.clave_elector
+    assert (fresh.state_code, fresh.district, fresh.municipality, fresh.seccion) == (26, 5, 30, 1001)
+    assert {"cic": "CIC", "clave": "clave de elector", "ocr": "OCR", "idc": "identificador ciudadano"}[key] \
+        in events(session, support)[-1].reason
+
+
+def process_opl(session: Session, process: Process):  # type: ignore[no-untyped-def]
+    from registry.models import Opl
+    return session.get(Opl, process.opl_id)
+
+
+def test_cic_is_tried_before_the_clave(session: Session, process: Process, aspirant_a: Aspirant) -> None:
+    by_cic, by_clave = citizen(), citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[by_cic, by_clave])
+    assert aspirant_a.id is not None
+    # A typed clave that belongs to someone else: the CIC read from the credential decides.
+    support = place_support(session, aspirant_id=aspirant_a.id, process_id=process.id or 0, cic=by_cic.cic,
+                            clave_elector=by_clave.clave_elector, received_at=T0)
+    verify(session, process)
+    fresh = session.get(Support, support.id)
+    assert fresh is not None and fresh.citizen_key == by_cic.clave_elector
+
+
+@pytest.mark.parametrize(("situacion", "expected", "detail"), [
+    ("padron_sin_lista", S.EN_PADRON_NO_EN_LISTA, None),
+    ("baja_defuncion", S.BAJA, "defuncion"),
+    ("baja_suspension_derechos", S.BAJA, "suspension_derechos"),
+    ("baja_perdida_vigencia", S.BAJA, "perdida_vigencia"),
+])
+def test_the_rolls_situacion_decides_a_support_that_does_not_count(
+        session: Session, process: Process, aspirant_a: Aspirant, situacion: str, expected: SituacionRegistral,
+        detail: str | None) -> None:
+    person = citizen(situacion=situacion)
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    support = support_for(session, aspirant_a, person)
+    verify(session, process)
+    assert state(session, support) == (expected, SupportStatus.INVALID)
+    fresh = session.get(Support, support.id)
+    assert fresh is not None and fresh.situacion_detail == detail
+    if detail:
+        assert detail in events(session, support)[-1].reason
+
+
+def test_a_credential_not_in_the_roll_is_datos_no_encontrados(session: Session, process: Process,
+                                                              aspirant_a: Aspirant) -> None:
+    make_roll(session, opl=process_opl(session, process), citizens=[citizen()])
+    support = support_for(session, aspirant_a, citizen())  # someone else: not in the roll
+    verify(session, process)
+    assert state(session, support) == (S.DATOS_NO_ENCONTRADOS, SupportStatus.INVALID)
+
+
+def test_a_citizen_registered_outside_the_offices_territory_is_fuera_de_ambito(
+        session: Session, process: Process, aspirant_a: Aspirant) -> None:
+    elsewhere = citizen(state_code=25)
+    make_roll(session, opl=process_opl(session, process), citizens=[elsewhere])
+    support = support_for(session, aspirant_a, elsewhere)
+    verify(session, process)
+    assert state(session, support) == (S.FUERA_DE_AMBITO, SupportStatus.INVALID)
+
+
+def test_a_municipal_office_counts_only_its_municipality(session: Session, process: Process,
+                                                         aspirant_a: Aspirant) -> None:
+    from registry.states import ScopeKind
+    process.scope_kind, process.scope_municipality = ScopeKind.MUNICIPALITY, 30
+    session.add(process)
+    inside, outside = citizen(municipality=30), citizen(municipality=18)
+    make_roll(session, opl=process_opl(session, process), citizens=[inside, outside])
+    kept, out = support_for(session, aspirant_a, inside), support_for(session, aspirant_a, outside, minutes=1)
+    verify(session, process)
+    assert state(session, kept)[0] is S.EN_LISTA_NOMINAL
+    assert state(session, out)[0] is S.FUERA_DE_AMBITO
+
+
+def test_paper_counts_only_from_a_municipality_in_the_regimen_de_excepcion(
+        session: Session, process: Process, aspirant_a: Aspirant) -> None:
+    session.add(PaperExceptionMunicipality(process_id=process.id or 0, municipality=4))
+    authorised, other = citizen(municipality=4), citizen(municipality=30)
+    make_roll(session, opl=process_opl(session, process), citizens=[authorised, other])
+    on_paper = support_for(session, aspirant_a, authorised, by="clave", channel=Channel.PAPER)
+    refused = support_for(session, aspirant_a, other, by="clave", channel=Channel.PAPER, minutes=1)
+    by_phone = support_for(session, aspirant_a, other, minutes=2)  # the same citizen, on the app: it counts
+    verify(session, process)
+    assert state(session, on_paper)[0] is S.EN_LISTA_NOMINAL
+    assert state(session, refused) == (S.FUERA_REGIMEN_EXCEPCION, SupportStatus.INVALID)
+    assert state(session, by_phone)[0] is S.EN_LISTA_NOMINAL
+
+
+def test_the_same_citizen_counts_once_for_the_same_aspirant(session: Session, process: Process,
+                                                            aspirant_a: Aspirant) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    first = support_for(session, aspirant_a, person, minutes=0)
+    again = support_for(session, aspirant_a, person, minutes=5, by="clave")  # paper, or another credential
+    verify(session, process)
+    assert state(session, first)[0] is S.EN_LISTA_NOMINAL
+    assert state(session, again) == (S.DUPLICADO_MISMO_ASPIRANTE, SupportStatus.INVALID)
+
+
+def test_only_the_first_support_for_the_office_counts(session: Session, process: Process, aspirant_a: Aspirant,
+                                                      aspirant_b: Aspirant) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    later_for_a = support_for(session, aspirant_a, person, minutes=10)
+    first_for_b = support_for(session, aspirant_b, person, minutes=1)
+    verify(session, process)
+    assert state(session, first_for_b)[0] is S.EN_LISTA_NOMINAL
+    assert state(session, later_for_a) == (S.DUPLICADO_OTRO_ASPIRANTE, SupportStatus.INVALID)
+
+
+def test_a_tie_on_receipt_time_is_broken_by_folio(session: Session, process: Process, aspirant_a: Aspirant,
+                                                  aspirant_b: Aspirant) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    for_b = support_for(session, aspirant_b, person, minutes=3, folio="RC-0000000001")
+    for_a = support_for(session, aspirant_a, person, minutes=3, folio="RC-0000000002")
+    verify(session, process)
+    assert state(session, for_b)[0] is S.EN_LISTA_NOMINAL
+    assert state(session, for_a)[0] is S.DUPLICADO_OTRO_ASPIRANTE
+
+
+def test_a_then_b_then_a_again(session: Session, process: Process, aspirant_a: Aspirant,
+                               aspirant_b: Aspirant) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    a1 = support_for(session, aspirant_a, person, minutes=0)
+    b = support_for(session, aspirant_b, person, minutes=1)
+    a2 = support_for(session, aspirant_a, person, minutes=2, by="clave")
+    verify(session, process)
+    assert [state(session, s)[0] for s in (a1, b, a2)] == [
+        S.EN_LISTA_NOMINAL, S.DUPLICADO_OTRO_ASPIRANTE, S.DUPLICADO_MISMO_ASPIRANTE]
+
+
+def test_only_supports_that_would_count_compete_for_first(session: Session, process: Process,
+                                                          aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
+    """A first support that does not count (paper outside the exception) does not take the citizen's place."""
+    person = citizen(municipality=30)
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    void_first = support_for(session, aspirant_a, person, minutes=0, by="clave", channel=Channel.PAPER)
+    second = support_for(session, aspirant_b, person, minutes=5)
+    verify(session, process)
+    assert state(session, void_first)[0] is S.FUERA_REGIMEN_EXCEPCION
+    assert state(session, second)[0] is S.EN_LISTA_NOMINAL
+
+
+def test_a_support_with_an_inconsistency_is_left_to_the_mesa_de_control(
+        session: Session, process: Process, aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    rejected = support_for(session, aspirant_a, person, minutes=0)
+    rejected.status, rejected.situacion_registral = SupportStatus.INVALID, S.CON_INCONSISTENCIA
+    session.add(rejected)
+    later = support_for(session, aspirant_b, person, minutes=5)
+    verify(session, process)
+    assert state(session, rejected) == (S.CON_INCONSISTENCIA, SupportStatus.INVALID)
+    assert state(session, later)[0] is S.EN_LISTA_NOMINAL
+
+
+def test_a_support_validated_at_the_mesa_de_control_stays_valid(session: Session, process: Process,
+                                                                aspirant_a: Aspirant) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    support = support_for(session, aspirant_a, person)
+    verify(session, process)
+    support = session.get(Support, support.id)  # type: ignore[assignment]
+    support.status = SupportStatus.VALID
+    session.add(support)
+    session.commit()
+    assert verify(session, process) == 0
+    assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
+
+
+def test_a_second_run_changes_nothing_and_writes_no_event(session: Session, process: Process,
+                                                          aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
+    people = [citizen(), citizen(situacion="baja_defuncion"), citizen(state_code=1)]
+    make_roll(session, opl=process_opl(session, process), citizens=people)
+    supports = [support_for(session, aspirant, person, minutes=i)
+                for i, (aspirant, person) in enumerate([(a, p) for p in people for a in (aspirant_a, aspirant_b)])]
+    supports.append(support_for(session, aspirant_a, citizen(), minutes=30))
+    assert verify(session, process) == len(supports)
+    before = session.exec(select(SupportEvent)).all()
+    stamps = {s.id: session.get(Support, s.id).updated_at for s in supports}  # type: ignore[union-attr]
+    assert verify(session, process) == 0
+    assert len(session.exec(select(SupportEvent)).all()) == len(before)
+    assert stamps == {s.id: session.get(Support, s.id).updated_at for s in supports}  # type: ignore[union-attr]
+
+
+def test_a_new_roll_moves_supports_and_each_move_has_its_event(
+        session: Session, process: Process, aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
+    from registry.models import RollImport
+    from registry.states import RollImportState
+    opl = process_opl(session, process)
+    late, dead, stays = citizen(situacion="padron_sin_lista"), citizen(), citizen()
+    first_roll = make_roll(session, opl=opl, citizens=[late, dead, stays])
+    s_late = support_for(session, aspirant_a, late)
+    s_dead_b = support_for(session, aspirant_b, dead, minutes=1)
+    s_dead_a = support_for(session, aspirant_a, dead.moved(cic="999999999"), minutes=2, by="clave")
+    s_stays = support_for(session, aspirant_a, stays, minutes=3)
+    verify(session, process)
+    assert state(session, s_dead_a)[0] is S.DUPLICADO_OTRO_ASPIRANTE
+    counts_before = {s.id: len(events(session, s)) for s in (s_late, s_dead_b, s_dead_a, s_stays)}
+
+    first_roll.state = RollImportState.SUPERSEDED
+    session.add(first_roll)
+    session.flush()
+    make_roll(session, opl=opl, citizens=[late.moved(situacion="vigente"), dead.moved(situacion="baja_defuncion"),
+                                          stays], cutoff=first_roll.cutoff_date + timedelta(days=30))
+    assert verify(session, process) == 3
+    assert state(session, s_late) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert state(session, s_dead_b) == (S.BAJA, SupportStatus.INVALID)
+    assert state(session, s_dead_a) == (S.BAJA, SupportStatus.INVALID)
+    assert len(events(session, s_stays)) == counts_before[s_stays.id]  # unchanged: no event
+    for moved in (s_late, s_dead_b, s_dead_a):
+        history = events(session, moved)
+        assert len(history) == counts_before[moved.id] + 1
+        assert history[-1].situacion_registral is state(session, moved)[0]
+        assert "2026-11-30" in history[-1].reason  # the cut-off of the roll that decided it
+    assert session.exec(select(RollImport)).all()
+
+
+def test_without_a_roll_in_force_supports_stay_received(session: Session, process: Process,
+                                                        aspirant_a: Aspirant) -> None:
+    support = support_for(session, aspirant_a, citizen())
+    assert verify(session, process) == 0
+    assert state(session, support) == (S.SIN_VERIFICAR, SupportStatus.RECEIVED)
+
+
+def test_incremental_verification_keeps_the_first_support_counting(
+        session: Session, process: Process, aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    first = support_for(session, aspirant_a, person, minutes=0)
+    verify(session, process)
+    newcomer = support_for(session, aspirant_b, person, minutes=60)
+    untouched = support_for(session, aspirant_b, citizen(), minutes=61)  # not in this run
+    assert newcomer.id is not None
+    assert verify(session, process, ids=[newcomer.id]) == 1
+    assert state(session, newcomer) == (S.DUPLICADO_OTRO_ASPIRANTE, SupportStatus.INVALID)
+    assert state(session, first) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert state(session, untouched) == (S.SIN_VERIFICAR, SupportStatus.RECEIVED)
+
+
+def test_a_late_verified_earlier_support_takes_first_place_incrementally(
+        session: Session, process: Process, aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
+    """An older support verified after a newer one (e.g. it waited for a fix): the order is receipt time, so the
+    incremental pass demotes the newer one, with its event."""
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    older = support_for(session, aspirant_a, person, minutes=0)
+    newer = support_for(session, aspirant_b, person, minutes=30)
+    assert newer.id is not None and older.id is not None
+    verify(session, process, ids=[newer.id])
+    assert state(session, newer)[0] is S.EN_LISTA_NOMINAL
+    verify(session, process, ids=[older.id])
+    assert state(session, older)[0] is S.EN_LISTA_NOMINAL
+    assert state(session, newer)[0] is S.DUPLICADO_OTRO_ASPIRANTE
+    assert events(session, newer)[-1].situacion_registral is S.DUPLICADO_OTRO_ASPIRANTE
+
+
+def test_supports_of_another_process_are_not_touched(session: Session, process: Process,
+                                                     aspirant_a: Aspirant) -> None:
+    person = citizen()
+    opl = process_opl(session, process)
+    make_roll(session, opl=opl, citizens=[person])
+    other = make_aspirant(session, process=make_process(session, opl=opl, name="Presidencia municipal"))
+    elsewhere = support_for(session, other, person)
+    mine = support_for(session, aspirant_a, person, minutes=1)
+    verify(session, process)
+    assert state(session, mine)[0] is S.EN_LISTA_NOMINAL  # another office: not a duplicate
+    assert state(session, elsewhere) == (S.SIN_VERIFICAR, SupportStatus.RECEIVED)
+
+
+def _now() -> datetime:
+    return utcnow()
