@@ -11,6 +11,7 @@ start: an import's rows were never put in force (see registry/roll/loader.py), a
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,17 +19,24 @@ from time import monotonic
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, col, select
 
 from core.audit import record_audit
 from core.clock import Clock
-from core.db import session_scope
+from core.db import SQLITE_BUSY_TIMEOUT_MS, session_scope
 from registry.models import Job, RollRejection
 from registry.roll.source import RowRejection
 from registry.states import ACTIVE_JOBS, JobKind, JobState
 
+log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = timedelta(seconds=5)
-STALE_AFTER = timedelta(seconds=60)  # longer than any single statement's silence between heartbeats
+STALE_AFTER = timedelta(seconds=60)  # far longer than a missed heartbeat or two
+# SQLite has one writer: while a compulsa holds the write lock, heartbeats wait (and are skipped), so a job there
+# is only taken over after a silence no single transaction of a small process comes near.
+STALE_AFTER_SQLITE = timedelta(minutes=15)
+SIDE_WRITE_WAIT_MS = 250  # a heartbeat or progress write gives up this soon rather than stall the job
 PROGRESS_EVERY_SECONDS = 0.5
 REJECTIONS_KEPT = 10_000  # listed one by one; beyond this the import still counts every rejected row
 
@@ -86,7 +94,7 @@ def jobs_of_opl(*, session: Session, opl_id: int, limit: int = 20) -> list[Job]:
 
 def claim_next(engine: Engine, *, now: datetime, job_id: int | None = None) -> Job | None:
     """Take the oldest queued job (or one whose worker died), atomically: two workers never get the same one."""
-    stale = now - STALE_AFTER
+    stale = now - (STALE_AFTER if engine.dialect.name == "postgresql" else STALE_AFTER_SQLITE)
     claimable = or_(col(Job.state) == JobState.QUEUED,
                     (col(Job.state) == JobState.RUNNING) & (col(Job.heartbeat_at) < stale))
     query = select(Job).where(claimable).order_by(col(Job.id)).limit(1)
@@ -112,7 +120,8 @@ def finish(engine: Engine, job_id: int, *, state: JobState, message: str, now: d
         job = session.get(Job, job_id)
         assert job is not None
         job.state, job.message, job.finished_at = state, message[:500], now
-        if state is JobState.SUCCEEDED:
+        if state is JobState.SUCCEEDED:  # 100 %, even where a busy SQLite skipped the last progress writes
+            job.progress_total = max(job.progress_total, 1)
             job.progress_done = job.progress_total
         session.add(job)
 
@@ -135,8 +144,28 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while not self.stopped.wait(HEARTBEAT_EVERY.total_seconds()):
-            with self.engine.begin() as connection:
-                connection.execute(update(Job).where(col(Job.id) == self.job_id).values(heartbeat_at=self.clock()))
+            side_write(self.engine, update(Job).where(col(Job.id) == self.job_id).values(heartbeat_at=self.clock()))
+
+
+def side_write(engine: Engine, statement: Executable) -> bool:
+    """A small write beside a job's own transaction (heartbeat, progress): best effort. On SQLite, while the job
+    holds the one write lock, it gives up after a moment instead of waiting the app's full busy timeout."""
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection  # before BEGIN: the wait applies to taking the lock
+            if sqlite:
+                raw.execute(f"PRAGMA busy_timeout={SIDE_WRITE_WAIT_MS}")
+            try:
+                with connection.begin():
+                    connection.execute(statement)
+            finally:
+                if sqlite:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    except OperationalError:
+        log.info("job side write skipped: database busy")
+        return False
+    return True
 
 
 class JobReporter:
@@ -168,9 +197,9 @@ class JobReporter:
         self._update_and_check({"progress_done": done, "progress_total": total, "message": message[:500]})
 
     def _update_and_check(self, values: dict[str, object]) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(update(Job).where(col(Job.id) == self.job_id).values(**values))
-            cancel = connection.execute(select(Job.cancel_requested).where(Job.id == self.job_id)).scalar_one()
+        side_write(self.engine, update(Job).where(col(Job.id) == self.job_id).values(**values))
+        with session_scope(self.engine, read_only=True) as session:
+            cancel = session.exec(select(Job.cancel_requested).where(Job.id == self.job_id)).one()
         if cancel:
             raise JobCancelled
 

@@ -178,3 +178,12 @@ def specimens_dir() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/specimens is not beside this checkout")
     return path
+
+
+@pytest.fixture
+def app_engine(engine: Engine, database_url: str) -> Iterator[Engine]:
+    """An engine like the app's and the worker's (SQLite: the write lock taken at BEGIN), for running jobs and the
+    compulsa in tests; `engine` (deferred BEGIN) stays for the test's own reads."""
+    worker_engine = make_engine(database_url)
+    yield worker_engine
+    worker_engine.dispose()

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from registry.roll.source import RollRow, RowRejection
 
 BATCH_ROWS = 20_000
+MAINTENANCE_MEMORY = "512MB"  # PostgreSQL's, for this import's index builds only (not this process's memory)
 SQLITE_IN_CHUNK = 500  # bound parameters per IN (...) lookup, under SQLite's limit
 COLUMNS = ("roll_import_id", "clave_elector", "source_line", "cic", "ocr", "identificador_ciudadano", "nombre",
            "apellido_paterno", "apellido_materno", "state_code", "district", "municipality", "seccion", "status",
@@ -123,6 +124,8 @@ class _PostgresLoad:
 
     def _load(self, connection: psycopg.Connection[Any], rows: Iterable[RollRow | RowRejection]) -> Loaded:
         with connection.cursor() as cursor:
+            # The key and the lookup indexes over millions of rows sort in memory instead of spilling to disk.
+            cursor.execute(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_MEMORY}'")
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
             cursor.execute(f"CREATE TABLE {self.table} (LIKE rollentry INCLUDING DEFAULTS)")
             loaded = rejected = seen = 0

@@ -66,7 +66,6 @@ def verify_process(*, session: Session, process_id: int, now: datetime, support_
     examined = query.decide()
     report(3, 4, "Registrando los cambios")
     changed = query.write(now)
-    query.cleanup()
     return CompulsaResult(examined, changed, roll.id)
 
 
@@ -104,6 +103,14 @@ _LABELS = {
 _HOW = {"cic": "CIC", "clave": "clave de elector", "ocr": "OCR", "idc": "identificador ciudadano"}
 
 
+_ROLL_FIELDS = "r.clave_elector, r.state_code, r.district, r.municipality, r.seccion, r.status, r.baja_reason"
+_READING = "JOIN credentialreading AS c ON c.id = s.reading_id "
+_KEYS = (("cic", "r.cic = s.cic", ""),
+         ("clave", "r.clave_elector = s.clave_elector", ""),
+         ("ocr", "r.ocr = c.ocr", _READING),
+         ("idc", "r.identificador_ciudadano = c.identificador_ciudadano", _READING))
+
+
 def _case(column: str, mapping: dict[str, str], default: str) -> str:
     arms = " ".join(f"WHEN {column} = '{key}' THEN '{value}'" for key, value in mapping.items())
     return f"CASE {arms} ELSE {default} END"
@@ -129,32 +136,49 @@ class _Compulsa:
         return int(self.session.execute(statement, used).rowcount or 0)  # type: ignore[attr-defined]
 
     def prepare(self) -> None:
-        self.cleanup()
-        self._run("CREATE TEMPORARY TABLE compulsa_match (support_id INTEGER PRIMARY KEY, how VARCHAR(5), "
+        """Work tables of this connection, made once: creating and dropping them at every run costs more than
+        verifying one new support (catalog writes on PostgreSQL). PostgreSQL empties them at commit."""
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        if postgres and self.bulk:
+            # The planner's cost guesses for a whole process trigger JIT compilation, which costs more than it
+            # saves here.
+            self._run("SET LOCAL jit = off")
+        emptied = " ON COMMIT DELETE ROWS" if postgres else ""
+        self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_match (support_id INTEGER PRIMARY KEY, "
+                  "how VARCHAR(5), citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, "
+                  f"municipality INTEGER, seccion INTEGER, roll_status VARCHAR(40), baja_reason VARCHAR(80)){emptied}")
+        self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_result (support_id INTEGER PRIMARY KEY, "
+                  "situacion VARCHAR(40), detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), "
                   "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
-                  "seccion INTEGER, roll_status VARCHAR(40), baja_reason VARCHAR(80))")
-        self._run("CREATE TEMPORARY TABLE compulsa_result (support_id INTEGER PRIMARY KEY, situacion VARCHAR(40), "
-                  "detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), citizen_key VARCHAR(18), "
-                  "state_code INTEGER, district INTEGER, municipality INTEGER, seccion INTEGER)")
-
-    def cleanup(self) -> None:
-        self._run("DROP TABLE IF EXISTS compulsa_match")
-        self._run("DROP TABLE IF EXISTS compulsa_result")
+                  f"seccion INTEGER){emptied}")
+        if not postgres:
+            self._run("DELETE FROM compulsa_match")
+            self._run("DELETE FROM compulsa_result")
 
     def match(self) -> None:
-        """One insert per key, in priority order; each later one only looks at supports still unmatched."""
-        fields = ("r.clave_elector, r.state_code, r.district, r.municipality, r.seccion, r.status, r.baja_reason")
+        """The first key that finds the citizen wins, in the order CIC, clave, OCR, identificador."""
+        if self.bulk:
+            self._match_in_stages()
+            return
+        # A few supports: every key looked up by index, in one statement.
+        candidates = " UNION ALL ".join(
+            f"SELECT s.id AS support_id, {priority} AS priority, '{how}' AS how, {_ROLL_FIELDS} FROM support AS s "
+            f"{reading}JOIN rollentry AS r ON r.roll_import_id = :roll AND {condition} WHERE {self.target}"
+            for priority, (how, condition, reading) in enumerate(_KEYS))
+        self._run(f"INSERT INTO compulsa_match SELECT support_id, how, clave_elector, state_code, district, "
+                  f"municipality, seccion, status, baja_reason FROM (SELECT candidates.*, ROW_NUMBER() OVER "
+                  f"(PARTITION BY support_id ORDER BY priority) AS pick FROM ({candidates}) AS candidates) AS best "
+                  f"WHERE pick = 1")
+
+    def _match_in_stages(self) -> None:
+        """A whole process: one join per key, each later one only over the supports still unmatched, so the big
+        joins run once (hash joins over the roll) and the later keys only for the few left."""
         unmatched = "NOT EXISTS (SELECT 1 FROM compulsa_match AS m WHERE m.support_id = s.id)"
-        keys = (("cic", "r.cic = s.cic", ""),
-                ("clave", "r.clave_elector = s.clave_elector", ""),
-                ("ocr", "r.ocr = c.ocr", "JOIN credentialreading AS c ON c.id = s.reading_id "),
-                ("idc", "r.identificador_ciudadano = c.identificador_ciudadano",
-                 "JOIN credentialreading AS c ON c.id = s.reading_id "))
-        for how, condition, reading in keys:
-            self._run(f"INSERT INTO compulsa_match SELECT s.id, '{how}', {fields} FROM support AS s {reading}"
+        for how, condition, reading in _KEYS:
+            self._run(f"INSERT INTO compulsa_match SELECT s.id, '{how}', {_ROLL_FIELDS} FROM support AS s {reading}"
                       f"JOIN rollentry AS r ON r.roll_import_id = :roll AND {condition} "
                       f"WHERE {self.target} AND {unmatched} ON CONFLICT (support_id) DO NOTHING")
-        if self.bulk and self.session.get_bind().dialect.name == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             self._run("ANALYZE compulsa_match")
 
     def _out_of_scope(self) -> str:
