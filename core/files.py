@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 PRIVATE_DIRECTORY = 0o700
 PRIVATE_FILE = 0o600
@@ -26,6 +27,14 @@ def write_private(path: Path, data: bytes) -> None:
     with os.fdopen(descriptor, "wb") as file:
         os.fchmod(file.fileno(), PRIVATE_FILE)
         file.write(data)
+
+
+def create_private(path: Path) -> BinaryIO:
+    """A new file opened for writing, 0600 from the moment it exists; never an existing one (O_EXCL), so a
+    random name that collided could not be written through."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    os.fchmod(descriptor, PRIVATE_FILE)
+    return os.fdopen(descriptor, "wb")
 
 
 def private_sqlite_file(database: Path) -> None:

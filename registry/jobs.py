@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
+from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
@@ -153,7 +154,7 @@ def side_write(engine: Engine, statement: Executable) -> bool:
     sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as connection:
-            raw = connection.connection.driver_connection  # before BEGIN: the wait applies to taking the lock
+            raw: Any = connection.connection.driver_connection  # before BEGIN: the wait applies to taking the lock
             if sqlite:
                 raw.execute(f"PRAGMA busy_timeout={SIDE_WRITE_WAIT_MS}")
             try:

@@ -4,7 +4,8 @@ chunked body (no Content-Length) is counted as it arrives and refused the moment
 
 Each route declares what it takes: `@accepts_photos(n)` for a form with up to n photos (n × the upload limit,
 plus the ordinary-form cap for the other fields), `@accepts_body(max_bytes)` for a fixed cap (the batch API, the
-CSV import); every other route gets the small ordinary-form cap."""
+CSV import), `@accepts_body_setting(name)` for a cap that is a setting (the Lista Nominal upload); every other
+route gets the small ordinary-form cap."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from web.i18n import gettext as _
 E = TypeVar("E", bound=Callable[..., Any])
 PHOTO_PARTS = "body_photo_parts"
 MAX_BODY = "body_max_bytes"
+MAX_BODY_SETTING = "body_max_setting"
 NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -40,6 +42,18 @@ def accepts_body(max_bytes: int) -> Callable[[E], E]:
 
     def declare(endpoint: E) -> E:
         setattr(endpoint, MAX_BODY, max_bytes)
+        return endpoint
+
+    return declare
+
+
+def accepts_body_setting(setting: str) -> Callable[[E], E]:
+    """Put above `@requires(...)`: the route takes a file of up to the named integer setting (e.g.
+    "roll_upload_max_bytes") plus the ordinary-form cap for its other fields. The setting is read from the app's
+    settings on each request: the cap is configuration, not a number fixed when the module is imported."""
+
+    def declare(endpoint: E) -> E:
+        setattr(endpoint, MAX_BODY_SETTING, setting)
         return endpoint
 
     return declare
@@ -99,6 +113,9 @@ class BodyLimitMiddleware:
         fixed = getattr(endpoint, MAX_BODY, None)
         if isinstance(fixed, int):
             return fixed
+        setting = getattr(endpoint, MAX_BODY_SETTING, None)
+        if isinstance(setting, str):
+            return int(getattr(scope["app"].state.settings, setting)) + self.form_max_bytes
         photos = getattr(endpoint, PHOTO_PARTS, 0)
         return photos * self.upload_max_bytes + self.form_max_bytes
 

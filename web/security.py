@@ -36,6 +36,7 @@ ANONYMOUS_CSRF_COOKIE = "registro_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 PUBLIC = "public"
+CSRF_IN_STREAM = "csrf_in_stream"
 
 
 def _without_caching(send: Send) -> Send:
@@ -140,6 +141,20 @@ def public_cookieless(endpoint: Endpoint) -> Endpoint:
     return without_principal
 
 
+def csrf_in_stream(endpoint: Endpoint) -> Endpoint:
+    """Put below `@requires(...)`: the endpoint streams a large multipart body itself (web/streamed_form.py), so
+    the guard must not parse it as a form (which would spool the whole file); a token sent as a form field is
+    then checked by the endpoint with `streamed_csrf_ok`, from a field that must come before the file."""
+    setattr(endpoint, CSRF_IN_STREAM, True)
+    return endpoint
+
+
+def streamed_csrf_ok(request: Request, sent: str | None) -> bool:
+    """For a `csrf_in_stream` endpoint: whether the token field it read is good (True when the guard already
+    checked a header token)."""
+    return not getattr(request.state, CSRF_IN_STREAM, False) or _token_matches(request, sent)
+
+
 def required_permission(endpoint: Any) -> Permission | str | None:
     """What a route's endpoint declared (None: it declared nothing, which the matrix test refuses)."""
     return getattr(endpoint, "required_permission", None)
@@ -152,7 +167,7 @@ def _guard(endpoint: Endpoint, permission: Permission | str) -> Endpoint:
             if refusal is not None:
                 return refusal
         if request.method not in SAFE_METHODS:
-            refusal = await _refuse_forged(request)
+            refusal = await _refuse_forged(request, streamed=getattr(endpoint, CSRF_IN_STREAM, False))
             if refusal is not None:
                 return refusal
         return await endpoint(request)
@@ -198,9 +213,13 @@ def _same_origin(request: Request) -> bool:
     return (parsed.scheme, parsed.netloc) == (request.url.scheme, request.url.netloc)
 
 
-async def _refuse_forged(request: Request) -> Response | None:
-    expected = request.state.csrf_token
+async def _refuse_forged(request: Request, *, streamed: bool = False) -> Response | None:
     sent = request.headers.get(CSRF_HEADER)
+    if sent is None and streamed and "multipart/form-data" in request.headers.get("content-type", ""):
+        if not _same_origin(request):
+            return _refusal(request, 403, "errors/csrf.html")
+        setattr(request.state, CSRF_IN_STREAM, True)  # the endpoint checks the field as the body streams in
+        return None
     if sent is None and "form" in request.headers.get("content-type", ""):
         try:
             form = await request.form(max_part_size=services(request).settings.upload_max_bytes)
@@ -208,9 +227,14 @@ async def _refuse_forged(request: Request) -> Response | None:
             return _refusal(request, 413)
         field = form.get(CSRF_FIELD)
         sent = field if isinstance(field, str) else None
-    if _same_origin(request) and sent and expected and secrets.compare_digest(sent, expected):
+    if _token_matches(request, sent):
         return None
     return _refusal(request, 403, "errors/csrf.html")
+
+
+def _token_matches(request: Request, sent: str | None) -> bool:
+    expected = request.state.csrf_token
+    return bool(_same_origin(request) and sent and expected and secrets.compare_digest(sent, expected))
 
 
 def _refusal(request: Request, status_code: int, template: str | None = None) -> Response:

@@ -12,7 +12,8 @@ from registry import migrate
 
 def test_migrated_database_has_no_difference_from_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": migrate.include_object})
+        options = {"compare_type": True, "include_object": migrate.include_object}
+        context = MigrationContext.configure(connection, opts=options)
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
 

@@ -2,7 +2,7 @@
 
 from starlette.routing import BaseRoute
 
-from web.routes import aspirant, auth, citizen, field, opl, public, review, system
+from web.routes import aspirant, auth, citizen, field, opl, opl_roll, public, review, system
 
 # The local OpenID provider's routes (web.routes.dev_oidc) are added by the app factory outside production only.
 ALL_ROUTES: list[BaseRoute] = [
@@ -13,5 +13,6 @@ ALL_ROUTES: list[BaseRoute] = [
     *aspirant.routes,
     *review.routes,
     *opl.routes,
+    *opl_roll.routes,
     *system.routes,
 ]

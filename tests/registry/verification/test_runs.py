@@ -47,10 +47,11 @@ def _situacion(engine: Engine, support_id: int) -> tuple[SituacionRegistral, Sup
         return support.situacion_registral, support.status
 
 
-def test_a_support_received_while_a_roll_is_in_force_is_verified_on_the_next_pass(engine: Engine, app_engine: Engine) -> None:
+def test_a_support_received_while_a_roll_is_in_force_is_verified_on_the_next_pass(engine: Engine,
+                                                                                  app_engine: Engine) -> None:
     process_id, aspirant_id, cics = _world(engine)
-    found, missing = _support(engine, process_id, aspirant_id, cics[0]), _support(engine, process_id, aspirant_id,
-                                                                                  "777777777")
+    found = _support(engine, process_id, aspirant_id, cics[0])
+    missing = _support(engine, process_id, aspirant_id, "777777777")
     assert verify_pending(app_engine, utcnow, limit=100) == 2
     assert _situacion(engine, found) == (SituacionRegistral.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
     assert _situacion(engine, missing) == (SituacionRegistral.DATOS_NO_ENCONTRADOS, SupportStatus.INVALID)
