@@ -16,7 +16,15 @@ from core.audit import record_audit
 from registry.intake.credential import CredentialData, store_reading
 from registry.intake.receipts import SupportReceipt, receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
-from registry.models import Aspirant, Auxiliary, CredentialReading, Process, Support, SupportEvent
+from registry.models import (
+    Aspirant,
+    Auxiliary,
+    CredentialReading,
+    PendingVerification,
+    Process,
+    Support,
+    SupportEvent,
+)
 from registry.states import (
     CAN_CAPTURE,
     Channel,
@@ -169,6 +177,8 @@ def _insert(session: Session, submission: SupportSubmission, process: Process, n
     )
     session.add(support)
     session.flush()
+    assert support.id is not None
+    session.add(PendingVerification(support_id=support.id, process_id=process.id))  # for the compulsa
     first = SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE if other_aspirant else SituacionRegistral.SIN_VERIFICAR
     record_transition(session=session, support=support, to_status=SupportStatus.RECEIVED, situacion=first,
                       reason="duplicado con otro aspirante: solo cuenta el primero" if other_aspirant else "recibido",

@@ -59,22 +59,26 @@ def verify_process(*, session: Session, process_id: int, now: datetime, support_
         return CompulsaResult(0, 0, None)
     report = step or (lambda _done, _total, _what: None)
     query = _Compulsa(session, process, roll, support_ids)
-    query.prepare()
-    report(1, 4, "Buscando cada apoyo en la Lista Nominal")
-    query.match()
-    report(2, 4, "Aplicando las reglas de duplicados (LGIPE 385)")
-    examined = query.decide()
-    report(3, 4, "Registrando los cambios")
-    changed = query.write(now)
+    try:
+        query.prepare()
+        report(1, 4, "Buscando cada apoyo en la Lista Nominal")
+        query.match()
+        report(2, 4, "Aplicando las reglas de duplicados (LGIPE 385)")
+        examined = query.decide()
+        report(3, 4, "Registrando los cambios")
+        changed = query.write(now)
+    except BaseException:
+        query.forget_work_tables()  # made in this transaction, they vanish with its rollback
+        raise
     return CompulsaResult(examined, changed, roll.id)
 
 
 def pending_supports(*, session: Session, limit: int) -> dict[int, list[int]]:
     """Supports received and not yet verified, in processes whose OPL has a roll in force, by process."""
     rows = session.execute(text(
-        "SELECT s.process_id, s.id FROM support AS s JOIN process AS p ON p.id = s.process_id "
+        "SELECT q.process_id, q.support_id FROM pendingverification AS q JOIN process AS p ON p.id = q.process_id "
         "JOIN rollimport AS r ON r.opl_id = p.opl_id AND r.state = 'current' "
-        "WHERE s.status = 'received' ORDER BY s.id LIMIT :limit"), {"limit": limit}).all()
+        "ORDER BY q.support_id LIMIT :limit"), {"limit": limit}).all()
     grouped: dict[int, list[int]] = {}
     for process_id, support_id in rows:
         grouped.setdefault(process_id, []).append(support_id)
@@ -103,12 +107,25 @@ _LABELS = {
 _HOW = {"cic": "CIC", "clave": "clave de elector", "ocr": "OCR", "idc": "identificador ciudadano"}
 
 
-_ROLL_FIELDS = "r.clave_elector, r.state_code, r.district, r.municipality, r.seccion, r.status, r.baja_reason"
+_WORK_TABLES = "compulsa_work_tables"  # set on a database connection once its temporary tables exist
+_ROLL_FIELDS = ("r.clave_elector, r.state_code, r.district, r.municipality, r.seccion, r.status, r.baja_reason, "
+                "r.cic, r.ocr, r.identificador_ciudadano")
 _READING = "JOIN credentialreading AS c ON c.id = s.reading_id "
 _KEYS = (("cic", "r.cic = s.cic", ""),
          ("clave", "r.clave_elector = s.clave_elector", ""),
          ("ocr", "r.ocr = c.ocr", _READING),
          ("idc", "r.identificador_ciudadano = c.identificador_ciudadano", _READING))
+
+
+# Supports that carry one of the matched citizens' identifiers in the roll: the only ones the compulsa can have
+# matched to those citizens, found through indexes that no verification ever rewrites.
+_SAME_CITIZEN = """
+    SELECT o.id FROM matched AS m JOIN support AS o ON o.cic = m.roll_cic
+    UNION SELECT o.id FROM matched AS m JOIN support AS o ON o.clave_elector = m.citizen_key
+    UNION SELECT o.id FROM matched AS m JOIN credentialreading AS c ON c.ocr = m.roll_ocr
+          JOIN support AS o ON o.reading_id = c.id
+    UNION SELECT o.id FROM matched AS m JOIN credentialreading AS c ON c.identificador_ciudadano = m.roll_idc
+          JOIN support AS o ON o.reading_id = c.id"""
 
 
 def _case(column: str, mapping: dict[str, str], default: str) -> str:
@@ -123,6 +140,8 @@ class _Compulsa:
         self.session, self.process, self.cutoff = session, process, roll.cutoff_date
         self.params: dict[str, object] = {"process": process.id, "roll": roll.id}
         self.bulk = support_ids is None
+        self.matched = ""
+        self.connection_info: dict[object, object] = {}
         self.target = f"s.process_id = :process AND {_DECIDED_BY_COMPULSA}"
         if support_ids is not None:
             self.target += " AND s.id IN :ids"
@@ -143,32 +162,46 @@ class _Compulsa:
             # The planner's cost guesses for a whole process trigger JIT compilation, which costs more than it
             # saves here.
             self._run("SET LOCAL jit = off")
-        emptied = " ON COMMIT DELETE ROWS" if postgres else ""
-        self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_match (support_id INTEGER PRIMARY KEY, "
-                  "how VARCHAR(5), citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, "
-                  f"municipality INTEGER, seccion INTEGER, roll_status VARCHAR(40), baja_reason VARCHAR(80)){emptied}")
-        self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_result (support_id INTEGER PRIMARY KEY, "
-                  "situacion VARCHAR(40), detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), "
-                  "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
-                  f"seccion INTEGER){emptied}")
+        elif postgres:
+            # A few supports: the same statements every time, prepared by the driver; planning the decision
+            # afresh each time (PostgreSQL's default here) costs more than running it.
+            self._run("SET LOCAL plan_cache_mode = force_generic_plan")
+        self.connection_info = connection_info = self.session.connection().info  # as long as the connection
+        if not connection_info.get(_WORK_TABLES):
+            emptied = " ON COMMIT DELETE ROWS" if postgres else ""
+            self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_match (support_id INTEGER PRIMARY KEY, "
+                      "how VARCHAR(5), citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, "
+                      "municipality INTEGER, seccion INTEGER, roll_status VARCHAR(40), baja_reason VARCHAR(80), "
+                      f"roll_cic VARCHAR(9), roll_ocr VARCHAR(13), roll_idc VARCHAR(9)){emptied}")
+            self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_result (support_id INTEGER PRIMARY KEY, "
+                      "situacion VARCHAR(40), detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), "
+                      "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
+                      f"seccion INTEGER){emptied}")
+            connection_info[_WORK_TABLES] = True
         if not postgres:
             self._run("DELETE FROM compulsa_match")
             self._run("DELETE FROM compulsa_result")
 
+    def forget_work_tables(self) -> None:
+        self.connection_info.pop(_WORK_TABLES, None)
+
     def match(self) -> None:
-        """The first key that finds the citizen wins, in the order CIC, clave, OCR, identificador."""
+        """The first key that finds the citizen wins, in the order CIC, clave, OCR, identificador. A whole process
+        is matched into a work table; a few supports are matched inside the decision's own statement, where the
+        planner sees how few they are and looks everything up by index."""
         if self.bulk:
             self._match_in_stages()
+            self.matched = "SELECT * FROM compulsa_match"
             return
-        # A few supports: every key looked up by index, in one statement.
         candidates = " UNION ALL ".join(
             f"SELECT s.id AS support_id, {priority} AS priority, '{how}' AS how, {_ROLL_FIELDS} FROM support AS s "
             f"{reading}JOIN rollentry AS r ON r.roll_import_id = :roll AND {condition} WHERE {self.target}"
             for priority, (how, condition, reading) in enumerate(_KEYS))
-        self._run(f"INSERT INTO compulsa_match SELECT support_id, how, clave_elector, state_code, district, "
-                  f"municipality, seccion, status, baja_reason FROM (SELECT candidates.*, ROW_NUMBER() OVER "
-                  f"(PARTITION BY support_id ORDER BY priority) AS pick FROM ({candidates}) AS candidates) AS best "
-                  f"WHERE pick = 1")
+        self.matched = (f"SELECT support_id, how, clave_elector AS citizen_key, state_code, district, municipality, "
+                        f"seccion, status AS roll_status, baja_reason, cic AS roll_cic, ocr AS roll_ocr, "
+                        f"identificador_ciudadano AS roll_idc FROM (SELECT candidates.*, ROW_NUMBER() OVER "
+                        f"(PARTITION BY support_id ORDER BY priority) AS pick FROM ({candidates}) AS candidates) "
+                        f"AS best WHERE pick = 1")
 
     def _match_in_stages(self) -> None:
         """A whole process: one join per key, each later one only over the supports still unmatched, so the big
@@ -191,14 +224,17 @@ class _Compulsa:
         return " OR ".join(conditions)
 
     def decide(self) -> int:
-        """Category of every target support (and, for a few new supports, of their citizens' other supports)."""
+        """Category of every target support (and, for a few new supports, of their citizens' other supports).
+        Folios and claves compare byte by byte on both databases, so a tie on time is broken the same way."""
+        c = ' COLLATE "C"' if self.session.get_bind().dialect.name == "postgresql" else ""
         return self._run(f"""
             INSERT INTO compulsa_result
-            WITH target AS (
+            WITH matched AS ({self.matched}),
+            target AS (
                 SELECT s.id, s.aspirant_id, s.received_at, s.folio, s.channel, s.status AS old_status,
                        s.situacion_registral AS old_situacion, m.how, m.citizen_key, m.state_code, m.district,
                        m.municipality, m.seccion, m.roll_status, m.baja_reason
-                FROM support AS s LEFT JOIN compulsa_match AS m ON m.support_id = s.id
+                FROM support AS s LEFT JOIN matched AS m ON m.support_id = s.id
                 WHERE {self.target}
             ),
             based AS (
@@ -220,9 +256,10 @@ class _Compulsa:
             ),
             ranked AS (
                 SELECT pool.*,
-                    ROW_NUMBER() OVER (PARTITION BY citizen_key, base ORDER BY received_at, folio) AS rank_citizen,
-                    ROW_NUMBER() OVER (PARTITION BY citizen_key, base, aspirant_id
-                                       ORDER BY received_at, folio) AS rank_aspirant
+                    ROW_NUMBER() OVER (PARTITION BY citizen_key{c}, base
+                                       ORDER BY received_at, folio{c}) AS rank_citizen,
+                    ROW_NUMBER() OVER (PARTITION BY citizen_key{c}, base, aspirant_id
+                                       ORDER BY received_at, folio{c}) AS rank_aspirant
                 FROM pool
             ),
             decided AS (
@@ -254,7 +291,8 @@ class _Compulsa:
                        CASE WHEN s.situacion_registral IN {_WOULD_COUNT} AND {_DECIDED_BY_COMPULSA}
                             THEN 'en_lista_nominal' ELSE 'kept' END
                 FROM support AS s
-                WHERE s.process_id = :process AND s.citizen_key IN (SELECT citizen_key FROM compulsa_match)
+                WHERE s.id IN ({_SAME_CITIZEN}) AND s.process_id = :process
+                  AND s.citizen_key IN (SELECT citizen_key FROM matched)
                   AND s.id NOT IN (SELECT t.id FROM target AS t)"""
 
     def write(self, now: datetime) -> int:
@@ -283,6 +321,8 @@ class _Compulsa:
                OR COALESCE(s.municipality, -1) <> COALESCE(r.municipality, -1)
                OR COALESCE(s.district, -1) <> COALESCE(r.district, -1)
                OR COALESCE(s.state_code, -1) <> COALESCE(r.state_code, -1))""")
+        # Only the supports examined leave the queue: one received during a bulk run waits for the next pass.
+        self._run("DELETE FROM pendingverification WHERE support_id IN (SELECT support_id FROM compulsa_result)")
         return events
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from core.clock import utcnow
-from registry.models import CredentialReading, Opl, RollEntry, RollImport, Support
+from registry.models import CredentialReading, Opl, PendingVerification, RollEntry, RollImport, Support
 from registry.states import Channel, ReadingSource, RollImportState, RollStatus, SituacionRegistral, SupportStatus
 from registry.supports import record_transition
 from tests.factories import add
@@ -96,6 +96,8 @@ def place_support(session: Session, *, aspirant_id: int, process_id: int, cic: s
         folio=folio or f"RC-T{n:09d}", idempotency_key=f"test-{n}", process_id=process_id, aspirant_id=aspirant_id,
         channel=channel, reading_id=reading.id, cic=cic, clave_elector=clave_elector, captured_at=at,
         received_at=at, updated_at=at))
+    assert support.id is not None
+    session.add(PendingVerification(support_id=support.id, process_id=process_id))
     record_transition(session=session, support=support, to_status=SupportStatus.RECEIVED,
                       situacion=SituacionRegistral.SIN_VERIFICAR, reason="recibido", actor_account_id=None, now=at,
                       initial=True)

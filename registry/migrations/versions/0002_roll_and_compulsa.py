@@ -8,7 +8,8 @@ Create Date: 2026-11-30
 - rollentry: keyed by (import, clave de elector), no surrogate id, the file's line kept. On PostgreSQL the table
   is partitioned by import: an import loads a table of its own with COPY and attaches it at the switch; a
   DEFAULT partition takes rows inserted one by one (demo data, small tests).
-- support: what the compulsa found (citizen, geography, detail of the situación registral).
+- support: what the compulsa found (citizen, geography, detail of the situación registral); no index on a column
+  the compulsa writes (HOT updates on PostgreSQL), and pendingverification, the worker's queue of new supports.
 - job, rollrejection: new.
 """
 from collections.abc import Sequence
@@ -126,8 +127,27 @@ def _support() -> None:
         batch_op.add_column(sa.Column('district', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('municipality', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('seccion', sa.Integer(), nullable=True))
-        batch_op.create_index('ix_support_process_status', ['process_id', 'status'], unique=False)
-        batch_op.create_index('ix_support_process_citizen', ['process_id', 'citizen_key'], unique=False)
+        batch_op.drop_index('ix_support_aspirant_status')
+        batch_op.create_index('ix_support_aspirant', ['aspirant_id'], unique=False)
+        batch_op.create_index('ix_support_reading', ['reading_id'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':
+        # Room in each page for the compulsa's in-place (HOT) updates; applies to pages written from now on.
+        op.execute("ALTER TABLE support SET (fillfactor = 80)")
+    with op.batch_alter_table('credentialreading', schema=None) as batch_op:
+        batch_op.create_index('ix_credentialreading_ocr', ['ocr'], unique=False)
+        batch_op.create_index('ix_credentialreading_identificador', ['identificador_ciudadano'], unique=False)
+    op.create_table(
+        'pendingverification',
+        sa.Column('support_id', sa.Integer(), nullable=False, autoincrement=False),
+        sa.Column('process_id', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['process_id'], ['process.id'], ),
+        sa.ForeignKeyConstraint(['support_id'], ['support.id'], ),
+        sa.PrimaryKeyConstraint('support_id'),
+    )
+    op.create_index(op.f('ix_pendingverification_process_id'), 'pendingverification', ['process_id'], unique=False)
+    # Supports already received wait for their first compulsa.
+    op.execute("INSERT INTO pendingverification (support_id, process_id) SELECT id, process_id FROM support "
+               "WHERE status = 'received'")
 
 
 def _rejections_and_jobs() -> None:

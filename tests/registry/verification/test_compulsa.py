@@ -343,3 +343,25 @@ def test_supports_of_another_process_are_not_touched(session: Session, process: 
 
 def _now() -> datetime:
     return utcnow()
+
+
+def test_a_compulsa_stopped_halfway_leaves_nothing_and_the_next_run_works(
+        session: Session, process: Process, aspirant_a: Aspirant) -> None:
+    """The first run on a connection makes its work tables; if it stops (cancelled), they roll back with it."""
+    person = citizen()
+    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    support = support_for(session, aspirant_a, person)
+    session.commit()
+
+    def cancel(done: int, _total: int, _what: str) -> None:
+        if done == 2:
+            raise RuntimeError("cancelled")
+
+    assert process.id is not None
+    session.connection().info.clear()  # as a new connection: no work tables yet
+    with pytest.raises(RuntimeError):
+        verify_process(session=session, process_id=process.id, now=utcnow(), step=cancel)
+    session.rollback()
+    assert state(session, support) == (S.SIN_VERIFICAR, SupportStatus.RECEIVED)
+    verify(session, process)
+    assert state(session, support)[0] is S.EN_LISTA_NOMINAL

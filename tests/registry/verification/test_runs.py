@@ -125,3 +125,23 @@ def test_the_command_line_refuses_an_unknown_opl_and_bad_columns(engine: Engine,
                                         "--columns", "estatura=ALTO"], env=env)
     assert columns.exit_code != 0 and "Traceback" not in columns.output
 
+
+
+def test_a_support_through_the_intake_waits_in_the_queue_until_verified(engine: Engine, app_engine: Engine) -> None:
+    from registry.intake.credential import CredentialData
+    from registry.models import PendingVerification
+    from registry.states import Channel, ReadingSource
+    from registry.supports import SupportSubmission, submit_support
+
+    process_id, aspirant_id, cics = _world(engine)
+    credential = CredentialData(source=ReadingSource.PIPELINE, cic=cics[0])
+    with session_scope(engine) as session:
+        receipt = submit_support(session=session, actor_account_id=None, now=utcnow(), submission=SupportSubmission(
+            idempotency_key="intake-1", aspirant_id=aspirant_id, channel=Channel.AUXILIARY, credential=credential,
+            captured_at=utcnow()))
+        assert session.exec(select(PendingVerification)).one().process_id == process_id
+    assert verify_pending(app_engine, utcnow, limit=10) == 1
+    with session_scope(engine, read_only=True) as session:
+        assert session.exec(select(PendingVerification)).all() == []
+        support = session.exec(select(Support).where(Support.folio == receipt.folio)).one()
+    assert support.situacion_registral is SituacionRegistral.EN_LISTA_NOMINAL
