@@ -85,7 +85,8 @@ def child_import(url: str, file: str) -> dict[str, Any]:
     with session_scope(engine) as session:
         opl = session.exec(select(Opl).where(Opl.short_name == OPL_NAME)).one()
         job = queue_roll_import(session=session, actor_account_id=None, now=utcnow(), request=ImportRequest(
-            opl_id=opl.id or 0, source_name="bench.csv", cutoff=date(2026, 10, 31), input_path=Path(file)))
+            opl_id=opl.id or 0, source_name="bench.csv", cutoff=date(2026, 10, 31), input_path=Path(file)),
+            today=date(2026, 10, 31))
     started = time.perf_counter()
     run_one(engine, utcnow, job_id=job.id)
     seconds = time.perf_counter() - started

@@ -27,7 +27,7 @@ from registry.demo import load_demo_data
 from registry.jobs import JobRequest, enqueue, queued_after
 from registry.models import Job, Process
 from registry.outbox import erase_spent_bodies
-from registry.roll.imports import ImportRequest, opl_by_short_name, queue_roll_import
+from registry.roll.imports import ImportRequest, UploadProblem, UploadRefused, opl_by_short_name, queue_roll_import
 from registry.roll.source import RollFileError, parse_columns
 from registry.states import JobKind, JobState
 from registry.worker import run_one, work_forever
@@ -176,6 +176,14 @@ def roll_import(settings: Settings, file: Path, opl_short_name: str, cutoff: dat
         engine.dispose()
 
 
+IMPORT_REFUSALS = {
+    UploadProblem.FUTURE_CUTOFF: "the cut-off date is after today (in Mexico City)",
+    UploadProblem.OLDER_THAN_CURRENT: "the cut-off date is before the roll in force: it would drop every citizen "
+                                      "registered since",
+    UploadProblem.IMPORT_ACTIVE: "another import of this OPL is queued or running; wait for it or cancel it",
+}
+
+
 def _opl_id(engine: Engine, short_name: str) -> int:
     with session_scope(engine, read_only=True) as session:
         opl = opl_by_short_name(session=session, short_name=short_name)
@@ -185,8 +193,13 @@ def _opl_id(engine: Engine, short_name: str) -> int:
 
 
 def _queue_import(engine: Engine, request: ImportRequest) -> int:
-    with session_scope(engine) as session:
-        job = queue_roll_import(session=session, request=request, actor_account_id=None, now=utcnow())
+    now = utcnow()
+    try:
+        with session_scope(engine) as session:
+            job = queue_roll_import(session=session, request=request, actor_account_id=None, now=now,
+                                    today=now.astimezone(MEXICO_CITY).date())
+    except UploadRefused as refused:
+        raise click.ClickException(IMPORT_REFUSALS[refused.problem]) from None
     assert job.id is not None
     return job.id
 

@@ -127,7 +127,7 @@ class SupportEvent(SQLModel, table=True):
     situacion_registral: SituacionRegistral = Field(sa_type=enum_type(SituacionRegistral))
     reason: str = Field(default="", max_length=500)
     actor_account_id: int | None = Field(default=None, foreign_key="account.id")
-    at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime(), index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
 
 
 class ActivationCode(SQLModel, table=True):

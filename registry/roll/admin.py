@@ -11,9 +11,14 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from registry.jobs import JobRequest, active_job, enqueue, jobs_of_opl, request_cancel
+from registry.jobs import JobRequest, enqueue, jobs_of_opl, request_cancel
 from registry.models import Job, Process, RollImport, RollRejection
-from registry.roll.imports import ImportRequest, imports_of_opl, queue_roll_import, rejections_of
+from registry.roll.imports import (
+    ImportRequest,
+    imports_of_opl,
+    queue_roll_import,
+    rejections_of,
+)
 from registry.roll.source import ColumnMap
 from registry.states import ACTIVE_JOBS, JobKind
 from registry.verification.compulsa import current_roll
@@ -21,18 +26,6 @@ from registry.verification.compulsa import current_roll
 
 class NotFound(Exception):
     """No such import, job or process in the admin's OPL (another OPL's ids included): the page answers 404."""
-
-
-class UploadProblem(StrEnum):
-    FUTURE_CUTOFF = "future_cutoff"  # a roll cannot be cut after today
-    OLDER_THAN_CURRENT = "older_than_current"  # it would replace a newer roll in force
-    IMPORT_ACTIVE = "import_active"  # another import of this OPL is still queued or running
-
-
-class UploadRefused(Exception):
-    def __init__(self, problem: UploadProblem) -> None:
-        super().__init__(problem)
-        self.problem = problem
 
 
 class VerifyProblem(StrEnum):
@@ -105,24 +98,12 @@ def import_detail(*, session: Session, opl_id: int, roll_import_id: int) -> Impo
     return ImportDetail(roll=roll, job=job, rejections=rejections)
 
 
-def import_in_progress(*, session: Session, opl_id: int) -> bool:
-    return active_job(session=session, kind=JobKind.ROLL_IMPORT, opl_id=opl_id) is not None
-
-
 def queue_uploaded_roll(*, session: Session, upload: UploadedRoll, actor_account_id: int, now: datetime) -> Job:
-    """Queue an uploaded file for import, unless it could only do harm: a cut-off after today, or one before the
-    roll in force, whose switch would drop every citizen registered since and turn their supports into "not
-    found". One import at a time per OPL, so the later cut-off is always the one that ends in force."""
-    if upload.cutoff > upload.today:
-        raise UploadRefused(UploadProblem.FUTURE_CUTOFF)
-    current = current_roll(session=session, opl_id=upload.opl_id)
-    if current is not None and upload.cutoff < current.cutoff_date:
-        raise UploadRefused(UploadProblem.OLDER_THAN_CURRENT)
-    if import_in_progress(session=session, opl_id=upload.opl_id):
-        raise UploadRefused(UploadProblem.IMPORT_ACTIVE)
+    """Queue an uploaded file for import (refused as registry.roll.imports.queue_roll_import refuses)."""
     request = ImportRequest(opl_id=upload.opl_id, source_name=upload.source_name, cutoff=upload.cutoff,
                             input_path=upload.path, columns=upload.columns, owns_input=True)
-    return queue_roll_import(session=session, request=request, actor_account_id=actor_account_id, now=now)
+    return queue_roll_import(session=session, request=request, actor_account_id=actor_account_id, now=now,
+                             today=upload.today)
 
 
 def queue_process_verification(*, session: Session, opl_id: int, process_id: int, actor_account_id: int,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -15,7 +16,7 @@ from sqlmodel import Session, col, select
 from core.audit import record_audit
 from core.clock import Clock
 from core.db import session_scope
-from registry.jobs import JobRefused, JobReporter, JobRequest, enqueue
+from registry.jobs import JobRefused, JobReporter, JobRequest, active_job, enqueue
 from registry.models import Job, Opl, RollImport, RollRejection
 from registry.roll.loader import Loaded, discard_rows, load_and_switch
 from registry.roll.source import ColumnMap, RollFileError, open_roll
@@ -25,6 +26,18 @@ from registry.states import JobKind, RollImportState
 # or encoding would otherwise replace a good roll with a fraction of it and turn real supports into "not found".
 MAX_REJECTED_SHARE = 0.05
 REJECTIONS_SHOWN = 200
+
+
+class UploadProblem(StrEnum):
+    FUTURE_CUTOFF = "future_cutoff"  # a roll cannot be cut after today
+    OLDER_THAN_CURRENT = "older_than_current"  # it would replace a newer roll in force
+    IMPORT_ACTIVE = "import_active"  # another import of this OPL is still queued or running
+
+
+class UploadRefused(Exception):
+    def __init__(self, problem: UploadProblem) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,11 @@ class ImportRequest:
 
 
 def queue_roll_import(*, session: Session, request: ImportRequest, actor_account_id: int | None,
-                      now: datetime) -> Job:
+                      now: datetime, today: date) -> Job:
+    """Queue a file for import, unless it could only do harm: a cut-off after today (in Mexico), or one before
+    the roll in force, whose switch would drop every citizen registered since and turn their supports into "not
+    found". One import at a time per OPL, so the later cut-off is always the one that ends in force."""
+    _refuse_harmful(session, request, today)
     roll = RollImport(opl_id=request.opl_id, source_name=request.source_name[:255], cutoff_date=request.cutoff,
                       state=RollImportState.LOADING, imported_at=now)
     session.add(roll)
@@ -50,6 +67,21 @@ def queue_roll_import(*, session: Session, request: ImportRequest, actor_account
     record_audit(session, action="roll_import_queued", actor_account_id=actor_account_id, object_type="rollimport",
                  object_id=roll.id, after=f"opl={request.opl_id} cutoff={request.cutoff.isoformat()}")
     return job
+
+
+def _refuse_harmful(session: Session, request: ImportRequest, today: date) -> None:
+    if request.cutoff > today:
+        raise UploadRefused(UploadProblem.FUTURE_CUTOFF)
+    current = session.exec(select(RollImport).where(RollImport.opl_id == request.opl_id,
+                                                    RollImport.state == RollImportState.CURRENT)).first()
+    if current is not None and request.cutoff < current.cutoff_date:
+        raise UploadRefused(UploadProblem.OLDER_THAN_CURRENT)
+    if import_in_progress(session=session, opl_id=request.opl_id):
+        raise UploadRefused(UploadProblem.IMPORT_ACTIVE)
+
+
+def import_in_progress(*, session: Session, opl_id: int) -> bool:
+    return active_job(session=session, kind=JobKind.ROLL_IMPORT, opl_id=opl_id) is not None
 
 
 def opl_by_short_name(*, session: Session, short_name: str) -> Opl | None:

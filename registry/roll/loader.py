@@ -181,6 +181,9 @@ class _PostgresLoad:
             for old in superseded:
                 cursor.execute(f"DROP TABLE IF EXISTS {partition_name(old)}")
                 cursor.execute("DELETE FROM rollentry WHERE roll_import_id = %s", (old,))  # rows of the default
+            # The planner estimates joins on the partitioned table from the table's own statistics: without them
+            # it takes every lookup of a citizen for thousands of rows and scans instead of using the indexes.
+            cursor.execute("ANALYZE rollentry")
         return superseded
 
 

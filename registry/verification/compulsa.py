@@ -1,5 +1,5 @@
 """The compulsa: every support of a process gets its situación registral from the roll in force, in a few
-set-based statements (joins over whole tables, never a query per support), in bulk or for a few new supports.
+set-based statements (never a query per support), in bulk or for a few new supports (docs/compulsa.md).
 
 The rules, in the terms of LGIPE art. 385 and docs/compulsa.md:
 
@@ -61,11 +61,9 @@ def verify_process(*, session: Session, process_id: int, now: datetime, support_
     query = _Compulsa(session, process, roll, support_ids)
     try:
         query.prepare()
-        report(1, 4, "Buscando cada apoyo en la Lista Nominal")
-        query.match()
-        report(2, 4, "Aplicando las reglas de duplicados (LGIPE 385)")
+        report(1, 3, "Buscando cada apoyo en la Lista Nominal y aplicando las reglas de duplicados (LGIPE 385)")
         examined = query.decide()
-        report(3, 4, "Registrando los cambios")
+        report(2, 3, "Registrando los cambios")
         changed = query.write(now)
     except BaseException:
         query.forget_work_tables()  # made in this transaction, they vanish with its rollback
@@ -104,17 +102,23 @@ _LABELS = {
     "fuera_de_ambito": "domicilio fuera del ámbito geográfico del cargo",
     "fuera_regimen_excepcion": "apoyo en papel de un municipio que no está en el régimen de excepción",
 }
-_HOW = {"cic": "CIC", "clave": "clave de elector", "ocr": "OCR", "idc": "identificador ciudadano"}
+_HOW = {"1": "CIC", "2": "clave de elector", "3": "OCR", "4": "identificador ciudadano"}
+BULK_WORK_MEMORY = "512MB"  # PostgreSQL's, for one compulsa's sorts (the server's memory, not this process's)
+_WORK_TABLES = "compulsa_work_tables"  # set on a database connection once its temporary table exists
 
-
-_WORK_TABLES = "compulsa_work_tables"  # set on a database connection once its temporary tables exist
-_ROLL_FIELDS = ("r.clave_elector, r.state_code, r.district, r.municipality, r.seccion, r.status, r.baja_reason, "
-                "r.cic, r.ocr, r.identificador_ciudadano")
-_READING = "JOIN credentialreading AS c ON c.id = s.reading_id "
-_KEYS = (("cic", "r.cic = s.cic", ""),
-         ("clave", "r.clave_elector = s.clave_elector", ""),
-         ("ocr", "r.ocr = c.ocr", _READING),
-         ("idc", "r.identificador_ciudadano = c.identificador_ciudadano", _READING))
+# The citizen of a support: the first key that finds one in the roll in force, in the order CIC, clave de elector,
+# OCR, identificador ciudadano, each an index lookup evaluated only when the keys before found nobody. The result
+# is the key's number followed by the roll's clave de elector ('1' + clave when found by CIC).
+_FIRST_MATCH = "COALESCE(" + ", ".join(f"(SELECT min('{number}' || r.clave_elector) FROM {source} "
+                                      f"WHERE {condition})"
+                                      for number, source, condition in (
+    ("1", "rollentry AS r", "r.roll_import_id = :roll AND r.cic = s.cic"),
+    ("2", "rollentry AS r", "r.roll_import_id = :roll AND r.clave_elector = s.clave_elector"),
+    ("3", "credentialreading AS c JOIN rollentry AS r ON r.roll_import_id = :roll AND r.ocr = c.ocr",
+     "c.id = s.reading_id"),
+    ("4", "credentialreading AS c JOIN rollentry AS r ON r.roll_import_id = :roll "
+          "AND r.identificador_ciudadano = c.identificador_ciudadano", "c.id = s.reading_id"),
+)) + ")"
 
 
 # Supports that carry one of the matched citizens' identifiers in the roll: the only ones the compulsa can have
@@ -140,7 +144,6 @@ class _Compulsa:
         self.session, self.process, self.cutoff = session, process, roll.cutoff_date
         self.params: dict[str, object] = {"process": process.id, "roll": roll.id}
         self.bulk = support_ids is None
-        self.matched = ""
         self.connection_info: dict[object, object] = {}
         self.target = f"s.process_id = :process AND {_DECIDED_BY_COMPULSA}"
         if support_ids is not None:
@@ -158,10 +161,12 @@ class _Compulsa:
         """Work tables of this connection, made once: creating and dropping them at every run costs more than
         verifying one new support (catalog writes on PostgreSQL). PostgreSQL empties them at commit."""
         postgres = self.session.get_bind().dialect.name == "postgresql"
-        if postgres and self.bulk:
-            # The planner's cost guesses for a whole process trigger JIT compilation, which costs more than it
-            # saves here.
+        if postgres:
+            # The planner's cost guesses for these statements trigger JIT compilation, which takes seconds and
+            # saves nothing here.
             self._run("SET LOCAL jit = off")
+        if postgres and self.bulk:  # the duplicate ranking sorts every support: in memory rather than on disk
+            self._run(f"SET LOCAL work_mem = '{BULK_WORK_MEMORY}'")
         elif postgres:
             # A few supports: the same statements every time, prepared by the driver; planning the decision
             # afresh each time (PostgreSQL's default here) costs more than running it.
@@ -169,50 +174,16 @@ class _Compulsa:
         self.connection_info = connection_info = self.session.connection().info  # as long as the connection
         if not connection_info.get(_WORK_TABLES):
             emptied = " ON COMMIT DELETE ROWS" if postgres else ""
-            self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_match (support_id INTEGER PRIMARY KEY, "
-                      "how VARCHAR(5), citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, "
-                      "municipality INTEGER, seccion INTEGER, roll_status VARCHAR(40), baja_reason VARCHAR(80), "
-                      f"roll_cic VARCHAR(9), roll_ocr VARCHAR(13), roll_idc VARCHAR(9)){emptied}")
             self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_result (support_id INTEGER PRIMARY KEY, "
                       "situacion VARCHAR(40), detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), "
                       "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
                       f"seccion INTEGER){emptied}")
             connection_info[_WORK_TABLES] = True
         if not postgres:
-            self._run("DELETE FROM compulsa_match")
             self._run("DELETE FROM compulsa_result")
 
     def forget_work_tables(self) -> None:
         self.connection_info.pop(_WORK_TABLES, None)
-
-    def match(self) -> None:
-        """The first key that finds the citizen wins, in the order CIC, clave, OCR, identificador. A whole process
-        is matched into a work table; a few supports are matched inside the decision's own statement, where the
-        planner sees how few they are and looks everything up by index."""
-        if self.bulk:
-            self._match_in_stages()
-            self.matched = "SELECT * FROM compulsa_match"
-            return
-        candidates = " UNION ALL ".join(
-            f"SELECT s.id AS support_id, {priority} AS priority, '{how}' AS how, {_ROLL_FIELDS} FROM support AS s "
-            f"{reading}JOIN rollentry AS r ON r.roll_import_id = :roll AND {condition} WHERE {self.target}"
-            for priority, (how, condition, reading) in enumerate(_KEYS))
-        self.matched = (f"SELECT support_id, how, clave_elector AS citizen_key, state_code, district, municipality, "
-                        f"seccion, status AS roll_status, baja_reason, cic AS roll_cic, ocr AS roll_ocr, "
-                        f"identificador_ciudadano AS roll_idc FROM (SELECT candidates.*, ROW_NUMBER() OVER "
-                        f"(PARTITION BY support_id ORDER BY priority) AS pick FROM ({candidates}) AS candidates) "
-                        f"AS best WHERE pick = 1")
-
-    def _match_in_stages(self) -> None:
-        """A whole process: one join per key, each later one only over the supports still unmatched, so the big
-        joins run once (hash joins over the roll) and the later keys only for the few left."""
-        unmatched = "NOT EXISTS (SELECT 1 FROM compulsa_match AS m WHERE m.support_id = s.id)"
-        for how, condition, reading in _KEYS:
-            self._run(f"INSERT INTO compulsa_match SELECT s.id, '{how}', {_ROLL_FIELDS} FROM support AS s {reading}"
-                      f"JOIN rollentry AS r ON r.roll_import_id = :roll AND {condition} "
-                      f"WHERE {self.target} AND {unmatched} ON CONFLICT (support_id) DO NOTHING")
-        if self.session.get_bind().dialect.name == "postgresql":
-            self._run("ANALYZE compulsa_match")
 
     def _out_of_scope(self) -> str:
         process = self.process
@@ -229,14 +200,20 @@ class _Compulsa:
         c = ' COLLATE "C"' if self.session.get_bind().dialect.name == "postgresql" else ""
         return self._run(f"""
             INSERT INTO compulsa_result
-            WITH matched AS ({self.matched}),
-            target AS (
+            WITH keyed AS MATERIALIZED (
                 SELECT s.id, s.aspirant_id, s.received_at, s.folio, s.channel, s.status AS old_status,
-                       s.situacion_registral AS old_situacion, m.how, m.citizen_key, m.state_code, m.district,
-                       m.municipality, m.seccion, m.roll_status, m.baja_reason
-                FROM support AS s LEFT JOIN matched AS m ON m.support_id = s.id
-                WHERE {self.target}
+                       s.situacion_registral AS old_situacion, {_FIRST_MATCH} AS found
+                FROM support AS s WHERE {self.target}
             ),
+            target AS (  -- the cast keeps the key a plain column for the planner (one roll row per citizen)
+                SELECT k.id, k.aspirant_id, k.received_at, k.folio, k.channel, k.old_status, k.old_situacion,
+                       substr(k.found, 1, 1) AS how, r.clave_elector AS citizen_key, r.state_code, r.district,
+                       r.municipality, r.seccion, r.status AS roll_status, r.baja_reason, r.cic AS roll_cic,
+                       r.ocr AS roll_ocr, r.identificador_ciudadano AS roll_idc
+                FROM keyed AS k LEFT JOIN rollentry AS r
+                    ON r.roll_import_id = :roll AND r.clave_elector = CAST(substr(k.found, 2) AS VARCHAR(18))
+            ),
+            matched AS (SELECT * FROM target WHERE citizen_key IS NOT NULL),
             based AS (
                 SELECT t.*, CASE
                     WHEN t.how IS NULL THEN 'datos_no_encontrados'
@@ -282,7 +259,8 @@ class _Compulsa:
 
     def _peers(self) -> str:
         """For a few new supports: their citizens' other supports in the process, as they stand, so the first
-        support still counts and a later one is still the duplicate. (In bulk every support is a target.)"""
+        support still counts and a later one is still the duplicate. (In bulk every support is a target.) The CROSS
+        JOIN keeps SQLite's planner from scanning the process's supports: it starts from the few candidates."""
         if self.bulk:
             return ""
         return f"""UNION ALL
@@ -290,8 +268,8 @@ class _Compulsa:
                        s.citizen_key, s.state_code, s.district, s.municipality, s.seccion, s.situacion_detail,
                        CASE WHEN s.situacion_registral IN {_WOULD_COUNT} AND {_DECIDED_BY_COMPULSA}
                             THEN 'en_lista_nominal' ELSE 'kept' END
-                FROM support AS s
-                WHERE s.id IN ({_SAME_CITIZEN}) AND s.process_id = :process
+                FROM ({_SAME_CITIZEN}) AS same CROSS JOIN support AS s
+                WHERE s.id = same.id AND s.process_id = :process
                   AND s.citizen_key IN (SELECT citizen_key FROM matched)
                   AND s.id NOT IN (SELECT t.id FROM target AS t)"""
 
@@ -315,7 +293,7 @@ class _Compulsa:
                 municipality = r.municipality, seccion = r.seccion,
                 updated_at = CASE WHEN {changed} THEN :now ELSE s.updated_at END
             FROM compulsa_result AS r
-            WHERE s.id = r.support_id AND ({changed}
+            WHERE s.id = r.support_id AND s.id IN (SELECT support_id FROM compulsa_result) AND ({changed}
                OR COALESCE(s.citizen_key, '') <> COALESCE(r.citizen_key, '')
                OR COALESCE(s.seccion, -1) <> COALESCE(r.seccion, -1)
                OR COALESCE(s.municipality, -1) <> COALESCE(r.municipality, -1)

@@ -19,16 +19,14 @@ from core.clock import to_local
 from registry.roll.admin import (
     NotFound,
     UploadedRoll,
-    UploadProblem,
-    UploadRefused,
     VerifyRefused,
     cancel_job,
     import_detail,
-    import_in_progress,
     queue_process_verification,
     queue_uploaded_roll,
     roll_overview,
 )
+from registry.roll.imports import UploadProblem, UploadRefused, import_in_progress
 from registry.roll.source import ColumnMap, RollFileError, parse_columns
 from registry.states import JobKind
 from web.body_limit import accepts_body_setting

@@ -144,6 +144,9 @@ def _support() -> None:
         sa.ForeignKeyConstraint(['support_id'], ['support.id'], ),
         sa.PrimaryKeyConstraint('support_id'),
     )
+    # Nothing reads events by time alone, and every compulsa writes one per support whose category moves.
+    with op.batch_alter_table('supportevent', schema=None) as batch_op:
+        batch_op.drop_index('ix_supportevent_at')
     op.create_index(op.f('ix_pendingverification_process_id'), 'pendingverification', ['process_id'], unique=False)
     # Supports already received wait for their first compulsa.
     op.execute("INSERT INTO pendingverification (support_id, process_id) SELECT id, process_id FROM support "

@@ -29,6 +29,7 @@ from tests.factories.processes import make_opl
 from tests.factories.roll import ROLL_HEADER, Citizen, citizen, write_roll_file
 
 CUTOFF = date(2026, 10, 31)
+TODAY = date(2026, 12, 31)
 
 
 @pytest.fixture
@@ -41,8 +42,9 @@ def queue(engine: Engine, opl: Opl, path: Path, *, cutoff: date = CUTOFF, owns: 
           columns: dict[str, str] | None = None) -> int:
     assert opl.id is not None
     with session_scope(engine) as session:
-        job = queue_roll_import(session=session, actor_account_id=None, now=utcnow(), request=ImportRequest(
-            opl_id=opl.id, source_name=path.name, cutoff=cutoff, input_path=path, owns_input=owns, columns=columns))
+        job = queue_roll_import(session=session, actor_account_id=None, now=utcnow(), today=TODAY,
+                                request=ImportRequest(opl_id=opl.id, source_name=path.name, cutoff=cutoff,
+                                                      input_path=path, owns_input=owns, columns=columns))
     assert job.id is not None
     return job.id
 
