@@ -152,6 +152,11 @@ def child_incremental(url: str, rows: int) -> dict[str, Any]:
 
 
 def _maxrss_mb() -> float:
+    """This process's own peak RSS. (getrusage's ru_maxrss survives exec on Linux, so a child started by a big
+    parent would report the parent's size; VmHWM belongs to the new program only.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
