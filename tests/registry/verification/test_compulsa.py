@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
-from registry.models import Aspirant, PaperExceptionMunicipality, Process, Support, SupportEvent
+from registry.models import Aspirant, Opl, PaperExceptionMunicipality, Process, Support, SupportEvent
 from registry.states import Channel, SituacionRegistral, SupportStatus
 from registry.verification.compulsa import verify_process
 from tests.factories.processes import make_aspirant, make_opl, make_process
@@ -65,7 +65,7 @@ def events(session: Session, support: Support) -> list[SupportEvent]:
 def test_a_citizen_on_the_lista_nominal_is_found_by_each_key_and_awaits_the_mesa_de_control(
         session: Session, process: Process, aspirant_a: Aspirant, key: str) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     support = support_for(session, aspirant_a, person, by=key)
     verify(session, process)
     assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
@@ -76,14 +76,20 @@ def test_a_citizen_on_the_lista_nominal_is_found_by_each_key_and_awaits_the_mesa
         in events(session, support)[-1].reason
 
 
-def process_opl(session: Session, process: Process):  # type: ignore[no-untyped-def]
-    from registry.models import Opl
-    return session.get(Opl, process.opl_id)
+def process_opl(session: Session, process: Process) -> Opl:
+    opl = session.get(Opl, process.opl_id)
+    assert opl is not None
+    return opl
+
+
+def in_roll(session: Session, process: Process, *people: Citizen) -> None:
+    """A roll in force for the process's OPL with these people."""
+    make_roll(session, opl=process_opl(session, process), citizens=list(people))
 
 
 def test_cic_is_tried_before_the_clave(session: Session, process: Process, aspirant_a: Aspirant) -> None:
     by_cic, by_clave = citizen(), citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[by_cic, by_clave])
+    in_roll(session, process, by_cic, by_clave)
     assert aspirant_a.id is not None
     # A typed clave that belongs to someone else: the CIC read from the credential decides.
     support = place_support(session, aspirant_id=aspirant_a.id, process_id=process.id or 0, cic=by_cic.cic,
@@ -103,7 +109,7 @@ def test_the_rolls_situacion_decides_a_support_that_does_not_count(
         session: Session, process: Process, aspirant_a: Aspirant, situacion: str, expected: SituacionRegistral,
         detail: str | None) -> None:
     person = citizen(situacion=situacion)
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     support = support_for(session, aspirant_a, person)
     verify(session, process)
     assert state(session, support) == (expected, SupportStatus.INVALID)
@@ -115,7 +121,7 @@ def test_the_rolls_situacion_decides_a_support_that_does_not_count(
 
 def test_a_credential_not_in_the_roll_is_datos_no_encontrados(session: Session, process: Process,
                                                               aspirant_a: Aspirant) -> None:
-    make_roll(session, opl=process_opl(session, process), citizens=[citizen()])
+    in_roll(session, process, citizen())
     support = support_for(session, aspirant_a, citizen())  # someone else: not in the roll
     verify(session, process)
     assert state(session, support) == (S.DATOS_NO_ENCONTRADOS, SupportStatus.INVALID)
@@ -124,7 +130,7 @@ def test_a_credential_not_in_the_roll_is_datos_no_encontrados(session: Session, 
 def test_a_citizen_registered_outside_the_offices_territory_is_fuera_de_ambito(
         session: Session, process: Process, aspirant_a: Aspirant) -> None:
     elsewhere = citizen(state_code=25)
-    make_roll(session, opl=process_opl(session, process), citizens=[elsewhere])
+    in_roll(session, process, elsewhere)
     support = support_for(session, aspirant_a, elsewhere)
     verify(session, process)
     assert state(session, support) == (S.FUERA_DE_AMBITO, SupportStatus.INVALID)
@@ -136,7 +142,7 @@ def test_a_municipal_office_counts_only_its_municipality(session: Session, proce
     process.scope_kind, process.scope_municipality = ScopeKind.MUNICIPALITY, 30
     session.add(process)
     inside, outside = citizen(municipality=30), citizen(municipality=18)
-    make_roll(session, opl=process_opl(session, process), citizens=[inside, outside])
+    in_roll(session, process, inside, outside)
     kept, out = support_for(session, aspirant_a, inside), support_for(session, aspirant_a, outside, minutes=1)
     verify(session, process)
     assert state(session, kept)[0] is S.EN_LISTA_NOMINAL
@@ -147,7 +153,7 @@ def test_paper_counts_only_from_a_municipality_in_the_regimen_de_excepcion(
         session: Session, process: Process, aspirant_a: Aspirant) -> None:
     session.add(PaperExceptionMunicipality(process_id=process.id or 0, municipality=4))
     authorised, other = citizen(municipality=4), citizen(municipality=30)
-    make_roll(session, opl=process_opl(session, process), citizens=[authorised, other])
+    in_roll(session, process, authorised, other)
     on_paper = support_for(session, aspirant_a, authorised, by="clave", channel=Channel.PAPER)
     refused = support_for(session, aspirant_a, other, by="clave", channel=Channel.PAPER, minutes=1)
     by_phone = support_for(session, aspirant_a, other, minutes=2)  # the same citizen, on the app: it counts
@@ -160,7 +166,7 @@ def test_paper_counts_only_from_a_municipality_in_the_regimen_de_excepcion(
 def test_the_same_citizen_counts_once_for_the_same_aspirant(session: Session, process: Process,
                                                             aspirant_a: Aspirant) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     first = support_for(session, aspirant_a, person, minutes=0)
     again = support_for(session, aspirant_a, person, minutes=5, by="clave")  # paper, or another credential
     verify(session, process)
@@ -171,7 +177,7 @@ def test_the_same_citizen_counts_once_for_the_same_aspirant(session: Session, pr
 def test_only_the_first_support_for_the_office_counts(session: Session, process: Process, aspirant_a: Aspirant,
                                                       aspirant_b: Aspirant) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     later_for_a = support_for(session, aspirant_a, person, minutes=10)
     first_for_b = support_for(session, aspirant_b, person, minutes=1)
     verify(session, process)
@@ -182,7 +188,7 @@ def test_only_the_first_support_for_the_office_counts(session: Session, process:
 def test_a_tie_on_receipt_time_is_broken_by_folio(session: Session, process: Process, aspirant_a: Aspirant,
                                                   aspirant_b: Aspirant) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     for_b = support_for(session, aspirant_b, person, minutes=3, folio="RC-0000000001")
     for_a = support_for(session, aspirant_a, person, minutes=3, folio="RC-0000000002")
     verify(session, process)
@@ -193,7 +199,7 @@ def test_a_tie_on_receipt_time_is_broken_by_folio(session: Session, process: Pro
 def test_a_then_b_then_a_again(session: Session, process: Process, aspirant_a: Aspirant,
                                aspirant_b: Aspirant) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     a1 = support_for(session, aspirant_a, person, minutes=0)
     b = support_for(session, aspirant_b, person, minutes=1)
     a2 = support_for(session, aspirant_a, person, minutes=2, by="clave")
@@ -206,7 +212,7 @@ def test_only_supports_that_would_count_compete_for_first(session: Session, proc
                                                           aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
     """A first support that does not count (paper outside the exception) does not take the citizen's place."""
     person = citizen(municipality=30)
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     void_first = support_for(session, aspirant_a, person, minutes=0, by="clave", channel=Channel.PAPER)
     second = support_for(session, aspirant_b, person, minutes=5)
     verify(session, process)
@@ -217,7 +223,7 @@ def test_only_supports_that_would_count_compete_for_first(session: Session, proc
 def test_a_support_with_an_inconsistency_is_left_to_the_mesa_de_control(
         session: Session, process: Process, aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     rejected = support_for(session, aspirant_a, person, minutes=0)
     rejected.status, rejected.situacion_registral = SupportStatus.INVALID, S.CON_INCONSISTENCIA
     session.add(rejected)
@@ -230,7 +236,7 @@ def test_a_support_with_an_inconsistency_is_left_to_the_mesa_de_control(
 def test_a_support_validated_at_the_mesa_de_control_stays_valid(session: Session, process: Process,
                                                                 aspirant_a: Aspirant) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     support = support_for(session, aspirant_a, person)
     verify(session, process)
     support = session.get(Support, support.id)  # type: ignore[assignment]
@@ -299,7 +305,7 @@ def test_without_a_roll_in_force_supports_stay_received(session: Session, proces
 def test_incremental_verification_keeps_the_first_support_counting(
         session: Session, process: Process, aspirant_a: Aspirant, aspirant_b: Aspirant) -> None:
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     first = support_for(session, aspirant_a, person, minutes=0)
     verify(session, process)
     newcomer = support_for(session, aspirant_b, person, minutes=60)
@@ -316,7 +322,7 @@ def test_a_late_verified_earlier_support_takes_first_place_incrementally(
     """An older support verified after a newer one (e.g. it waited for a fix): the order is receipt time, so the
     incremental pass demotes the newer one, with its event."""
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     older = support_for(session, aspirant_a, person, minutes=0)
     newer = support_for(session, aspirant_b, person, minutes=30)
     assert newer.id is not None and older.id is not None
@@ -341,15 +347,11 @@ def test_supports_of_another_process_are_not_touched(session: Session, process: 
     assert state(session, elsewhere) == (S.SIN_VERIFICAR, SupportStatus.RECEIVED)
 
 
-def _now() -> datetime:
-    return utcnow()
-
-
 def test_a_compulsa_stopped_halfway_leaves_nothing_and_the_next_run_works(
         session: Session, process: Process, aspirant_a: Aspirant) -> None:
     """The first run on a connection makes its work tables; if it stops (cancelled), they roll back with it."""
     person = citizen()
-    make_roll(session, opl=process_opl(session, process), citizens=[person])
+    in_roll(session, process, person)
     support = support_for(session, aspirant_a, person)
     session.commit()
 
