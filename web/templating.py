@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,6 +16,7 @@ from web import i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LOCAL_TIME_FORMAT = "%d/%m/%Y %H:%M"  # es-MX, 24-hour, in both languages: "30/11/2026 14:07"
+LOCAL_DATE_FORMAT = "%d/%m/%Y"
 # Form fields that carry a step's state; a page answering a form (shown again with its errors) keeps them in
 # its language switch, since its own address has no query to keep.
 STEP_STATE_FIELDS = ("flujo",)
@@ -24,6 +25,11 @@ STEP_STATE_FIELDS = ("flujo",)
 def local_time(moment: object, fmt: str = LOCAL_TIME_FORMAT) -> str:
     """Every time the server shows (pages and e-mails): central Mexico time, day first, 24-hour clock."""
     return to_local(moment).strftime(fmt) if isinstance(moment, datetime) else ""
+
+
+def local_date(day: object) -> str:
+    """A calendar date (a roll's cut-off) as every page writes one: day first."""
+    return day.strftime(LOCAL_DATE_FORMAT) if isinstance(day, date) else ""
 
 
 @pass_context
@@ -70,4 +76,5 @@ def build_templates() -> Jinja2Templates:
     env.globals["principal"] = _principal
     env.globals["language_url"] = _language_url
     env.filters["local_time"] = local_time
+    env.filters["local_date"] = local_date
     return Jinja2Templates(env=env)
