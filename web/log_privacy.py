@@ -23,6 +23,10 @@ from urllib.parse import quote, unquote
 from starlette.convertors import IntegerConvertor
 from starlette.routing import BaseRoute, Route
 
+from web.convertors import RowIdConvertor
+
+_ROW_NUMBERS = (IntegerConvertor, RowIdConvertor)  # a row's number in a path is no secret
+
 PLACEHOLDER = "[redacted]"
 ACCESS_LOGGER = "uvicorn.access"
 _KEPT_QUERY_KEYS = frozenset({"lang", "hecho"})
@@ -44,7 +48,7 @@ def _prefix_patterns(routes: Iterable[BaseRoute]) -> Iterable[tuple[re.Pattern[s
         if not isinstance(route, Route):
             continue
         secret = frozenset(name for name, convertor in route.param_convertors.items()
-                           if not isinstance(convertor, IntegerConvertor) and name not in _PUBLIC_PATH_PARAMS)
+                           if not isinstance(convertor, _ROW_NUMBERS) and name not in _PUBLIC_PATH_PARAMS)
         if secret:
             # Without the closing `$`, a longer path (`/<token>/`, `/<token>/x`) still has its token hidden.
             yield re.compile(route.path_regex.pattern.removesuffix("$")), secret

@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 from auth.permissions import ROLE_PERMISSIONS, Permission
 from auth.roles import Role
 from core.audit import AuditEvent
+from web.convertors import RowIdConvertor
 from web.security import CSRF_HEADER, PUBLIC, required_permission
 
 PRINCIPALS: list[Role | None] = [None, *Role]
@@ -37,7 +38,7 @@ class Endpoint:
 
 
 def _sample(convertor: object) -> object:
-    if isinstance(convertor, IntegerConvertor):
+    if isinstance(convertor, IntegerConvertor | RowIdConvertor):
         return 987654
     if isinstance(convertor, FloatConvertor):
         return 1.5

@@ -112,6 +112,13 @@ def test_another_aspirants_auxiliary_cannot_be_touched(client: TestClient, app: 
     assert _auxiliaries(app)[0].state is InvitationState.ACTIVE
 
 
+
+def test_an_auxiliary_id_no_row_can_have_is_a_404_not_a_500(client: TestClient, app: Starlette,
+                                                             campaign: Campaign) -> None:
+    for number in ("99999999999999999999", "2147483648", "9" * 5000):
+        assert client.post(f"{NEW}/{number}/suspender").status_code == 404
+
+
 def test_an_aspirant_account_without_a_candidacy_gets_an_explanation(client: TestClient, app: Starlette,
                                                                       sign_in: Callable[..., Any]) -> None:
     with session_scope(app.state.engine) as db:

@@ -366,6 +366,13 @@ def test_another_opl_admin_gets_404_everywhere(client: TestClient, admin: Signed
     assert job_of(engine, number).state is JobState.QUEUED and _verify_jobs(engine) == []
 
 
+@pytest.mark.parametrize("number", ["0", "99999999999999999999", "2147483648", "9" * 5000])
+def test_an_id_no_row_can_have_is_a_404_not_a_500(client: TestClient, admin: SignedIn, number: str) -> None:
+    assert client.get(f"{PAGE}/importaciones/{number}").status_code == 404
+    assert client.post(f"/opl/trabajos/{number}/cancelar").status_code == 404
+    assert client.post(f"/opl/procesos/{number}/verificar").status_code == 404
+
+
 def test_a_reviewer_may_not_open_the_pages(client: TestClient, opl: Opl, sign_in_with_role: SignInWithRole) -> None:
     sign_in_with_role(client, Role.REVIEWER, opl_id=opl.id)
     assert client.get(PAGE).status_code == 403

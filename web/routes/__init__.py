@@ -2,6 +2,7 @@
 
 from starlette.routing import BaseRoute
 
+import web.convertors  # noqa: F401  (registers the `row_id` path convertor before any route is built)
 from web.routes import aspirant, auth, citizen, field, opl, opl_roll, public, review, system
 
 # The local OpenID provider's routes (web.routes.dev_oidc) are added by the app factory outside production only.

@@ -253,10 +253,10 @@ routes = [
     Route("/aspirante/auxiliares/nuevo", new_auxiliary, name="aspirant_auxiliary_new"),
     Route("/aspirante/auxiliares", create_auxiliary, methods=["POST"], name="aspirant_auxiliary_create"),
     Route("/aspirante/auxiliares/csv", import_auxiliaries, methods=["POST"], name="aspirant_auxiliary_import"),
-    Route("/aspirante/auxiliares/{auxiliary_id:int}/suspender", suspend, methods=["POST"],
+    Route("/aspirante/auxiliares/{auxiliary_id:row_id}/suspender", suspend, methods=["POST"],
           name="aspirant_auxiliary_suspend"),
-    Route("/aspirante/auxiliares/{auxiliary_id:int}/reactivar", reactivate, methods=["POST"],
+    Route("/aspirante/auxiliares/{auxiliary_id:row_id}/reactivar", reactivate, methods=["POST"],
           name="aspirant_auxiliary_reactivate"),
-    Route("/aspirante/auxiliares/{auxiliary_id:int}/reenviar", resend, methods=["POST"],
+    Route("/aspirante/auxiliares/{auxiliary_id:row_id}/reenviar", resend, methods=["POST"],
           name="aspirant_auxiliary_resend"),
 ]

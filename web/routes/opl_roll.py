@@ -230,7 +230,7 @@ async def verify(request: Request) -> Response:
 routes = [
     Route("/opl/lista-nominal", roll_page, name="opl_roll"),
     Route("/opl/lista-nominal", upload_roll, methods=["POST"], name="opl_roll_upload"),
-    Route("/opl/lista-nominal/importaciones/{import_id:int}", import_page, name="opl_roll_import"),
-    Route("/opl/trabajos/{job_id:int}/cancelar", cancel, methods=["POST"], name="opl_job_cancel"),
-    Route("/opl/procesos/{process_id:int}/verificar", verify, methods=["POST"], name="opl_process_verify"),
+    Route("/opl/lista-nominal/importaciones/{import_id:row_id}", import_page, name="opl_roll_import"),
+    Route("/opl/trabajos/{job_id:row_id}/cancelar", cancel, methods=["POST"], name="opl_job_cancel"),
+    Route("/opl/procesos/{process_id:row_id}/verificar", verify, methods=["POST"], name="opl_process_verify"),
 ]
