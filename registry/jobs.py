@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
@@ -169,6 +169,16 @@ def side_write(engine: Engine, statement: Executable) -> bool:
     return True
 
 
+class ReadProgress(Protocol):
+    """A file being read (registry.roll.source.RollSource): how far, of how much."""
+
+    @property
+    def bytes_read(self) -> int: ...
+
+    @property
+    def bytes_total(self) -> int: ...
+
+
 class JobReporter:
     """A job's progress, live row count, rejected rows and cancel flag, written in short transactions of their own
     so the admin page sees them while the job's own (long) transaction is still open."""
@@ -178,20 +188,19 @@ class JobReporter:
         self.engine, self.job_id, self.roll_import_id = engine, job.id, job.roll_import_id
         self.rejections_kept = 0
         self.last_report = 0.0
-        self.bytes: tuple[object, str, str] | None = None  # (source, read attribute, total attribute)
+        self.file: ReadProgress | None = None
 
-    def follow_bytes(self, source: object) -> None:
+    def follow_bytes(self, source: ReadProgress) -> None:
         """Progress of a file import is measured in bytes of the file read, the only total known in advance."""
-        self.bytes = (source, "bytes_read", "bytes_total")
+        self.file = source
 
     def progress(self, rows_seen: int) -> None:
         if monotonic() - self.last_report < PROGRESS_EVERY_SECONDS:
             return
         self.last_report = monotonic()
         values: dict[str, object] = {"rows_seen": rows_seen}
-        if self.bytes is not None:
-            source, read, total = self.bytes
-            values |= {"progress_done": getattr(source, read), "progress_total": getattr(source, total)}
+        if self.file is not None:
+            values |= {"progress_done": self.file.bytes_read, "progress_total": self.file.bytes_total}
         self._update_and_check(values)
 
     def step(self, done: int, total: int, message: str) -> None:
@@ -215,10 +224,8 @@ class JobReporter:
         self.rejections_kept += len(kept)
 
 
-def active_job(*, session: Session, kind: JobKind, opl_id: int, process_id: int | None = None) -> Job | None:
+def active_job(*, session: Session, kind: JobKind, opl_id: int) -> Job | None:
     query = select(Job).where(Job.kind == kind, Job.opl_id == opl_id, col(Job.state).in_(ACTIVE_JOBS))
-    if process_id is not None:
-        query = query.where(Job.process_id == process_id)
     return session.exec(query).first()
 
 

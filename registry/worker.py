@@ -48,24 +48,14 @@ def run_one(engine: Engine, clock: Clock, *, job_id: int | None = None) -> Job |
             log.exception("job %s (%s) failed", job.id, job.kind)  # the traceback names no personal data
             state, message = JobState.FAILED, "Falló por un error interno; lo que ya estaba en vigor no cambió."
     finish(engine, job.id, state=state, message=message, now=clock())
-    _release_input(job, state)
+    _release_input(job)
     return job
 
 
-def _release_input(job: Job, state: JobState) -> None:
+def _release_input(job: Job) -> None:
     """An uploaded roll (personal data of every voter) is deleted as soon as its job is over."""
-    if job.input_path and json.loads(job.options).get("owns_input") and state is not JobState.RUNNING:
+    if job.input_path and json.loads(job.options).get("owns_input"):
         Path(job.input_path).unlink(missing_ok=True)
-
-
-def work_until_idle(engine: Engine, clock: Clock) -> int:
-    """Run every waiting job and verify every pending support, then return how many jobs ran (command line)."""
-    ran = 0
-    while run_one(engine, clock) is not None:
-        ran += 1
-    while verify_pending(engine, clock, limit=PENDING_BATCH):
-        pass
-    return ran
 
 
 def work_forever(engine: Engine, clock: Clock, stop: threading.Event) -> None:

@@ -234,7 +234,7 @@ def verify(settings: Settings, process_id: int | None) -> None:
 def _queue_verifications(engine: Engine, process_id: int | None) -> list[int]:
     with session_scope(engine) as session:
         processes = [session.get(Process, process_id)] if process_id else list(session.exec(select(Process)))
-        if not processes or processes[0] is None:
+        if process_id and processes[0] is None:
             raise click.ClickException(f"no process with id {process_id}")
         jobs = [enqueue(session=session, actor_account_id=None, now=utcnow(), request=JobRequest(
             kind=JobKind.VERIFY, opl_id=process.opl_id, process_id=process.id)) for process in processes if process]

@@ -18,9 +18,10 @@ from core.clock import Clock
 from core.db import session_scope
 from registry.jobs import JobRefused, JobReporter, JobRequest, active_job, enqueue
 from registry.models import Job, Opl, RollImport, RollRejection
-from registry.roll.loader import Loaded, discard_rows, load_and_switch
+from registry.roll.loader import Loaded, load_and_switch
 from registry.roll.source import ColumnMap, RollFileError, open_roll
 from registry.states import JobKind, RollImportState
+from registry.verification.compulsa import current_roll
 
 # An import whose rejected rows pass this share of the file is not put in force: a file with the wrong columns
 # or encoding would otherwise replace a good roll with a fraction of it and turn real supports into "not found".
@@ -72,8 +73,7 @@ def queue_roll_import(*, session: Session, request: ImportRequest, actor_account
 def _refuse_harmful(session: Session, request: ImportRequest, today: date) -> None:
     if request.cutoff > today:
         raise UploadRefused(UploadProblem.FUTURE_CUTOFF)
-    current = session.exec(select(RollImport).where(RollImport.opl_id == request.opl_id,
-                                                    RollImport.state == RollImportState.CURRENT)).first()
+    current = current_roll(session=session, opl_id=request.opl_id)
     if current is not None and request.cutoff < current.cutoff_date:
         raise UploadRefused(UploadProblem.OLDER_THAN_CURRENT)
     if import_in_progress(session=session, opl_id=request.opl_id):
@@ -150,7 +150,7 @@ def _set_format(engine: Engine, roll_import_id: int | None, label: str) -> None:
 
 
 def mark_failed(engine: Engine, roll_import_id: int, *, loaded: Loaded | None = None) -> None:
-    discard_rows(engine, roll_import_id)
+    """The import never went into force; its rows are already gone (the loader rolls back or discards them)."""
     with session_scope(engine) as session:
         roll = session.get(RollImport, roll_import_id)
         if roll is None or roll.state is RollImportState.CURRENT:

@@ -15,6 +15,7 @@ the line it repeats."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -243,25 +244,22 @@ class _SqliteLoad:
         return superseded
 
 
-class _SqliteWrite:
-    def __init__(self, engine: Engine) -> None:
-        self.raw = engine.raw_connection()
-
-    def __enter__(self) -> Any:
-        self.cursor = self.raw.cursor()
-        self.cursor.execute("BEGIN IMMEDIATE")
-        return self.cursor
-
-    def __exit__(self, kind: object, *_rest: object) -> None:
+@contextmanager
+def _sqlite_write(engine: Engine) -> Iterator[Any]:
+    """One short write transaction on a raw SQLite cursor (executemany without SQLAlchemy's per-row work)."""
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
         try:
-            self.cursor.execute("COMMIT" if kind is None else "ROLLBACK")
-        finally:
-            self.cursor.close()
-            self.raw.close()
-
-
-def _sqlite_write(engine: Engine) -> _SqliteWrite:
-    return _SqliteWrite(engine)
+            yield cursor
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+    finally:
+        cursor.close()
+        raw.close()
 
 
 def discard_rows(engine: Engine, import_id: int) -> None:

@@ -144,6 +144,7 @@ class _Compulsa:
         self.session, self.process, self.cutoff = session, process, roll.cutoff_date
         self.params: dict[str, object] = {"process": process.id, "roll": roll.id}
         self.bulk = support_ids is None
+        self.postgres = session.get_bind().dialect.name == "postgresql"
         self.connection_info: dict[object, object] = {}
         self.target = f"s.process_id = :process AND {_DECIDED_BY_COMPULSA}"
         if support_ids is not None:
@@ -158,9 +159,9 @@ class _Compulsa:
         return int(self.session.execute(statement, used).rowcount or 0)  # type: ignore[attr-defined]
 
     def prepare(self) -> None:
-        """Work tables of this connection, made once: creating and dropping them at every run costs more than
-        verifying one new support (catalog writes on PostgreSQL). PostgreSQL empties them at commit."""
-        postgres = self.session.get_bind().dialect.name == "postgresql"
+        """The work table of this connection, made once: creating and dropping it at every run costs more than
+        verifying one new support (catalog writes on PostgreSQL). PostgreSQL empties it at commit."""
+        postgres = self.postgres
         if postgres:
             # The planner's cost guesses for these statements trigger JIT compilation, which takes seconds and
             # saves nothing here.
@@ -197,7 +198,7 @@ class _Compulsa:
     def decide(self) -> int:
         """Category of every target support (and, for a few new supports, of their citizens' other supports).
         Folios and claves compare byte by byte on both databases, so a tie on time is broken the same way."""
-        c = ' COLLATE "C"' if self.session.get_bind().dialect.name == "postgresql" else ""
+        c = ' COLLATE "C"' if self.postgres else ""
         return self._run(f"""
             INSERT INTO compulsa_result
             WITH keyed AS MATERIALIZED (
