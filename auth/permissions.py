@@ -22,11 +22,16 @@ class Permission(StrEnum):
     ASPIRANT_OBJECTION_CREATE = "aspirant:objection:create"
     REVIEW_HOME_VIEW = "review:home:view"
     REVIEW_SUPPORT_DECIDE = "review:support:decide"
+    REVIEW_EVIDENCE_VIEW = "review:evidence:view"
+    REVIEW_OBJECTION_RESOLVE = "review:objection:resolve"
     OPL_HOME_VIEW = "opl:home:view"
     OPL_PROCESS_MANAGE = "opl:process:manage"
     OPL_ASPIRANT_MANAGE = "opl:aspirant:manage"
     OPL_ROLL_IMPORT = "opl:roll:import"
     OPL_PAPER_CREATE = "opl:paper:create"
+    OPL_REVIEWER_MANAGE = "opl:reviewer:manage"
+    OPL_CATALOGUE_MANAGE = "opl:catalogue:manage"
+    OPL_DECISION_DOUBLE_CHECK = "opl:decision:double_check"
     OPL_REPORT_VIEW = "opl:report:view"
     SYSTEM_HOME_VIEW = "system:home:view"
     SYSTEM_ACCOUNT_MANAGE = "system:account:manage"
@@ -39,7 +44,7 @@ _CITIZEN = frozenset({
 })
 _REVIEWER = frozenset({
     Permission.ACCOUNT_SELF_VIEW, Permission.REVIEW_HOME_VIEW, Permission.REVIEW_SUPPORT_DECIDE,
-    Permission.OPL_REPORT_VIEW,
+    Permission.REVIEW_EVIDENCE_VIEW, Permission.REVIEW_OBJECTION_RESOLVE, Permission.OPL_REPORT_VIEW,
 })
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -55,7 +60,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.REVIEWER: _REVIEWER,
     Role.OPL_ADMIN: _REVIEWER | {
         Permission.OPL_HOME_VIEW, Permission.OPL_PROCESS_MANAGE, Permission.OPL_ASPIRANT_MANAGE,
-        Permission.OPL_ROLL_IMPORT, Permission.OPL_PAPER_CREATE,
+        Permission.OPL_ROLL_IMPORT, Permission.OPL_PAPER_CREATE, Permission.OPL_REVIEWER_MANAGE,
+        Permission.OPL_CATALOGUE_MANAGE, Permission.OPL_DECISION_DOUBLE_CHECK,
     },
     Role.SYSTEM_ADMIN: frozenset({
         Permission.ACCOUNT_SELF_VIEW, Permission.SYSTEM_HOME_VIEW, Permission.SYSTEM_ACCOUNT_MANAGE,

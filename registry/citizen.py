@@ -319,7 +319,7 @@ def _inconsistencies(session: Session, support_ids: list[int]) -> dict[int | Non
         return {}
     decisions = session.exec(
         select(ReviewDecision, InconsistencyType)
-        .join(InconsistencyType, col(InconsistencyType.code) == ReviewDecision.inconsistency_code)
+        .join(InconsistencyType, col(InconsistencyType.id) == ReviewDecision.inconsistency_id)
         .where(col(ReviewDecision.support_id).in_(support_ids))
         .order_by(col(ReviewDecision.decided_at), col(ReviewDecision.id))
     ).all()

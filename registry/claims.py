@@ -15,7 +15,8 @@ from core.audit import record_audit
 from registry.codes import ReleasedBinding
 from registry.models import Support
 from registry.outbox import queue_mail
-from registry.states import NEEDS_REVIEW, SupportStatus
+from registry.review.flags import add_flag
+from registry.states import NEEDS_REVIEW, ReviewFlag, SupportStatus
 from registry.supports import record_transition
 
 CLAIM_REASON = "credencial reclamada desde otra cuenta con lectura completa de su reverso: revisar"
@@ -45,6 +46,8 @@ def flag_supports(*, session: Session, account_id: int, cics: list[str], actor: 
     supports = session.exec(select(Support).where(Support.citizen_account_id == account_id,
                                                   col(Support.cic).in_(cics))).all()
     for support in supports:
+        assert support.id is not None
+        add_flag(session=session, support_id=support.id, flag=ReviewFlag.CLAIMED, detail=CLAIM_REASON, now=now)
         keep = support.status in NEEDS_REVIEW | {SupportStatus.INVALID}
         record_transition(session=session, support=support,
                           to_status=support.status if keep else SupportStatus.IN_REVIEW,

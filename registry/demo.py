@@ -55,7 +55,6 @@ class DemoSummary:
 
 
 def load_demo_data(*, session: Session, today: date | None = None) -> DemoSummary:
-    ensure_default_inconsistencies(session=session)
     existing = session.exec(select(Opl).where(Opl.short_name == DEMO_OPL_SHORT_NAME)).first()
     if existing is not None:
         return DemoSummary(created=False, roll_rows=0, accounts=0)
@@ -68,6 +67,7 @@ def load_demo_data(*, session: Session, today: date | None = None) -> DemoSummar
                  for i, name in enumerate(ASPIRANT_NAMES, start=1)]
     rows = _add_roll(session, opl)
     accounts = [_add_demo_account(session, person, opl, aspirants[0]) for person in DEMO_PEOPLE]
+    ensure_default_inconsistencies(session=session, opl_id=opl.id)
     return DemoSummary(created=True, roll_rows=rows, accounts=len(accounts))
 
 

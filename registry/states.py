@@ -127,6 +127,35 @@ class ReviewOutcome(StrEnum):
     INVALID = "invalid"
 
 
+class ReviewLevel(StrEnum):
+    """First look at the mesa de control, or the second: objections and decisions marked for a double check."""
+
+    FIRST = "first"
+    SECOND = "second"
+
+
+class ReviewFlag(StrEnum):
+    """Why a support matched to the roll still waits for a person at the mesa de control (each explained on the
+    item). Unflagged supports matched to the roll count without review."""
+
+    MANUAL_CAPTURE = "manual_capture"  # identifiers typed by the auxiliary, not read from the credential
+    IMAGE_REUSED = "image_reused"  # the same credential photo (byte for byte) is in another support
+    CAPTURE_RATE = "capture_rate"  # the auxiliary captured faster than a person can, sustained
+    DEVICE_TIME = "device_time"  # the phone's clock was far from the server's
+    QR_OTHER_CIC = "qr_other_cic"  # the credential's QR token was seen before with a different CIC
+    DISOWNED = "disowned"  # the citizen reported they never gave this support
+    CLAIMED = "claimed"  # the credential was claimed from another account (registry.claims)
+    SAMPLE = "sample"  # drawn for the OPL's random sample of ordinary supports
+
+
+class SecondLook(StrEnum):
+    """A first-level decision marked for a double check, until a second reviewer confirms or reverses it."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REVERSED = "reversed"
+
+
 class ObjectionState(StrEnum):
     FILED = "filed"
     UPHELD = "upheld"  # the support is restored

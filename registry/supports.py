@@ -25,6 +25,7 @@ from registry.models import (
     Support,
     SupportEvent,
 )
+from registry.review.flags import flag_on_intake
 from registry.states import (
     CAN_CAPTURE,
     Channel,
@@ -132,13 +133,18 @@ def _counting_supports(session: Session, process_id: int, cic: str | None, clave
     ).all())
 
 
+# Paper forms arrive signed, after the fact: a repeated citizen is stored and the compulsa counts it as a duplicate
+# (as INE's own report does) rather than losing the form the OPL holds.
+STORES_DUPLICATES = frozenset({Channel.PAPER, Channel.BULK_IMPORT})
+
+
 def _check_duplicates(session: Session, submission: SupportSubmission, process: Process) -> int | None:
     """Refuse a second support for the same aspirant; return the aspirant already supported for this office."""
     assert process.id is not None
     credential = submission.credential
     refusal, other = find_conflict(session=session, aspirant_id=submission.aspirant_id, process_id=process.id,
                                    cic=credential.cic, clave_elector=credential.clave_elector)
-    if refusal is not None:
+    if refusal is not None and submission.channel not in STORES_DUPLICATES:
         raise Refused(refusal)
     return other
 
@@ -179,6 +185,7 @@ def _insert(session: Session, submission: SupportSubmission, process: Process, n
     session.flush()
     assert support.id is not None
     session.add(PendingVerification(support_id=support.id, process_id=process.id))  # for the compulsa
+    flag_on_intake(session=session, support=support, reading=reading, process=process, now=now)
     first = SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE if other_aspirant else SituacionRegistral.SIN_VERIFICAR
     record_transition(session=session, support=support, to_status=SupportStatus.RECEIVED, situacion=first,
                       reason="duplicado con otro aspirante: solo cuenta el primero" if other_aspirant else "recibido",

@@ -11,11 +11,15 @@ from registry.models.supports import (
     CredentialReading,
     InconsistencyType,
     Objection,
+    PaperForm,
+    PaperImport,
     PendingVerification,
+    ReviewClaim,
     ReviewDecision,
     StoredImage,
     Support,
     SupportEvent,
+    SupportFlag,
 )
 
 __all__ = [
@@ -33,8 +37,11 @@ __all__ = [
     "Opl",
     "OutboxMessage",
     "PaperExceptionMunicipality",
+    "PaperForm",
+    "PaperImport",
     "PendingVerification",
     "Process",
+    "ReviewClaim",
     "ReviewDecision",
     "RoleGrant",
     "RollEntry",
@@ -43,5 +50,6 @@ __all__ = [
     "StoredImage",
     "Support",
     "SupportEvent",
+    "SupportFlag",
     "UserSession",
 ]

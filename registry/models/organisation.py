@@ -41,6 +41,13 @@ class Process(SQLModel, table=True):
     dispersion_min_share: Decimal | None = Field(default=None, max_digits=5, decimal_places=4)  # of units
     dispersion_unit_percent: Decimal | None = Field(default=None, max_digits=6, decimal_places=3)  # per unit
     roll_size: int | None = None  # the scope's Lista Nominal total at the cut-off date, for the threshold
+    # Mesa de control: the share of ordinary (unflagged) supports drawn for review, and the pace no person keeps
+    # up (an auxiliary capturing faster than one support per this many seconds, sustained, is flagged).
+    review_sample_percent: int = Field(default=0, ge=0, le=100)
+    capture_interval_seconds: int = Field(default=30, ge=1, le=3600)
+    # Garantía de audiencia: when the aspirant may file objections (None: from the first rejection, no end).
+    objections_open_at: datetime | None = Field(default=None, sa_type=utc_datetime())
+    objections_close_at: datetime | None = Field(default=None, sa_type=utc_datetime())
     created_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
 
 

@@ -14,7 +14,10 @@ from registry.states import (
     ImageKind,
     ObjectionState,
     ReadingSource,
+    ReviewFlag,
+    ReviewLevel,
     ReviewOutcome,
+    SecondLook,
     SignatureMethod,
     SituacionRegistral,
     SupportStatus,
@@ -43,6 +46,9 @@ class CredentialReading(SQLModel, table=True):
         # The compulsa finds the other supports of a citizen by the roll's OCR and identificador ciudadano too.
         sa.Index("ix_credentialreading_ocr", "ocr"),
         sa.Index("ix_credentialreading_identificador", "identificador_ciudadano"),
+        # The mesa de control's flags: a QR token seen with another CIC, a photo used in another support.
+        sa.Index("ix_credentialreading_qr_text", "qr_text"),
+        sa.Index("ix_credentialreading_back_image", "back_image_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -69,6 +75,7 @@ class Support(SQLModel, table=True):
         sa.Index("ix_support_process_received", "process_id", "received_at"),
         sa.Index("ix_support_cic", "cic"),
         sa.Index("ix_support_clave_elector", "clave_elector"),
+        sa.Index("ix_support_auxiliary_captured", "auxiliary_id", "captured_at"),  # the capture-pace flag
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -149,28 +156,38 @@ class ActivationCode(SQLModel, table=True):
 
 
 class InconsistencyType(SQLModel, table=True):
-    """The mesa de control's catalogue of inconsistencies: data, editable by the OPL."""
+    """The mesa de control's catalogue of inconsistencies: data, one catalogue per OPL, editable by its admin."""
 
-    code: str = Field(primary_key=True, max_length=40)
+    __table_args__ = (sa.UniqueConstraint("opl_id", "code", name="uq_inconsistencytype_opl_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    opl_id: int = Field(foreign_key="opl.id", index=True)
+    code: str = Field(max_length=40)
     label_es: str = Field(max_length=200)
     label_en: str = Field(max_length=200)
     requires_comment: bool = False
+    double_check: bool = False  # every decision with this inconsistency goes to the second-level queue
     active: bool = True
     sort_order: int = 0
 
 
 class ReviewDecision(SQLModel, table=True):
+    """A reviewer's decision on a support at the mesa de control (first level), or a second reviewer's."""
+
     id: int | None = Field(default=None, primary_key=True)
     support_id: int = Field(foreign_key="support.id", index=True)
     reviewer_account_id: int = Field(foreign_key="account.id")
+    level: ReviewLevel = Field(default=ReviewLevel.FIRST, sa_type=enum_type(ReviewLevel))
     outcome: ReviewOutcome = Field(sa_type=enum_type(ReviewOutcome))
-    inconsistency_code: str | None = Field(default=None, foreign_key="inconsistencytype.code")
+    inconsistency_id: int | None = Field(default=None, foreign_key="inconsistencytype.id")
     comment: str = Field(default="", max_length=2000)
+    # Set when the OPL (or the inconsistency's type) asks for a double check of this decision.
+    second_look: SecondLook | None = Field(default=None, sa_type=enum_type(SecondLook), index=True)
     decided_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
 
 
 class Objection(SQLModel, table=True):
-    """Garantía de audiencia: an aspirant contests a rejected support."""
+    """Garantía de audiencia: an aspirant contests a rejected support; a reviewer answers it at the desk."""
 
     id: int | None = Field(default=None, primary_key=True)
     support_id: int = Field(foreign_key="support.id", index=True)
@@ -181,6 +198,59 @@ class Objection(SQLModel, table=True):
     resolved_by_account_id: int | None = Field(default=None, foreign_key="account.id")
     resolved_at: datetime | None = Field(default=None, sa_type=utc_datetime())
     resolution: str = Field(default="", max_length=2000)
+
+
+class SupportFlag(SQLModel, table=True):
+    """One reason a support goes to the mesa de control even when the roll matches (see ReviewFlag)."""
+
+    support_id: int = Field(primary_key=True, foreign_key="support.id", sa_column_kwargs={"autoincrement": False})
+    flag: ReviewFlag = Field(primary_key=True, sa_type=enum_type(ReviewFlag))
+    detail: str = Field(default="", max_length=300)  # says why, never quotes personal data
+    at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+
+
+class ReviewClaim(SQLModel, table=True):
+    """A reviewer holds an item for a while; the primary key makes two reviewers holding one item impossible."""
+
+    support_id: int = Field(primary_key=True, foreign_key="support.id", sa_column_kwargs={"autoincrement": False})
+    reviewer_account_id: int = Field(foreign_key="account.id", index=True)
+    level: ReviewLevel = Field(sa_type=enum_type(ReviewLevel))
+    claimed_at: datetime = Field(sa_type=utc_datetime())
+    expires_at: datetime = Field(sa_type=utc_datetime(), index=True)
+
+
+class PaperImport(SQLModel, table=True):
+    """One bulk file of paper supports, imported all or nothing."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    aspirant_id: int = Field(foreign_key="aspirant.id", index=True)
+    file_name: str = Field(max_length=200)
+    sha256: str = Field(max_length=64)
+    rows_added: int = 0
+    rows_already_present: int = 0
+    imported_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+    imported_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+
+
+class PaperForm(SQLModel, table=True):
+    """What the OPL typed from one paper support form (seed 002's fields); (aspirant, número de referencia) is
+    unique, so the same form typed or imported twice is stored once."""
+
+    __table_args__ = (sa.UniqueConstraint("aspirant_id", "numero_referencia", name="uq_paperform_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    support_id: int = Field(foreign_key="support.id", unique=True)
+    aspirant_id: int = Field(foreign_key="aspirant.id")
+    numero_referencia: str = Field(max_length=40)
+    nombre: str = Field(max_length=120)
+    apellido_paterno: str = Field(default="", max_length=120)
+    apellido_materno: str = Field(default="", max_length=120)
+    inconsistency_id: int | None = Field(default=None, foreign_key="inconsistencytype.id")
+    comentario: str = Field(default="", max_length=2000)
+    form_image_id: int | None = Field(default=None, foreign_key="storedimage.id")
+    paper_import_id: int | None = Field(default=None, foreign_key="paperimport.id", index=True)
+    captured_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
 
 
 def _refuse_changes(*_args: object) -> None:

@@ -14,9 +14,11 @@ The rules, in the terms of LGIPE art. 385 and docs/compulsa.md:
    by folio: the first counts; a later one for an aspirant the citizen already supported is
    duplicado_mismo_aspirante (the same citizen counts once per aspirant); a later one for another aspirant is
    duplicado_otro_aspirante (only the first support for the office counts). Device time plays no part.
-4. A support that counts waits for the mesa de control (in_review; one already validated there stays valid);
-   one that does not is invalid, which the aspirant sees and may contest. A support with an inconsistency found
-   by the mesa de control, or under objection, is left to those decisions.
+4. A support that would count is valid, unless it carries a flag (registry.review.flags: typed identifiers, a
+   reused photo, an inhuman capture pace, ...) or was drawn for the OPL's sample: then it waits for the mesa de
+   control (in_review; one already validated there stays valid). One that does not count is invalid, which the
+   aspirant sees and may contest. A support with an inconsistency found by the mesa de control, under
+   objection, or restored by an upheld objection is left to those decisions.
 
 Each support whose category, detail or status changes gets one SupportEvent saying why; nothing else is
 written, so running the compulsa twice writes nothing the second time."""
@@ -89,7 +91,9 @@ def processes_of_opl(*, session: Session, opl_id: int) -> list[int]:
 
 
 # Supports the compulsa decides; the others carry a person's decision (mesa de control, objection).
-_DECIDED_BY_COMPULSA = "s.status <> 'contested' AND s.situacion_registral <> 'con_inconsistencia'"
+_DECIDED_BY_COMPULSA = ("s.status <> 'contested' AND s.situacion_registral <> 'con_inconsistencia' AND NOT EXISTS "
+                        "(SELECT 1 FROM objection AS o WHERE o.support_id = s.id AND o.state = 'upheld')")
+_FLAGGED = "EXISTS (SELECT 1 FROM supportflag AS f WHERE f.support_id = s.id)"
 _WOULD_COUNT = "('en_lista_nominal', 'duplicado_mismo_aspirante', 'duplicado_otro_aspirante')"
 
 _LABELS = {
@@ -203,13 +207,13 @@ class _Compulsa:
             INSERT INTO compulsa_result
             WITH keyed AS MATERIALIZED (
                 SELECT s.id, s.aspirant_id, s.received_at, s.folio, s.channel, s.status AS old_status,
-                       s.situacion_registral AS old_situacion, {_FIRST_MATCH} AS found
+                       s.situacion_registral AS old_situacion, {_FLAGGED} AS flagged, {_FIRST_MATCH} AS found
                 FROM support AS s WHERE {self.target}
             ),
             target AS (  -- the cast keeps the key a plain column for the planner (one roll row per citizen)
                 SELECT k.id, k.aspirant_id, k.received_at, k.folio, k.channel, k.old_status, k.old_situacion,
-                       substr(k.found, 1, 1) AS how, r.clave_elector AS citizen_key, r.state_code, r.district,
-                       r.municipality, r.seccion, r.status AS roll_status, r.baja_reason, r.cic AS roll_cic,
+                       k.flagged, substr(k.found, 1, 1) AS how, r.clave_elector AS citizen_key, r.state_code,
+                       r.district, r.municipality, r.seccion, r.status AS roll_status, r.baja_reason, r.cic AS roll_cic,
                        r.ocr AS roll_ocr, r.identificador_ciudadano AS roll_idc
                 FROM keyed AS k LEFT JOIN rollentry AS r
                     ON r.roll_import_id = :roll AND r.clave_elector = CAST(substr(k.found, 2) AS VARCHAR(18))
@@ -221,14 +225,15 @@ class _Compulsa:
                     WHEN t.roll_status = 'baja' THEN 'baja'
                     WHEN t.roll_status = 'padron_sin_lista' THEN 'en_padron_no_en_lista'
                     WHEN {self._out_of_scope()} THEN 'fuera_de_ambito'
-                    WHEN t.channel = 'paper' AND NOT EXISTS (SELECT 1 FROM paperexceptionmunicipality AS x
+                    WHEN t.channel IN ('paper', 'bulk_import') AND NOT EXISTS (
+                        SELECT 1 FROM paperexceptionmunicipality AS x
                         WHERE x.process_id = :process AND x.municipality = t.municipality)
                         THEN 'fuera_regimen_excepcion'
                     ELSE 'en_lista_nominal' END AS base
                 FROM target AS t
             ),
             pool AS (
-                SELECT id, aspirant_id, received_at, folio, old_status, old_situacion, how, citizen_key,
+                SELECT id, aspirant_id, received_at, folio, old_status, old_situacion, flagged, how, citizen_key,
                        state_code, district, municipality, seccion, baja_reason, base FROM based
                 {self._peers()}
             ),
@@ -253,7 +258,8 @@ class _Compulsa:
                 CASE WHEN situacion = 'baja' THEN baja_reason END,
                 CASE WHEN base = 'kept' THEN old_status
                      WHEN situacion = 'en_lista_nominal' AND old_status = 'valid' THEN 'valid'
-                     WHEN situacion = 'en_lista_nominal' THEN 'in_review'
+                     WHEN situacion = 'en_lista_nominal' AND flagged THEN 'in_review'
+                     WHEN situacion = 'en_lista_nominal' THEN 'valid'
                      ELSE 'invalid' END,
                 how, citizen_key, state_code, district, municipality, seccion
             FROM decided""")
@@ -265,7 +271,7 @@ class _Compulsa:
         if self.bulk:
             return ""
         return f"""UNION ALL
-                SELECT s.id, s.aspirant_id, s.received_at, s.folio, s.status, s.situacion_registral, NULL,
+                SELECT s.id, s.aspirant_id, s.received_at, s.folio, s.status, s.situacion_registral, {_FLAGGED}, NULL,
                        s.citizen_key, s.state_code, s.district, s.municipality, s.seccion, s.situacion_detail,
                        CASE WHEN s.situacion_registral IN {_WOULD_COUNT} AND {_DECIDED_BY_COMPULSA}
                             THEN 'en_lista_nominal' ELSE 'kept' END
@@ -302,6 +308,9 @@ class _Compulsa:
                OR COALESCE(s.state_code, -1) <> COALESCE(r.state_code, -1))""")
         # Only the supports examined leave the queue: one received during a bulk run waits for the next pass.
         self._run("DELETE FROM pendingverification WHERE support_id IN (SELECT support_id FROM compulsa_result)")
+        # And those a person already decided (an inconsistency on the paper form, an objection): nothing to do.
+        self._run(f"DELETE FROM pendingverification WHERE process_id = :process AND EXISTS (SELECT 1 FROM support "
+                  f"AS s WHERE s.id = pendingverification.support_id AND NOT ({_DECIDED_BY_COMPULSA}))")
         return events
 
 

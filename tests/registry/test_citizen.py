@@ -29,6 +29,7 @@ from registry.models import (
     Aspirant,
     CredentialReading,
     InconsistencyType,
+    Process,
     ReviewDecision,
     Support,
     SupportEvent,
@@ -214,9 +215,13 @@ def test_my_supports_lists_only_mine_with_status_and_reason(session: Session) ->
     support(session, theirs, code_for(session, theirs, cic="222222222", qr=QR_TEXT + "9"), aspirant,
             key="key-000000000000000009")
     reviewer = new_citizen(session, "Revisora Prueba", None)
-    add(session, InconsistencyType(code="firma", label_es="Firma ausente o no válida", label_en="Missing signature"))
+    process = session.get(Process, aspirant.process_id)
+    assert process is not None
+    kind = InconsistencyType(opl_id=process.opl_id, code="firma", label_es="Firma ausente o no válida",
+                             label_en="Missing signature")
+    add(session, kind)
     add(session, ReviewDecision(support_id=receipt.support_id, reviewer_account_id=reviewer,
-                                outcome=ReviewOutcome.INVALID, inconsistency_code="firma"))
+                                outcome=ReviewOutcome.INVALID, inconsistency_id=kind.id))
     stored = session.get(Support, receipt.support_id)
     assert stored is not None
     record_transition(session=session, support=stored, to_status=SupportStatus.INVALID,

@@ -8,9 +8,18 @@ import pytest
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
-from registry.models import Aspirant, Opl, PaperExceptionMunicipality, Process, Support, SupportEvent
-from registry.states import Channel, SituacionRegistral, SupportStatus
+from registry.models import (
+    Aspirant,
+    Opl,
+    PaperExceptionMunicipality,
+    Process,
+    Support,
+    SupportEvent,
+    SupportFlag,
+)
+from registry.states import Channel, ReviewFlag, SituacionRegistral, SupportStatus
 from registry.verification.compulsa import verify_process
+from tests.factories import add
 from tests.factories.processes import make_aspirant, make_opl, make_process
 from tests.factories.roll import Citizen, citizen, make_roll, place_support
 
@@ -62,13 +71,13 @@ def events(session: Session, support: Support) -> list[SupportEvent]:
 
 
 @pytest.mark.parametrize("key", ["cic", "clave", "ocr", "idc"])
-def test_a_citizen_on_the_lista_nominal_is_found_by_each_key_and_awaits_the_mesa_de_control(
+def test_a_citizen_on_the_lista_nominal_is_found_by_each_key_and_counts_when_nothing_flags_it(
         session: Session, process: Process, aspirant_a: Aspirant, key: str) -> None:
     person = citizen()
     in_roll(session, process, person)
     support = support_for(session, aspirant_a, person, by=key)
     verify(session, process)
-    assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
     fresh = session.get(Support, support.id)
     assert fresh is not None and fresh.citizen_key == person.clave_elector
     assert (fresh.state_code, fresh.district, fresh.municipality, fresh.seccion) == (26, 5, 30, 1001)
@@ -149,13 +158,14 @@ def test_a_municipal_office_counts_only_its_municipality(session: Session, proce
     assert state(session, out)[0] is S.FUERA_DE_AMBITO
 
 
+@pytest.mark.parametrize("channel", [Channel.PAPER, Channel.BULK_IMPORT])
 def test_paper_counts_only_from_a_municipality_in_the_regimen_de_excepcion(
-        session: Session, process: Process, aspirant_a: Aspirant) -> None:
+        session: Session, process: Process, aspirant_a: Aspirant, channel: Channel) -> None:
     session.add(PaperExceptionMunicipality(process_id=process.id or 0, municipality=4))
     authorised, other = citizen(municipality=4), citizen(municipality=30)
     in_roll(session, process, authorised, other)
-    on_paper = support_for(session, aspirant_a, authorised, by="clave", channel=Channel.PAPER)
-    refused = support_for(session, aspirant_a, other, by="clave", channel=Channel.PAPER, minutes=1)
+    on_paper = support_for(session, aspirant_a, authorised, by="clave", channel=channel)
+    refused = support_for(session, aspirant_a, other, by="clave", channel=channel, minutes=1)
     by_phone = support_for(session, aspirant_a, other, minutes=2)  # the same citizen, on the app: it counts
     verify(session, process)
     assert state(session, on_paper)[0] is S.EN_LISTA_NOMINAL
@@ -233,12 +243,27 @@ def test_a_support_with_an_inconsistency_is_left_to_the_mesa_de_control(
     assert state(session, later)[0] is S.EN_LISTA_NOMINAL
 
 
+def test_a_flagged_support_on_the_lista_nominal_awaits_the_mesa_de_control(
+        session: Session, process: Process, aspirant_a: Aspirant) -> None:
+    person, other = citizen(), citizen()
+    in_roll(session, process, person, other)
+    flagged, plain = support_for(session, aspirant_a, person), support_for(session, aspirant_a, other)
+    assert flagged.id is not None
+    add(session, SupportFlag(support_id=flagged.id, flag=ReviewFlag.MANUAL_CAPTURE, detail="tecleado"))
+    verify(session, process)
+    assert state(session, flagged) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert state(session, plain) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
+
+
 def test_a_support_validated_at_the_mesa_de_control_stays_valid(session: Session, process: Process,
                                                                 aspirant_a: Aspirant) -> None:
     person = citizen()
     in_roll(session, process, person)
     support = support_for(session, aspirant_a, person)
+    assert support.id is not None
+    add(session, SupportFlag(support_id=support.id, flag=ReviewFlag.SAMPLE, detail="muestra"))
     verify(session, process)
+    assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
     support = session.get(Support, support.id)  # type: ignore[assignment]
     support.status = SupportStatus.VALID
     session.add(support)
@@ -283,7 +308,7 @@ def test_a_new_roll_moves_supports_and_each_move_has_its_event(
     make_roll(session, opl=opl, citizens=[late.moved(situacion="vigente"), dead.moved(situacion="baja_defuncion"),
                                           stays], cutoff=first_roll.cutoff_date + timedelta(days=30))
     assert verify(session, process) == 3
-    assert state(session, s_late) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert state(session, s_late) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
     assert state(session, s_dead_b) == (S.BAJA, SupportStatus.INVALID)
     assert state(session, s_dead_a) == (S.BAJA, SupportStatus.INVALID)
     assert len(events(session, s_stays)) == counts_before[s_stays.id]  # unchanged: no event
@@ -313,7 +338,7 @@ def test_incremental_verification_keeps_the_first_support_counting(
     assert newcomer.id is not None
     assert verify(session, process, ids=[newcomer.id]) == 1
     assert state(session, newcomer) == (S.DUPLICADO_OTRO_ASPIRANTE, SupportStatus.INVALID)
-    assert state(session, first) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert state(session, first) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
     assert state(session, untouched) == (S.SIN_VERIFICAR, SupportStatus.RECEIVED)
 
 

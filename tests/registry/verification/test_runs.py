@@ -53,7 +53,7 @@ def test_a_support_received_while_a_roll_is_in_force_is_verified_on_the_next_pas
     found = _support(engine, process_id, aspirant_id, cics[0])
     missing = _support(engine, process_id, aspirant_id, "777777777")
     assert verify_pending(app_engine, utcnow, limit=100) == 2
-    assert _situacion(engine, found) == (SituacionRegistral.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert _situacion(engine, found) == (SituacionRegistral.EN_LISTA_NOMINAL, SupportStatus.VALID)
     assert _situacion(engine, missing) == (SituacionRegistral.DATOS_NO_ENCONTRADOS, SupportStatus.INVALID)
     assert verify_pending(app_engine, utcnow, limit=100) == 0  # nothing left: no full pass
 
@@ -76,7 +76,7 @@ def test_the_in_process_worker_verifies_a_new_support_within_seconds(engine: Eng
             time.sleep(0.1)
     finally:
         worker.close()
-    assert _situacion(engine, support) == (SituacionRegistral.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
+    assert _situacion(engine, support) == (SituacionRegistral.EN_LISTA_NOMINAL, SupportStatus.VALID)
 
 
 def test_a_verify_job_covers_every_process_of_the_opl_and_says_what_changed(engine: Engine, app_engine: Engine) -> None:
@@ -90,7 +90,7 @@ def test_a_verify_job_covers_every_process_of_the_opl_and_says_what_changed(engi
     run_one(app_engine, utcnow, job_id=job.id)
     with session_scope(engine, read_only=True) as session:
         done = session.get(Job, job.id)
-        events = session.exec(select(SupportEvent).where(SupportEvent.to_status == SupportStatus.IN_REVIEW)).all()
+        events = session.exec(select(SupportEvent).where(SupportEvent.to_status == SupportStatus.VALID)).all()
     assert done is not None and done.state is JobState.SUCCEEDED
     assert "3 cambiaron" in done.message and done.progress_done == done.progress_total > 0
     assert sorted(e.support_id for e in events) == sorted(supports)
