@@ -24,6 +24,7 @@ from registry.codes import (
     issue_code,
     open_code,
 )
+from registry.disown import disowned_ids
 from registry.images import ImageStore, store_image
 from registry.intake.credential import CredentialData, credential_from_reading, store_reading
 from registry.intake.reading import BackDecode
@@ -287,6 +288,7 @@ class MySupport:
     situacion: SituacionRegistral
     inconsistency_es: str | None = None  # the mesa de control's reason, when it found one
     inconsistency_en: str | None = None
+    disowned: bool = False  # the citizen reported they never gave it (registry.disown)
 
     @property
     def counts_for_aspirant(self) -> bool:
@@ -301,8 +303,10 @@ def my_supports(*, session: Session, account_id: int, folio: str | None = None) 
     if folio is not None:
         query = query.where(Support.folio == folio)
     rows = session.exec(query.order_by(col(Support.received_at).desc(), col(Support.id).desc())).all()
-    reasons = _inconsistencies(session, [support.id for support, _, _ in rows if support.id is not None])
-    return [_mine(support, aspirant, process, reasons.get(support.id)) for support, aspirant, process in rows]
+    ids = [support.id for support, _, _ in rows if support.id is not None]
+    reasons, disowned = _inconsistencies(session, ids), disowned_ids(session=session, support_ids=ids)
+    return [replace(_mine(support, aspirant, process, reasons.get(support.id)), disowned=support.id in disowned)
+            for support, aspirant, process in rows]
 
 
 def _mine(support: Support, aspirant: Aspirant, process: Process,

@@ -1,5 +1,6 @@
-"""Demo data for the quick start: one OPL (Sonora), one open process, three aspirants, a synthetic roll and an
-account for every role. Idempotent: running it twice changes nothing. Every person here is invented."""
+"""Demo data for the quick start: one OPL (Sonora), one open process, three aspirants, a synthetic roll, an
+account for every role and a few supports already through the compulsa (registry.demo_supports). Idempotent:
+running it twice changes nothing. Every person here is invented."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from auth.models import Account, OAuthIdentity, RoleGrant
 from auth.roles import ASPIRANT_SCOPED, OPL_SCOPED, Role
 from core.clock import MEXICO_CITY, utcnow
 from registry.catalogue import ensure_default_inconsistencies
+from registry.demo_supports import add_demo_supports
+from registry.images import ImageStore
 from registry.models import (
     Aspirant,
     Auxiliary,
@@ -27,6 +30,7 @@ from registry.models import (
     RollImport,
 )
 from registry.states import GeoKind, InvitationState, RollImportState, RollStatus, ScopeKind
+from registry.verification.compulsa import current_roll
 
 T = TypeVar("T")
 
@@ -54,7 +58,8 @@ class DemoSummary:
     accounts: int
 
 
-def load_demo_data(*, session: Session, today: date | None = None) -> DemoSummary:
+def load_demo_data(*, session: Session, today: date | None = None, store: ImageStore | None = None) -> DemoSummary:
+    """With `store`, the demo supports carry photos (synthetic credential backs, a drawn signature) for the desk."""
     existing = session.exec(select(Opl).where(Opl.short_name == DEMO_OPL_SHORT_NAME)).first()
     if existing is not None:
         return DemoSummary(created=False, roll_rows=0, accounts=0)
@@ -68,7 +73,9 @@ def load_demo_data(*, session: Session, today: date | None = None) -> DemoSummar
     rows = _add_roll(session, opl)
     accounts = [_add_demo_account(session, person, opl, aspirants[0]) for person in DEMO_PEOPLE]
     ensure_default_inconsistencies(session=session, opl_id=opl.id)
-    return DemoSummary(created=True, roll_rows=rows, accounts=len(accounts))
+    add_demo_supports(session=session, process=process, aspirants=aspirants, store=store)
+    roll = current_roll(session=session, opl_id=_id(opl))  # the supports' people joined the roll
+    return DemoSummary(created=True, roll_rows=roll.row_count if roll else rows, accounts=len(accounts))
 
 
 def _add(session: Session, row: T) -> T:

@@ -35,11 +35,13 @@ from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.receipts import receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
 from registry.models import Aspirant, Auxiliary, Opl, Process, Support
+from registry.review.flags import add_flag
 from registry.states import (
     CAN_CAPTURE,
     Channel,
     ImageKind,
     InvitationState,
+    ReviewFlag,
     SignatureMethod,
     SupportStatus,
 )
@@ -112,6 +114,9 @@ def flag_device_time(session: Session, receipt: SupportReceipt) -> None:
     if support is not None and receipt.created:
         support.device_time_suspect = True
         session.add(support)
+        # The intake's flags are already written: without this one the compulsa would count it unreviewed.
+        add_flag(session=session, support_id=receipt.support_id, flag=ReviewFlag.DEVICE_TIME,
+                 detail="hora del dispositivo fuera de la ventana o adelantada", now=receipt.received_at)
 
 
 # ---------------------------------------------------------------- storing one capture

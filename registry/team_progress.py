@@ -39,6 +39,17 @@ class Progress:
     rejected: int = 0
     manual: int = 0  # captura manual: identifiers typed because the photo could not be read
     flagged: int = 0  # received before the auxiliary's latest suspension
+    contested: int = 0  # of in_review: rejected, and the aspirant's objection waits for its answer
+
+    @property
+    def not_counting(self) -> int:
+        """Rejected, with or without an objection (the garantía de audiencia's pages list them)."""
+        return self.rejected + self.contested
+
+    @property
+    def pending(self) -> int:
+        """Not yet known whether they count: received, being verified, or at the mesa de control."""
+        return self.sent + self.in_review - self.contested
 
     def add(self, status: SupportStatus, count: int, *, manual: bool, flagged: bool) -> None:
         self.captured += count
@@ -50,6 +61,7 @@ class Progress:
             self.rejected += count
         else:
             self.sent += count
+        self.contested += count if status is SupportStatus.CONTESTED else 0
         self.manual += count if manual else 0
         self.flagged += count if flagged else 0
 

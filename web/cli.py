@@ -1,4 +1,5 @@
-"""The one command line: `registro serve | worker | migrate | demo-data | roll import | verify | decode | specimen`."""
+"""The one command line: `registro serve | worker | migrate | demo-data | roll import | paper import | verify | decode |
+specimen`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from core.settings import LOOPBACK_HOSTS, Settings, SettingsError, load_settings
 from registry import migrate as migrations
 from registry.catalogue import ensure_default_inconsistencies
 from registry.demo import load_demo_data
+from registry.images import open_image_store
 from registry.jobs import JobRequest, enqueue, queued_after
 from registry.models import Job, Process
 from registry.outbox import erase_spent_bodies
@@ -66,8 +68,9 @@ def demo_data(settings: Settings) -> None:
     """Migrate, then load the demo OPL, process, aspirants, roll and accounts (idempotent)."""
     _migrate(settings)
     engine = make_engine(settings.resolved_database_url)
+    store = open_image_store(settings.images_dir, image_key=settings.image_key, secret_key=settings.secret_key)
     with session_scope(engine) as session:
-        summary = load_demo_data(session=session)
+        summary = load_demo_data(session=session, store=store)  # the demo supports' photos, for the desk
     engine.dispose()
     if summary.created:
         click.echo(f"demo data loaded: {summary.roll_rows} roll rows, {summary.accounts} demo accounts")
@@ -174,6 +177,30 @@ def roll_import(settings: Settings, file: Path, opl_short_name: str, cutoff: dat
                 click.echo(_run_job(engine, verify_job).message)
     finally:
         engine.dispose()
+
+
+@main.group()
+def paper() -> None:
+    """Paper supports (régimen de excepción): bulk files of paper forms."""
+
+
+@paper.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True, readable=True))
+@click.option("--aspirant", "aspirant_id", required=True, type=click.IntRange(1), help="The aspirant's id.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report by line; store nothing.")
+@click.pass_obj
+def paper_import(settings: Settings, file: Path, aspirant_id: int, dry_run: bool) -> None:
+    """Import a CSV or XLSX of paper forms, all or nothing (the same file twice adds nothing), then verify."""
+    from web.paper_cli import import_paper_command  # the paper pages' wording, loaded only for this command
+
+    _migrate(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        ok = import_paper_command(engine, file, aspirant_id=aspirant_id, dry_run=dry_run, echo=click.echo)
+    finally:
+        engine.dispose()
+    if not ok:
+        raise click.exceptions.Exit(1)
 
 
 IMPORT_REFUSALS = {

@@ -176,7 +176,8 @@ class ReviewDecision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     support_id: int = Field(foreign_key="support.id", index=True)
-    reviewer_account_id: int = Field(foreign_key="account.id")
+    # None: an inconsistency noted on a paper form imported with the command line, which acts for no account.
+    reviewer_account_id: int | None = Field(default=None, foreign_key="account.id")
     level: ReviewLevel = Field(default=ReviewLevel.FIRST, sa_type=enum_type(ReviewLevel))
     outcome: ReviewOutcome = Field(sa_type=enum_type(ReviewOutcome))
     inconsistency_id: int | None = Field(default=None, foreign_key="inconsistencytype.id")

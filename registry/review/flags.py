@@ -12,15 +12,17 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.models import CredentialReading, Process, Support, SupportFlag
-from registry.states import ReviewFlag
+from registry.states import Channel, ReviewFlag
 
 # "Sustained": this many captures in a row, each faster than the process's interval, before a pace is flagged;
 # one quick pair (two people queuing together) is ordinary.
 SUSTAINED_CAPTURES = 10
+# Typed by the OPL's staff from a signed form: not the auxiliary's manual capture (see the module's docstring).
+TYPED_BY_THE_OPL = frozenset({Channel.PAPER, Channel.BULK_IMPORT})
 
 EXPLANATIONS_ES: dict[ReviewFlag, str] = {
     ReviewFlag.MANUAL_CAPTURE: "Captura manual: los datos de la credencial se teclearon, no se leyeron de la imagen",
@@ -38,7 +40,12 @@ def add_flag(*, session: Session, support_id: int, flag: ReviewFlag, detail: str
     """Record `flag` on the support once; returns False when it was already there."""
     if session.get(SupportFlag, (support_id, flag)) is not None:
         return False
-    session.add(SupportFlag(support_id=support_id, flag=flag, detail=detail[:300], at=now))
+    try:
+        # A twin request (a double-tapped report) may insert the same flag at once: only this insert is undone.
+        with session.begin_nested():
+            session.add(SupportFlag(support_id=support_id, flag=flag, detail=detail[:300], at=now))
+    except IntegrityError:
+        return False
     return True
 
 
@@ -56,11 +63,11 @@ def flag_on_intake(*, session: Session, support: Support, reading: CredentialRea
     """Every flag a new support earns from what is already stored; returns those added."""
     assert support.id is not None
     found: list[tuple[ReviewFlag, str]] = []
-    if support.manual_capture:
+    if support.manual_capture and support.channel not in TYPED_BY_THE_OPL:
         found.append((ReviewFlag.MANUAL_CAPTURE, "identificadores tecleados"))
     if support.device_time_suspect:
         found.append((ReviewFlag.DEVICE_TIME, f"hora del dispositivo {support.captured_at:%Y-%m-%d %H:%M} UTC"))
-    if _image_reused(session, reading):
+    if _image_reused(session, support, reading):
         found.append((ReviewFlag.IMAGE_REUSED, "imagen idéntica en otro apoyo"))
     if _qr_seen_with_other_cic(session, reading):
         found.append((ReviewFlag.QR_OTHER_CIC, "mismo QR, otro CIC"))
@@ -74,22 +81,25 @@ def flag_on_intake(*, session: Session, support: Support, reading: CredentialRea
     return [flag for flag, _ in found]
 
 
-def _image_reused(session: Session, reading: CredentialReading) -> bool:
-    # The image store keeps identical bytes once, so the same photo in two supports is the same image row.
+def _image_reused(session: Session, support: Support, reading: CredentialReading) -> bool:
+    """Another support's credential back is this one's photo. The image store keeps identical bytes once, so the
+    same photo is the same image row. Only supports count: a citizen who sent the same photo twice for activation
+    codes has two readings of it and has reused nothing. (The back is what the credential is read from; the front
+    is not indexed and proves nothing by itself.)"""
     if reading.back_image_id is None:
         return False
-    others = select(func.count()).select_from(CredentialReading).where(
-        CredentialReading.back_image_id == reading.back_image_id, CredentialReading.id != reading.id)
-    return bool(session.exec(others).one())
+    other = (select(Support.id).join(CredentialReading, col(CredentialReading.id) == Support.reading_id)
+             .where(CredentialReading.back_image_id == reading.back_image_id, Support.id != support.id).limit(1))
+    return session.exec(other).first() is not None
 
 
 def _qr_seen_with_other_cic(session: Session, reading: CredentialReading) -> bool:
     if not reading.qr_text or not reading.cic:
         return False
-    others = select(func.count()).select_from(CredentialReading).where(
+    other = select(CredentialReading.id).where(
         CredentialReading.qr_text == reading.qr_text, CredentialReading.cic != reading.cic,
-        col(CredentialReading.cic).is_not(None))
-    return bool(session.exec(others).one())
+        col(CredentialReading.cic).is_not(None)).limit(1)
+    return session.exec(other).first() is not None
 
 
 def _sustained_pace(session: Session, support: Support, process: Process) -> str | None:

@@ -179,8 +179,8 @@ def test_a_citizen_gives_support_from_their_phone(citizen: Citizen, good_back: B
     receipt = wait_for_mail(citizen.app, mails)
     assert folio in receipt and "Ana Aspirante" in receipt and good_back.cic not in receipt
     page.get_by_role("link", name="Mis apoyos").click()
-    page.get_by_role("link", name=folio).wait_for()
-    assert "Recibido" in page.locator(".support-item").inner_text()
+    page.get_by_role("link", name=folio, exact=True).wait_for()
+    assert "Recibido" in page.locator(".support-item", has_text=folio).inner_text()
     audit()
     assert citizen.script_errors == []
     assert audit.violations == []

@@ -3,7 +3,19 @@
 from starlette.routing import BaseRoute
 
 import web.convertors  # noqa: F401  (registers the `row_id` path convertor before any route is built)
-from web.routes import aspirant, auth, citizen, field, opl, opl_roll, public, review, system
+from web.routes import (
+    aspirant,
+    aspirant_supports,
+    auth,
+    citizen,
+    field,
+    opl,
+    opl_paper,
+    opl_roll,
+    public,
+    review,
+    system,
+)
 
 # The local OpenID provider's routes (web.routes.dev_oidc) are added by the app factory outside production only.
 ALL_ROUTES: list[BaseRoute] = [
@@ -12,8 +24,10 @@ ALL_ROUTES: list[BaseRoute] = [
     *citizen.routes,
     *field.routes,
     *aspirant.routes,
+    *aspirant_supports.routes,
     *review.routes,
     *opl.routes,
     *opl_roll.routes,
+    *opl_paper.routes,
     *system.routes,
 ]

@@ -3,21 +3,26 @@ Dar mi apoyo) live in citizen_code and citizen_support and are collected here.""
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
 from registry.citizen import MySupport, my_supports
+from registry.disown import UnknownSupport, disown_support
 from registry.states import SituacionRegistral, SupportStatus
 from web import i18n
 from web.i18n import gettext as _
 from web.routes import citizen_code, citizen_support
 from web.routes.citizen_flow import render
 from web.security import requires
-from web.services import call_reader
+from web.services import call_reader, call_service, now
 from web.state import services
+
+FOLIO_SHAPE = re.compile(r"[A-Za-z0-9-]{1,20}")  # registry.supports.new_folio's, with room for older ones
 
 
 @requires(Permission.CITIZEN_HOME_VIEW)
@@ -28,16 +33,49 @@ async def home(request: Request) -> Response:
 @requires(Permission.CITIZEN_SUPPORT_VIEW)
 async def supports_page(request: Request) -> Response:
     supports = await call_reader(request, my_supports, account_id=request.state.principal.account_id)
-    return render(request, "citizen/my_supports.html", {"supports": [_shown(s) for s in supports]})
+    reported = request.query_params.get("hecho") == "informado"
+    messages = [{"level": "ok", "text": _("Recibimos tu aviso: ese apoyo no cuenta hasta que la mesa de control "
+                                          "del OPL lo revise.")}] if reported else []
+    return render(request, "citizen/my_supports.html", {"supports": [_shown(s) for s in supports],
+                                                        "messages": messages})
+
+
+def _folio(request: Request) -> str:
+    """The folio in the path, or a 404 for text no folio can be (a NUL byte would reach PostgreSQL as an error)."""
+    folio: str = request.path_params["folio"]
+    if not FOLIO_SHAPE.fullmatch(folio):
+        raise HTTPException(status_code=404)
+    return folio
+
+
+async def _own_support(request: Request) -> MySupport:
+    found = await call_reader(request, my_supports, account_id=request.state.principal.account_id,
+                              folio=_folio(request))
+    if not found:  # someone else's folio looks exactly like one that does not exist
+        raise HTTPException(status_code=404)
+    return found[0]
 
 
 @requires(Permission.CITIZEN_SUPPORT_VIEW)
 async def receipt_page(request: Request) -> Response:
-    folio = request.path_params["folio"]
-    found = await call_reader(request, my_supports, account_id=request.state.principal.account_id, folio=folio)
-    if not found:  # someone else's folio looks exactly like one that does not exist
-        raise HTTPException(status_code=404)
-    return render(request, "citizen/receipt.html", {"support": _shown(found[0])})
+    return render(request, "citizen/receipt.html", {"support": _shown(await _own_support(request))})
+
+
+@requires(Permission.CITIZEN_SUPPORT_VIEW)
+async def disown_page(request: Request) -> Response:
+    """The confirmation step of «Yo no di este apoyo» (a plain form: no script needed)."""
+    return render(request, "citizen/disown_confirm.html", {"support": _shown(await _own_support(request))})
+
+
+@requires(Permission.CITIZEN_SUPPORT_CREATE)
+async def disown(request: Request) -> Response:
+    try:
+        await call_service(request, disown_support, account_id=request.state.principal.account_id,
+                           folio=_folio(request), now=now(request))
+    except UnknownSupport as unknown:
+        raise HTTPException(status_code=404) from unknown
+    target = f"{request.app.url_path_for('citizen_supports')}?hecho=informado"
+    return RedirectResponse(target, status_code=303)
 
 
 def _shown(support: MySupport) -> dict[str, object]:
@@ -83,4 +121,6 @@ routes = [
     *citizen_support.routes,
     Route("/ciudadano/apoyos", supports_page, name="citizen_supports"),
     Route("/ciudadano/apoyos/{folio:str}", receipt_page, name="citizen_receipt"),
+    Route("/ciudadano/apoyos/{folio:str}/no-lo-di", disown_page, name="citizen_disown"),
+    Route("/ciudadano/apoyos/{folio:str}/no-lo-di", disown, methods=["POST"], name="citizen_disown_post"),
 ]

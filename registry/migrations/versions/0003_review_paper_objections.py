@@ -68,7 +68,7 @@ def _catalogue_and_decisions() -> None:
         'reviewdecision',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('support_id', sa.Integer(), nullable=False),
-        sa.Column('reviewer_account_id', sa.Integer(), nullable=False),
+        sa.Column('reviewer_account_id', sa.Integer(), nullable=True),
         sa.Column('level', _enum('reviewlevel', 'first', 'second'), nullable=False),
         sa.Column('outcome', _enum('reviewoutcome', 'valid', 'invalid'), nullable=False),
         sa.Column('inconsistency_id', sa.Integer(), nullable=True),

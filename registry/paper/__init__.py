@@ -1,0 +1,1 @@
+"""Paper supports: typed forms and bulk files."""
