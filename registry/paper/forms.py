@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -122,6 +122,7 @@ class AspirantChoice:
     id: int
     name: str
     process: str
+    process_id: int
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def aspirant_choices(*, session: Session, opl_ids: frozenset[int]) -> list[Aspir
                                                         col(Process.opl_id).in_(opl_ids),
                                                         col(Aspirant.is_active).is_(True))
                         .order_by(col(Process.name), col(Aspirant.full_name), col(Aspirant.id))).all()
-    return [AspirantChoice(id=a.id or 0, name=a.full_name, process=p.name) for a, p in rows]
+    return [AspirantChoice(id=a.id or 0, name=a.full_name, process=p.name, process_id=p.id or 0) for a, p in rows]
 
 
 def stored_forms(session: Session, aspirant_id: int, references: list[str] | None = None) -> dict[str, Stored]:
@@ -328,18 +329,32 @@ def capture_paper_form(*, session: Session, capture: PaperCapture, opl_ids: froz
 class PaperPage:
     aspirants: list[AspirantChoice]
     types: list[InconsistencyType]
+    processes: list[tuple[int, str]] = field(default_factory=list)  # (id, name): what the process filter offers
+
+    def by_process(self) -> list[tuple[str, list[AspirantChoice]]]:
+        """The aspirants grouped under their process's name, in the order listed (by process name)."""
+        groups: dict[int, tuple[str, list[AspirantChoice]]] = {}
+        for choice in self.aspirants:
+            groups.setdefault(choice.process_id, (choice.process, []))[1].append(choice)
+        return list(groups.values())
 
 
-def paper_page(*, session: Session, opl_ids: frozenset[int]) -> PaperPage:
-    """The aspirants the staff may capture for and the inconsistency types of their OPLs (one per code). Only
-    reads: a catalogue never seeded shows empty; `seed_catalogues` fills it."""
+def paper_page(*, session: Session, opl_ids: frozenset[int], process_id: int | None = None) -> PaperPage:
+    """The aspirants the staff may capture for (only the chosen process's, when one is chosen: another OPL's
+    process lists none) and the inconsistency types of their OPLs (one per code). Only reads: a catalogue never
+    seeded shows empty; `seed_catalogues` fills it."""
     rows = session.exec(select(InconsistencyType).where(col(InconsistencyType.opl_id).in_(opl_ids),
                                                         col(InconsistencyType.active).is_(True))
                         .order_by(col(InconsistencyType.sort_order), col(InconsistencyType.id))).all()
     types: dict[str, InconsistencyType] = {}
     for kind in rows:
         types.setdefault(kind.code, kind)
-    return PaperPage(aspirants=aspirant_choices(session=session, opl_ids=opl_ids), types=list(types.values()))
+    aspirants = [choice for choice in aspirant_choices(session=session, opl_ids=opl_ids)
+                 if process_id is None or choice.process_id == process_id]
+    processes = session.exec(select(Process.id, Process.name).where(col(Process.opl_id).in_(opl_ids))
+                             .order_by(col(Process.name), col(Process.id))).all()
+    return PaperPage(aspirants=aspirants, types=list(types.values()),
+                     processes=[(pid, name) for pid, name in processes if pid is not None])
 
 
 def seed_catalogues(*, session: Session, opl_ids: frozenset[int]) -> None:

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from auth.roles import Role
 from core.db import session_scope
 from core.settings import Settings
-from registry.models import Aspirant, PaperForm, PaperImport, Process, Support
+from registry.models import Aspirant, Opl, PaperForm, PaperImport, Process, Support
 from registry.paper.files import MAX_FILE_BYTES
 from registry.paper.forms import FIELDS
 from registry.states import Channel, SituacionRegistral
@@ -74,7 +74,8 @@ def test_the_form_lists_only_the_staffs_aspirants_and_keeps_the_last_one_after_s
         client: TestClient, staff: SignedIn, aspirant: Aspirant, engine: Engine) -> None:
     page = soup(client.get(PAGE).text)
     options = [o.get_text(strip=True) for o in page.select("#aspirante option")]
-    assert options == ["Aspirante Prueba — Gubernatura 2027"]  # the only one: chosen, no other OPL's
+    assert options == ["Aspirante Prueba"]  # the only one: chosen, no other OPL's
+    assert page.select_one("#aspirante optgroup")["label"] == "Gubernatura 2027"
     assert page.select_one("#numero_referencia").has_attr("autofocus")
     assert page.select_one("#tipo_inconsistencia option[value=otro]") is not None  # the OPL's catalogue
 
@@ -268,3 +269,83 @@ def test_a_photo_of_the_form_is_kept_and_an_unusable_one_is_a_clear_message(
     with session_scope(engine, read_only=True) as session:
         form = session.exec(select(PaperForm)).one()
         assert form.form_image_id is not None
+
+
+@pytest.fixture
+def two_processes(engine: Engine, aspirant: Aspirant) -> tuple[int, int, int]:
+    """A second process of the same OPL with its own aspirants: (its id, its first aspirant's id, the other
+    process's id, where the `aspirant` fixture is)."""
+    with session_scope(engine) as session:
+        first = session.get(Process, aspirant.process_id)
+        assert first is not None and first.id is not None
+        opl = session.get(Opl, first.opl_id)
+        town = make_process(session, opl=opl, name="Ayuntamiento de Álamos")
+        make_aspirant(session, process=town, name="Zoila Álamos")
+        chosen = make_aspirant(session, process=town, name="Beatriz Álamos")
+        assert town.id is not None and chosen.id is not None
+        return town.id, chosen.id, first.id
+
+
+def _groups(page: BeautifulSoup) -> dict[str, list[str]]:
+    return {group["label"]: [o.get_text(strip=True) for o in group.select("option")]
+            for group in page.select("#aspirante optgroup")}
+
+
+@pytest.mark.parametrize("path", [PAGE, FILE_PAGE])
+def test_the_aspirants_are_grouped_by_process_and_the_filter_lists_one_process(
+        client: TestClient, staff: SignedIn, two_processes: tuple[int, int, int], path: str) -> None:
+    town, _chosen, first = two_processes
+    every = soup(client.get(path).text)
+    assert _groups(every) == {"Ayuntamiento de Álamos": ["Beatriz Álamos", "Zoila Álamos"],
+                              "Gubernatura 2027": ["Aspirante Prueba"]}  # never another OPL's
+    assert every.select_one("#aspirante option")["value"] == ""  # several: nobody chosen for the staff
+    assert [o["value"] for o in every.select("#proceso option")] == ["", str(town), str(first)]
+
+    one = soup(client.get(f"{path}?proceso={town}").text)
+    assert _groups(one) == {"Ayuntamiento de Álamos": ["Beatriz Álamos", "Zoila Álamos"]}
+    assert one.select_one("#proceso option[selected]")["value"] == str(town)
+    assert one.select_one("form[enctype='multipart/form-data']")["action"] == f"{path}?proceso={town}"  # kept
+    other_page = PAGE if path == FILE_PAGE else FILE_PAGE
+    assert one.select_one(f"a[href^='{other_page}?']")["href"] == f"{other_page}?proceso={town}"
+
+
+def test_a_process_filter_on_no_process_of_the_opl_lists_nobody(
+        client: TestClient, staff: SignedIn, engine: Engine) -> None:
+    with session_scope(engine, read_only=True) as session:
+        other = session.exec(select(Aspirant).where(Aspirant.full_name == "Otro Aspirante")).one()
+    for path in (PAGE, FILE_PAGE):
+        page = soup(client.get(f"{path}?proceso={other.process_id}").text)
+        assert page.select("#aspirante option") == []
+        assert "El proceso elegido no tiene aspirantes registrados" in page.get_text()
+        assert soup(client.get(f"{path}?proceso=x").text).select("#aspirante option")  # no filter: all
+
+
+def test_a_form_saved_on_a_filtered_page_keeps_the_filter_and_the_aspirant(
+        client: TestClient, staff: SignedIn, two_processes: tuple[int, int, int], engine: Engine) -> None:
+    town, chosen, _first = two_processes
+    saved = client.post(f"{PAGE}?proceso={town}", data=form_data(chosen))
+    assert saved.status_code == 200
+    after = soup(saved.text)
+    assert list(_groups(after)) == ["Ayuntamiento de Álamos"]
+    assert after.select_one("#aspirante option[selected]")["value"] == str(chosen)
+    assert [s.aspirant_id for s in supports(engine)] == [chosen]
+
+
+def test_an_aspirant_the_filtered_page_did_not_offer_is_not_given_the_supports(
+        client: TestClient, staff: SignedIn, two_processes: tuple[int, int, int], aspirant: Aspirant,
+        engine: Engine) -> None:
+    """A stale page (the filter changed in another tab) must not put citizens' supports under an aspirant
+    nobody chose on screen: the form comes back asking for an aspirant of the list, and nothing is stored."""
+    town, _chosen, _first = two_processes
+    refused = client.post(f"{PAGE}?proceso={town}", data=form_data(aspirant.id or 0))
+    assert refused.status_code == 400
+    page = soup(refused.text)
+    assert "no es del proceso elegido" in page.select_one("#aspirante-error").get_text()
+    assert page.select_one("#aspirante option")["value"] == ""  # asks again, never shows one as chosen
+    assert page.select_one("#numero_referencia")["value"] == "F-1"  # what was typed is kept
+    rows = csv_file([entry_for(paper_citizen(), "F-2")])
+    answer = client.post(f"{FILE_PAGE}?proceso={town}", data={"aspirante": str(aspirant.id), "accion": "importar"},
+                         files={"archivo": ("apoyos.csv", rows, "text/csv")})
+    assert answer.status_code == 400
+    assert "no es del proceso elegido" in soup(answer.text).select_one("#aspirante-error").get_text()
+    assert supports(engine) == []

@@ -45,6 +45,7 @@ from web.fields import read_form, row_id, text, upload_bytes
 from web.i18n import gettext as _
 from web.image_work import clean_upload, image_work
 from web.paper_messages import clave_rule, field_label, file_problem_text, ocr_rule, problem_text
+from web.routes.opl_common import chosen_process
 from web.security import CSRF_FIELD, csrf_in_stream, requires, streamed_csrf_ok
 from web.services import call_reader, call_service, now
 from web.state import services
@@ -64,18 +65,34 @@ def _opls(request: Request) -> frozenset[int]:
 
 
 async def _page_data(request: Request) -> PaperPage:
-    opls = _opls(request)
-    page = await call_reader(request, paper_page, opl_ids=opls)
+    """What the page lists: only the chosen process's aspirants when `?proceso=ID` is given (the forms post to
+    the same query, so the filter stays after saving)."""
+    opls, process_id = _opls(request), chosen_process(request)
+    page = await call_reader(request, paper_page, opl_ids=opls, process_id=process_id)
     if not page.types:  # an OPL whose catalogue was never used: its defaults are written once
         await call_service(request, seed_catalogues, opl_ids=opls)
-        page = await call_reader(request, paper_page, opl_ids=opls)
+        page = await call_reader(request, paper_page, opl_ids=opls, process_id=process_id)
     return page
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = services(request).templates.TemplateResponse(request, template, context,
-                                                                      status_code=status_code)
+    response: Response = services(request).templates.TemplateResponse(
+        request, template, {"chosen": chosen_process(request), **context}, status_code=status_code)
     return response
+
+
+def _outside_filter(request: Request, page: PaperPage, aspirant_id: int) -> str | None:
+    """Why an aspirant sent from a page filtered by process is not taken: one the filtered list did not offer
+    (a stale page) would put the citizens' supports under an aspirant nobody chose on screen."""
+    if chosen_process(request) is None or aspirant_id in {choice.id for choice in page.aspirants}:
+        return None
+    return _("Ese aspirante no es del proceso elegido. Elige uno de la lista.")
+
+
+def _listed(page: PaperPage, aspirant_id: int | None) -> int | None:
+    """The aspirant to show as selected: only one the list offers, else none (the select then asks for one rather
+    than showing its first aspirant as if chosen)."""
+    return aspirant_id if any(choice.id == aspirant_id for choice in page.aspirants) else None
 
 
 def _chosen(page: PaperPage, named: int | None) -> int | None:
@@ -101,7 +118,7 @@ def _form(request: Request, page: PaperPage, *, aspirant_id: int | None, typed: 
     problems = problems or {}
     summary = [(name, problems.get(name)) for name in ("aspirante", *FIELDS, PHOTO_FIELD)]
     return _render(request, "opl/paper_form.html", {
-        "summary": summary, "page": page, "aspirant_id": aspirant_id, "typed": typed or PaperEntry(),
+        "summary": summary, "page": page, "aspirant_id": _listed(page, aspirant_id), "typed": typed or PaperEntry(),
         "problems": problems,
         "messages": messages or [], "limits": LIMITS, "labels": {name: field_label(name) for name in FIELDS},
         "clave_rule": clave_rule(), "ocr_rule": ocr_rule()}, status_code=status_code)
@@ -124,6 +141,8 @@ async def capture(request: Request) -> Response:
     problems: dict[str, str] = {}
     if aspirant_id is None:
         problems["aspirante"] = _("Elige el aspirante al que apoya el formato.")
+    elif outside := _outside_filter(request, page, aspirant_id):
+        problems["aspirante"] = outside
     photo, photo_problem = await _photo(request, form)
     if photo_problem:
         problems[PHOTO_FIELD] = photo_problem
@@ -171,8 +190,9 @@ def _file(request: Request, page: PaperPage, *, aspirant_id: int | None, report:
     rows = [{"line": p.line, "field": field_label(p.field) if p.field else "", "text": problem_text(p)}
             for p in (report.problems if report else ())]
     return _render(request, "opl/paper_file.html", {
-        "page": page, "aspirant_id": aspirant_id, "report": report, "rows": rows, "problems": problems or {},
-        "dry_run": dry_run, "max_mb": MAX_FILE_BYTES // 1_000_000, "columns": ", ".join(FIELDS)},
+        "page": page, "aspirant_id": _listed(page, aspirant_id), "report": report, "rows": rows,
+        "problems": problems or {}, "dry_run": dry_run, "max_mb": MAX_FILE_BYTES // 1_000_000,
+        "columns": ", ".join(FIELDS)},
         status_code=status_code)
 
 
@@ -203,6 +223,8 @@ async def _import(request: Request, form: StreamedForm) -> Response:
     problems: dict[str, str] = {}
     if aspirant_id is None:
         problems["aspirante"] = _("Elige el aspirante al que apoyan los formatos del archivo.")
+    elif outside := _outside_filter(request, page, aspirant_id):
+        problems["aspirante"] = outside
     if form.path is None:
         problems[FILE_FIELD] = _("Elige el archivo CSV o XLSX.")
     elif form.size > MAX_FILE_BYTES:
