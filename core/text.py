@@ -11,6 +11,7 @@ whitespace: callers collapse whitespace anyway."""
 from __future__ import annotations
 
 import unicodedata
+from enum import StrEnum
 
 # Unicode general categories refused: Cc control, Cf format (bidi, zero-width, soft hyphen, BOM, tags),
 # Cs surrogate, Zl line separator, Zp paragraph separator.
@@ -41,6 +42,26 @@ def checked_text(text: str) -> str:
     if bad is not None:
         raise UnsafeText(f"refused character U+{ord(bad):04X}")
     return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+class TextRefusal(StrEnum):
+    """Why `required_text` refused a text; each form names these in its own problem type."""
+
+    CHARACTERS = "characters"
+    MISSING = "missing"
+    TOO_LONG = "too_long"
+
+
+def required_text(text: str, max_chars: int) -> tuple[str, TextRefusal | None]:
+    """A required text field (a name, a label) through `checked_text`: (the clean text, None), or with why it is
+    refused: its characters (the text is then ""), nothing left, or over `max_chars`."""
+    try:
+        value = checked_text(text)
+    except UnsafeText:
+        return "", TextRefusal.CHARACTERS
+    if not value:
+        return value, TextRefusal.MISSING
+    return value, TextRefusal.TOO_LONG if len(value) > max_chars else None
 
 
 def without_unsafe_characters(text: str) -> str:

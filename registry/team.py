@@ -34,7 +34,7 @@ from auth.roles import Role
 from capture.identifiers import InvalidIdentifier, parse_clave_elector
 from core.audit import AuditEvent, record_audit
 from core.clock import as_utc
-from core.text import UnsafeText, checked_text, has_unsafe_characters
+from core.text import TextRefusal, has_unsafe_characters, required_text
 from registry.models import Aspirant, Auxiliary, Process
 from registry.outbox import queue_mail
 from registry.states import InvitationState
@@ -64,6 +64,10 @@ class Problem(StrEnum):
     FILE_UNREADABLE = "file_unreadable"
     FILE_TOO_LARGE = "file_too_large"
     FILE_EMPTY = "file_empty"
+
+
+_NAME_PROBLEMS = {TextRefusal.CHARACTERS: Problem.NAME_CHARACTERS, TextRefusal.MISSING: Problem.NAME_MISSING,
+                  TextRefusal.TOO_LONG: Problem.NAME_TOO_LONG}
 
 
 @dataclass(frozen=True)
@@ -143,15 +147,9 @@ def validate_auxiliary(form: AuxiliaryForm, *, today: date) -> AuxiliaryForm:
 
 
 def _clean_name(text: str, problems: list[FieldProblem]) -> str:
-    try:
-        name = checked_text(text)
-    except UnsafeText:
-        problems.append(FieldProblem("full_name", Problem.NAME_CHARACTERS))
-        return ""
-    if not name:
-        problems.append(FieldProblem("full_name", Problem.NAME_MISSING))
-    elif len(name) > 200:
-        problems.append(FieldProblem("full_name", Problem.NAME_TOO_LONG))
+    name, refused = required_text(text, 200)
+    if refused is not None:
+        problems.append(FieldProblem("full_name", _NAME_PROBLEMS[refused]))
     return name
 
 

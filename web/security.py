@@ -178,6 +178,19 @@ def _guard(endpoint: Endpoint, permission: Permission | str) -> Endpoint:
     return guarded
 
 
+def login_then(request: Request, target: str) -> str:
+    """The sign-in page's path, sending the person on to `target` (a path of ours) once signed in."""
+    return f"{request.app.url_path_for('login')}?{urlencode({'siguiente': target})}"
+
+
+def login_first(request: Request) -> Response | None:
+    """For a public page that acts as the signed-in person (accepting an invitation): nobody signed in is sent
+    to sign in and back to this path; None when someone is."""
+    if request.state.principal is None:
+        return RedirectResponse(login_then(request, request.url.path), status_code=303)
+    return None
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
@@ -188,8 +201,7 @@ async def _refuse_unauthorised(request: Request, permission: Permission) -> Resp
         if wants_json(request):
             return JSONResponse({"error": "not_signed_in"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        login = request.app.url_path_for("login")
-        return RedirectResponse(f"{login}?{urlencode({'siguiente': target})}", status_code=303)
+        return RedirectResponse(login_then(request, target), status_code=303)
     if principal.has(permission):
         return None
     await run_in_threadpool(_audit_denied, request, permission)

@@ -40,6 +40,14 @@ def now(request: Request) -> Any:
     return services(request).clock()
 
 
+async def accept_invitation_link(request: Request, accept: Callable[..., R]) -> R:
+    """`accept` (registry.team's or registry.opl_admin.people's accept_invitation) with the link's token, for the
+    signed-in person (the handler has sent anyone else to sign in: web.security.login_first)."""
+    return await call_service(request, accept, token=request.path_params["token"],
+                              secret=services(request).settings.secret_key,
+                              account_id=request.state.principal.account_id, now=now(request))
+
+
 def mail_delivery(request: Request) -> BackgroundTask:
     """Attach to a response so queued mail leaves after the transaction that queued it has committed."""
     engine, mail, clock = services(request).engine, services(request).mail, services(request).clock

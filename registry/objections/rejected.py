@@ -7,10 +7,9 @@ it, not more personal data than they collected."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func
 from sqlalchemy import select as sa_select
@@ -54,16 +53,54 @@ class SupportCounts:
 
 
 def support_counts(*, session: Session, aspirant_id: int) -> SupportCounts:
-    counts = SupportCounts()
     statement = (select(col(Support.status), func.count()).where(Support.aspirant_id == aspirant_id)
                  .group_by(col(Support.status)))
-    for status, count in session.exec(statement).all():
-        status = SupportStatus(status)
+    return _counted((SupportStatus(status), count) for status, count in session.exec(statement).all())
+
+
+def _counted(per_status: Iterable[tuple[SupportStatus, int]]) -> SupportCounts:
+    counts = SupportCounts()
+    for status, count in per_status:
         counts.valid += count if status in COUNTABLE else 0
         counts.not_counting += count if status in NOT_COUNTING else 0
         counts.contested += count if status is SupportStatus.CONTESTED else 0
         counts.pending += count if status in PENDING else 0
     return counts
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """The aspirant's supports counted per (status, situación, channel): one GROUP BY (a few dozen rows) from which
+    the page's counts and both filters' counts are summed, instead of one scan of the aspirant's supports
+    (perhaps a hundred thousand) for each."""
+
+    rows: list[tuple[SupportStatus, SituacionRegistral, Channel, int]]
+
+    @classmethod
+    def of(cls, session: Session, aspirant_id: int) -> _Tally:
+        columns = [col(Support.status), col(Support.situacion_registral), col(Support.channel)]
+        statement = sa_select(*columns, func.count()).where(col(Support.aspirant_id) == aspirant_id).group_by(*columns)
+        return cls(rows=[(SupportStatus(status), SituacionRegistral(situacion), Channel(channel), int(n))
+                         for status, situacion, channel, n in session.execute(statement).all()])
+
+    def counts(self) -> SupportCounts:
+        return _counted((status, count) for status, _situacion, _channel, count in self.rows)
+
+    def by_category(self, channel: Channel | None) -> dict[SituacionRegistral, int]:
+        """Supports that do not count per situación registral, under the channel filter."""
+        found: dict[SituacionRegistral, int] = {}
+        for status, situacion, their_channel, count in self.rows:
+            if status in NOT_COUNTING and channel in (None, their_channel):
+                found[situacion] = found.get(situacion, 0) + count
+        return found
+
+    def by_channel(self, category: SituacionRegistral | None) -> dict[Channel, int]:
+        """Supports that do not count per channel, under the category filter."""
+        found: dict[Channel, int] = {}
+        for status, situacion, channel, count in self.rows:
+            if status in NOT_COUNTING and category in (None, situacion):
+                found[channel] = found.get(channel, 0) + count
+        return found
 
 
 @dataclass(frozen=True)
@@ -126,14 +163,11 @@ def rejected_page(*, session: Session, query: RejectedQuery) -> RejectedPage:
     supports = _page_supports(session, query)
     more = len(supports) > PAGE_SIZE
     supports = supports[:PAGE_SIZE]
+    tally = _Tally.of(session, query.aspirant_id)
     return RejectedPage(
-        process=process, period=ObjectionPeriod.of(process),
-        counts=support_counts(session=session, aspirant_id=query.aspirant_id),
+        process=process, period=ObjectionPeriod.of(process), counts=tally.counts(),
         rows=_rows(session, supports), next_before_id=supports[-1].id if more and supports else None,
-        by_category={SituacionRegistral(value): count for value, count in _facet(
-            session, query, col(Support.situacion_registral), channel=query.channel).items()},
-        by_channel={Channel(value): count for value, count in _facet(
-            session, query, col(Support.channel), category=query.category).items()})
+        by_category=tally.by_category(query.channel), by_channel=tally.by_channel(query.category))
 
 
 def _not_counting(aspirant_id: int) -> ColumnElement[bool]:
@@ -149,17 +183,6 @@ def _page_supports(session: Session, query: RejectedQuery) -> list[Support]:
     if query.before_id is not None:
         statement = statement.where(col(Support.id) < query.before_id)
     return list(session.exec(statement.order_by(col(Support.id).desc()).limit(PAGE_SIZE + 1)).all())
-
-
-def _facet(session: Session, query: RejectedQuery, column: Any, *, category: SituacionRegistral | None = None,
-           channel: Channel | None = None) -> dict[Any, int]:
-    """Supports per value of `column` (GROUP BY), under the other filter."""
-    statement = sa_select(column, func.count()).where(_not_counting(query.aspirant_id))
-    if category is not None:
-        statement = statement.where(col(Support.situacion_registral) == category)
-    if channel is not None:
-        statement = statement.where(col(Support.channel) == channel)
-    return {value: int(count) for value, count in session.execute(statement.group_by(column)).all()}
 
 
 def _rows(session: Session, supports: list[Support]) -> list[RejectedRow]:

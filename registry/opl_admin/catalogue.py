@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlmodel import Session, col, select
 
 from core.audit import record_audit
-from core.text import UnsafeText, checked_text
+from core.text import TextRefusal, required_text
 from registry.catalogue import catalogue
 from registry.models import InconsistencyType, PaperForm, ReviewDecision
 from registry.opl_admin import NotFound
@@ -29,6 +29,10 @@ class TypeProblem(StrEnum):
     CODE_INVALID = "code_invalid"
     CODE_TAKEN = "code_taken"
     ORDER = "order"
+
+
+_LABEL_PROBLEMS = {TextRefusal.CHARACTERS: TypeProblem.LABEL_CHARACTERS, TextRefusal.MISSING: TypeProblem.LABEL_MISSING,
+                   TextRefusal.TOO_LONG: TypeProblem.LABEL_TOO_LONG}
 
 
 class InvalidType(Exception):
@@ -141,13 +145,7 @@ def _checked(form: TypeForm) -> tuple[str, str, int]:
 
 
 def _label(text: str, name: str, problems: dict[str, TypeProblem]) -> str:
-    try:
-        label = checked_text(text)
-    except UnsafeText:
-        problems[name] = TypeProblem.LABEL_CHARACTERS
-        return ""
-    if not label:
-        problems[name] = TypeProblem.LABEL_MISSING
-    elif len(label) > 200:
-        problems[name] = TypeProblem.LABEL_TOO_LONG
+    label, refused = required_text(text, 200)
+    if refused is not None:
+        problems[name] = _LABEL_PROBLEMS[refused]
     return label

@@ -31,7 +31,7 @@ from auth.models import Account, RoleGrant
 from auth.roles import Role
 from core.audit import AuditEvent, record_audit
 from core.clock import as_utc
-from core.text import UnsafeText, checked_text, has_unsafe_characters
+from core.text import TextRefusal, has_unsafe_characters, required_text
 from registry.models import Aspirant, Opl, Process, ReviewClaim, Support
 from registry.opl_admin import NotFound
 from registry.opl_admin.processes import process_of_opl
@@ -50,6 +50,10 @@ class PersonProblem(StrEnum):
     NAME_CHARACTERS = "name_characters"
     EMAIL_INVALID = "email_invalid"
     EMAIL_TAKEN = "email_taken"  # an aspirant of this process, or a reviewer of this OPL, has it already
+
+
+_NAME_PROBLEMS = {TextRefusal.CHARACTERS: PersonProblem.NAME_CHARACTERS,
+                  TextRefusal.MISSING: PersonProblem.NAME_MISSING, TextRefusal.TOO_LONG: PersonProblem.NAME_TOO_LONG}
 
 
 class InvalidPerson(Exception):
@@ -239,11 +243,7 @@ def _accept_aspirant(session: Session, aspirant_id: int, account_id: int, now: d
         raise InvitationRefused(InvitationError.ALREADY_USED)
     if not aspirant.is_active:
         raise InvitationRefused(InvitationError.NOT_ACTIVE)
-    granted = grant_role(session=session, account_id=account_id, role=Role.ASPIRANT, now=now,
-                         actor_account_id=account_id, aspirant_id=aspirant_id,
-                         aspirant_opl=lambda one: opl_of_aspirant(session=session, aspirant_id=one))
-    if isinstance(granted, RoleConflict):
-        raise InvitationRefused(InvitationError.ROLE_CONFLICT)
+    _grant(session, account_id, Role.ASPIRANT, now, aspirant_id=aspirant_id)
     aspirant.account_id = account_id
     session.add(aspirant)
     record_audit(session, action="aspirant_invitation_accepted", actor_account_id=account_id,
@@ -257,12 +257,18 @@ def _accept_reviewer(session: Session, opl_id: int, account_id: int, issued: dat
         AuditEvent.object_id == str(account_id), AuditEvent.after_summary == f"opl={opl_id}")).all()
     if any(as_utc(at) >= issued for at in removed):
         raise InvitationRefused(InvitationError.NOT_ACTIVE)
-    granted = grant_role(session=session, account_id=account_id, role=Role.REVIEWER, now=now,
-                         actor_account_id=account_id, opl_id=opl_id,
+    _grant(session, account_id, Role.REVIEWER, now, opl_id=opl_id)
+    return Role.REVIEWER
+
+
+def _grant(session: Session, account_id: int, role: Role, now: datetime, *, opl_id: int | None = None,
+           aspirant_id: int | None = None) -> None:
+    """The invited person grants the role to themself; the role rule's refusal is audited by grant_role."""
+    granted = grant_role(session=session, account_id=account_id, role=role, now=now, actor_account_id=account_id,
+                         opl_id=opl_id, aspirant_id=aspirant_id,
                          aspirant_opl=lambda one: opl_of_aspirant(session=session, aspirant_id=one))
     if isinstance(granted, RoleConflict):
         raise InvitationRefused(InvitationError.ROLE_CONFLICT)
-    return Role.REVIEWER
 
 
 def _exists(session: Session, kind: str, number: int) -> bool:
@@ -305,15 +311,9 @@ def _mail(session: Session, to: str, name: str | None, what: str, link: str) -> 
 
 
 def _name(text: str, problems: dict[str, PersonProblem]) -> str:
-    try:
-        name = checked_text(text)
-    except UnsafeText:
-        problems["nombre"] = PersonProblem.NAME_CHARACTERS
-        return ""
-    if not name:
-        problems["nombre"] = PersonProblem.NAME_MISSING
-    elif len(name) > 200:
-        problems["nombre"] = PersonProblem.NAME_TOO_LONG
+    name, refused = required_text(text, 200)
+    if refused is not None:
+        problems["nombre"] = _NAME_PROBLEMS[refused]
     return name
 
 

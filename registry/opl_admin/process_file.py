@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from python_calamine import CalamineError, CalamineWorkbook
 from sqlmodel import Session
 
+from registry import file_templates
 from registry.opl_admin.processes import name_taken, store_new
 from registry.opl_admin.validation import (
     FIELDS,
@@ -187,22 +188,8 @@ EXAMPLE = ProcessForm(
 
 
 def template_csv() -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(FIELDS)
-    writer.writerow([getattr(EXAMPLE, name) for name in FIELDS])
-    return out.getvalue().encode("utf-8-sig")  # with the BOM, Excel opens accents right
+    return file_templates.csv_template(FIELDS, [getattr(EXAMPLE, name) for name in FIELDS])
 
 
 def template_xlsx() -> bytes:
-    from openpyxl import Workbook  # only the template needs it
-
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "procesos"
-    sheet.append(list(FIELDS))
-    sheet.append([getattr(EXAMPLE, name) for name in FIELDS])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return file_templates.xlsx_template("procesos", FIELDS, [getattr(EXAMPLE, name) for name in FIELDS])

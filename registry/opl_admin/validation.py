@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from core.clock import MEXICO_CITY
-from core.text import UnsafeText, checked_text
+from core.text import TextRefusal, required_text
 from registry.states import GeoKind, ScopeKind
 
 MAX_TEXT = 200
@@ -44,6 +44,10 @@ class Problem(StrEnum):
     NAME_TAKEN = "name_taken"  # another process of the OPL has this name
     SCOPE_LOCKED = "scope_locked"  # the process already has supports: changing its scope would move them
     PAPER_IN_USE = "paper_in_use"  # paper supports from this municipality were already received
+
+
+_TEXT_PROBLEMS = {TextRefusal.CHARACTERS: Problem.CHARACTERS, TextRefusal.MISSING: Problem.MISSING,
+                  TextRefusal.TOO_LONG: Problem.TOO_LONG}
 
 
 @dataclass(frozen=True)
@@ -143,15 +147,9 @@ class _Checker:
         return str(getattr(self.form, name)).strip()
 
     def text(self, name: str) -> str:
-        try:
-            value = checked_text(self.raw(name))
-        except UnsafeText:
-            self.problems[name] = Problem.CHARACTERS
-            return ""
-        if not value:
-            self.problems[name] = Problem.MISSING
-        elif len(value) > MAX_TEXT:
-            self.problems[name] = Problem.TOO_LONG
+        value, refused = required_text(self.raw(name), MAX_TEXT)
+        if refused is not None:
+            self.problems[name] = _TEXT_PROBLEMS[refused]
         return value
 
     def number(self, name: str, low: int, high: int, *, required: bool = False) -> int | None:

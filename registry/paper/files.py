@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from openpyxl import Workbook
 from python_calamine import CalamineError, CalamineWorkbook
 from sqlmodel import Session, col, select
 
 from core.audit import record_audit
+from registry import file_templates
 from registry.catalogue import catalogue
 from registry.jobs import JobRequest, enqueue
 from registry.models import Job, PaperImport
@@ -297,23 +297,9 @@ def _queue_compulsa(session: Session, opl_id: int, process_id: int, actor_accoun
 
 
 def csv_template() -> bytes:
-    """The header and one example row, UTF-8 with BOM so Excel shows the accents."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows([FIELDS, TEMPLATE_EXAMPLE])
-    return buffer.getvalue().encode("utf-8-sig")
+    return file_templates.csv_template(FIELDS, TEMPLATE_EXAMPLE)
 
 
 def xlsx_template() -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "apoyos"
-    sheet.append(list(FIELDS))
-    sheet.append(list(TEMPLATE_EXAMPLE))
-    for column in ("A", "E", "F"):
-        for cell in sheet[column]:
-            cell.number_format = "@"  # text: Excel must not turn an OCR into a number and drop its zeros
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    # Text: the número de referencia, the clave and the OCR (Excel would drop an OCR's leading zeros).
+    return file_templates.xlsx_template("apoyos", FIELDS, TEMPLATE_EXAMPLE, text_columns=("A", "E", "F"))

@@ -18,19 +18,12 @@ from registry.demo import ASPIRANT_NAMES
 from registry.images import clean_image, store_image
 from registry.models import Aspirant, Support
 from registry.states import ImageKind, SituacionRegistral
-from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
+from tests.browser.aspirant_pages import progress_counts
+from tests.browser.page_audit import audit_at
 from tests.factories.objections import rejected_support, uphold
 from tests.factories.photos import plain_photo
 
 pytestmark = pytest.mark.browser
-
-DESKTOP = {"width": 1280, "height": 900}
-
-
-def _counts(page: Any) -> dict[str, int]:
-    totals = page.locator(".aspirant-process .progress-totals div")
-    return {totals.nth(i).locator("dt").inner_text(): int(totals.nth(i).locator("dd").inner_text())
-            for i in range(totals.count())}
 
 
 def _uphold(app: Any, support_id: int) -> None:
@@ -59,27 +52,21 @@ def _rejected_with_photo(app: Any) -> tuple[int, str]:
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_the_aspirant_contests_a_rejected_support_with_the_keyboard(live_server: Any, page: Any, sign_in_as: Any,
                                                                      size: str) -> None:
-    if size == "desktop":
-        page.set_viewport_size(DESKTOP)
-    checked = load_axe(page)
-    script_errors = collect_script_errors(page)
-    violations: list[str] = []
+    audit = audit_at(page, size)
     support_id, folio = _rejected_with_photo(live_server.app)
 
     sign_in_as(page, Role.ASPIRANT)
-    before = _counts(page)
+    before = progress_counts(page)
     page.get_by_role("link", name="Ver los apoyos que no cuentan y presentar objeciones").click()
     page.get_by_role("heading", name="Apoyos que no cuentan").wait_for()
-    if checked:
-        violations.extend(serious_violations(page))
+    audit.check()
     page.get_by_role("link", name=folio).click()
     page.wait_for_url(re.compile(rf"/aspirante/apoyos/{support_id}$"))
     assert "Baja del padrón" in page.locator("#motivo").inner_text()
     image = page.get_by_role("img", name="Foto viva")
     image.wait_for()
     assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", image.element_handle())
-    if checked:
-        violations.extend(serious_violations(page))
+    audit.check()
 
     page.get_by_label("Argumento de tu objeción").focus()
     page.keyboard.type("La persona votó en 2024: su credencial sigue vigente.")
@@ -89,8 +76,7 @@ def test_the_aspirant_contests_a_rejected_support_with_the_keyboard(live_server:
     page.wait_for_url(re.compile(r"\?hecho=objecion$"))
     assert page.locator("#estado").inner_text() == "En objeción"
     assert "Objeción en espera de respuesta" in page.locator("section", has=page.locator("#objeciones")).inner_text()
-    if checked:
-        violations.extend(serious_violations(page))
+    audit.check()
 
     _uphold(live_server.app, support_id)
     page.reload()
@@ -98,8 +84,7 @@ def test_the_aspirant_contests_a_rejected_support_with_the_keyboard(live_server:
     assert "Objeción procedente" in page.locator("section", has=page.locator("#objeciones")).inner_text()
     page.get_by_role("link", name="Volver a los apoyos que no cuentan").click()
     page.get_by_role("link", name="Volver a tu candidatura").click()
-    after = _counts(page)
+    after = progress_counts(page)
     assert (after["Cuentan"], after["No cuentan"], after["En objeción"]) == (
         before["Cuentan"] + 1, before["No cuentan"] - 1, before["En objeción"])
-    assert script_errors == []
-    assert violations == []
+    audit.assert_clean()

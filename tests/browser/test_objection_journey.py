@@ -17,7 +17,8 @@ from core.db import session_scope
 from registry.demo_supports import KEY_PREFIX
 from registry.intake.receipts import stored_support
 from registry.states import SupportStatus
-from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
+from tests.browser.aspirant_pages import progress_counts
+from tests.browser.page_audit import PageAudit
 
 pytestmark = pytest.mark.browser
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
@@ -25,21 +26,14 @@ ARGUMENT = "La persona votó en 2024: su credencial sigue vigente."
 SECOND_LEVEL = re.compile(r"/mesa/apoyos/(\d+)\?nivel=segunda$")
 
 
-class Screen:
-    """One person's browser: its page, the script errors it saw and the serious axe-core violations found."""
+class Screen(PageAudit):
+    """One person's browser, its page audited: the script errors it saw and the serious axe-core violations."""
 
     def __init__(self, browser: Any, size: str) -> None:
         phone = size == "phone"
         self.context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone, locale="es-MX")
         self.context.set_default_timeout(15_000)
-        self.page = self.context.new_page()
-        self.checked = load_axe(self.page)
-        self.script_errors = collect_script_errors(self.page)
-        self.violations: list[str] = []
-
-    def check(self) -> None:
-        if self.checked:
-            self.violations.extend(serious_violations(self.page))
+        super().__init__(self.context.new_page())
 
 
 @pytest.fixture(params=sorted(SIZES))
@@ -62,12 +56,6 @@ def _demo_baja(app: Any) -> tuple[int, str, int]:
         return support.id, support.folio, support.process_id
 
 
-def _counts(page: Any) -> dict[str, int]:
-    totals = page.locator(".aspirant-process .progress-totals div")
-    return {totals.nth(i).locator("dt").inner_text(): int(totals.nth(i).locator("dd").inner_text())
-            for i in range(totals.count())}
-
-
 def _objections(page: Any) -> str:
     return str(page.locator("section", has=page.locator("#objeciones")).inner_text())
 
@@ -75,7 +63,7 @@ def _objections(page: Any) -> str:
 def _aspirant_objects(aspirant: Screen, folio: str, support_id: int) -> dict[str, int]:
     """From /aspirante to the rejected support, then an objection filed with its argument; the counts before."""
     page = aspirant.page
-    before = _counts(page)
+    before = progress_counts(page)
     page.get_by_role("link", name="Ver los apoyos que no cuentan y presentar objeciones").click()
     page.get_by_role("heading", name="Apoyos que no cuentan").wait_for()
     page.get_by_role("link", name=folio).click()
@@ -122,28 +110,36 @@ def _back_home(aspirant: Screen) -> dict[str, int]:
     page.get_by_role("link", name="Volver a tu candidatura").click()
     page.wait_for_url(re.compile(r"/aspirante(\?.*)?$"))
     aspirant.check()
-    return _counts(page)
+    return progress_counts(page)
 
 
 def _no_errors(*screens: Screen) -> None:
     for screen in screens:
-        assert screen.script_errors == []
-        assert screen.violations == []
+        screen.assert_clean()
 
 
-def test_an_upheld_objection_makes_the_support_count(live_server: Any, screens: tuple[Screen, Screen],
-                                                     sign_in_as: Any) -> None:
+def _objection_answered(live_server: Any, screens: tuple[Screen, Screen], sign_in_as: Any, key: str,
+                        answer: str) -> dict[str, int]:
+    """The aspirant objects to the demo baja, the reviewer answers it (key p upholds, i dismisses), the aspirant
+    reloads the support's page; the aspirant's counts before the objection."""
     aspirant, reviewer = screens
     support_id, folio, _process = _demo_baja(live_server.app)
-    answer = "Procedente: la credencial está vigente según el INE."
     sign_in_as(aspirant.page, Role.ASPIRANT)
     sign_in_as(reviewer.page, Role.REVIEWER)
     before = _aspirant_objects(aspirant, folio, support_id)
 
     reviewer.page.goto(live_server.path("/mesa"))
-    _reviewer_answers(reviewer, support_id, "p", answer)
+    _reviewer_answers(reviewer, support_id, key, answer)
 
     aspirant.page.reload()
+    return before
+
+
+def test_an_upheld_objection_makes_the_support_count(live_server: Any, screens: tuple[Screen, Screen],
+                                                     sign_in_as: Any) -> None:
+    aspirant, reviewer = screens
+    answer = "Procedente: la credencial está vigente según el INE."
+    before = _objection_answered(live_server, screens, sign_in_as, "p", answer)
     assert aspirant.page.locator("#estado").inner_text() == "Sí cuenta"
     answered = _objections(aspirant.page)
     assert "Objeción procedente" in answered and answer in answered
@@ -157,16 +153,8 @@ def test_an_upheld_objection_makes_the_support_count(live_server: Any, screens: 
 def test_a_dismissed_objection_leaves_the_support_rejected_with_the_answer(
         live_server: Any, screens: tuple[Screen, Screen], sign_in_as: Any) -> None:
     aspirant, reviewer = screens
-    support_id, folio, _process = _demo_baja(live_server.app)
     answer = "Improcedente: la credencial fue dada de baja por defunción."
-    sign_in_as(aspirant.page, Role.ASPIRANT)
-    sign_in_as(reviewer.page, Role.REVIEWER)
-    before = _aspirant_objects(aspirant, folio, support_id)
-
-    reviewer.page.goto(live_server.path("/mesa"))
-    _reviewer_answers(reviewer, support_id, "i", answer)
-
-    aspirant.page.reload()
+    before = _objection_answered(live_server, screens, sign_in_as, "i", answer)
     assert aspirant.page.locator("#estado").inner_text() == "No cuenta"
     assert "Baja del padrón" in aspirant.page.locator("#motivo").inner_text()
     answered = _objections(aspirant.page)

@@ -12,7 +12,7 @@ from auth.roles import Role
 from core.audit import OutboxMessage
 from core.db import session_scope
 from registry.models import Aspirant, PaperExceptionMunicipality, Process
-from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
+from tests.browser.page_audit import PageAudit
 
 pytestmark = pytest.mark.browser
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
@@ -23,17 +23,11 @@ NAME = "Presidencia municipal de Lerdo 2027"
 def test_an_opl_admin_sets_up_a_process_with_its_people(live_server: Any, page: Any, sign_in_as: Any,
                                                         size: str) -> None:
     page.set_viewport_size(SIZES[size])
-    checked = load_axe(page)
-    script_errors = collect_script_errors(page)
-    violations: list[str] = []
-
-    def audit() -> None:
-        if checked:
-            violations.extend(serious_violations(page))
+    audit = PageAudit(page)
 
     sign_in_as(page, Role.OPL_ADMIN)
     page.get_by_role("link", name="Crear un proceso").click()
-    audit()
+    audit.check()
     page.get_by_label("Nombre", exact=True).fill(NAME)
     page.get_by_label("Cargo", exact=True).fill("Presidencia municipal")
     page.get_by_label("Ámbito", exact=True).select_option("municipio")
@@ -43,11 +37,11 @@ def test_an_opl_admin_sets_up_a_process_with_its_people(live_server: Any, page: 
     page.get_by_label("Umbral (porcentaje de la Lista Nominal)").fill("3")
     page.get_by_role("button", name="Guardar").click()
     page.get_by_role("alert").get_by_text("El fin del periodo de captación debe ser posterior a su inicio.").wait_for()
-    audit()
+    audit.check()
     page.get_by_label("Fin", exact=True).fill("2027-02-08T23:59")
     page.get_by_role("button", name="Guardar").click()
     page.get_by_text("Creamos el proceso.").wait_for()
-    audit()
+    audit.check()
 
     card = page.locator(".process", has_text=NAME)
     card.get_by_role("link", name=f"Editar {NAME}").click()
@@ -59,23 +53,23 @@ def test_an_opl_admin_sets_up_a_process_with_its_people(live_server: Any, page: 
     assert "4, 12, 30" in page.locator(".process", has_text=NAME).inner_text()
 
     page.locator(".process", has_text=NAME).get_by_role("link", name=f"Aspirantes {NAME}").click()
-    audit()
+    audit.check()
     page.get_by_label("Nombre completo").fill("Rosa Aspirante Navegador")
     page.get_by_label("Correo electrónico").fill("rosa.navegador@example.mx")
     page.get_by_role("button", name="Registrar e invitar").click()
     page.get_by_text("Registramos a la persona aspirante").wait_for()
     assert page.locator(".team-member", has_text="Rosa Aspirante Navegador").is_visible()
-    audit()
+    audit.check()
 
     page.goto(live_server.path("/opl"))
     page.get_by_role("link", name="Personas revisoras").click()
     page.get_by_label("Correo electrónico").fill("luis.navegador@example.mx")
     page.get_by_role("button", name="Enviar la invitación").click()
     page.get_by_text("Enviamos la invitación por correo.").wait_for()
-    audit()
+    audit.check()
     page.goto(live_server.path("/opl/catalogo"))
     page.get_by_role("heading", name="Catálogo de inconsistencias").wait_for()
-    audit()
+    audit.check()
 
     with session_scope(live_server.app.state.engine) as session:
         process = session.exec(select(Process).where(Process.name == NAME)).one()
@@ -86,5 +80,4 @@ def test_an_opl_admin_sets_up_a_process_with_its_people(live_server: Any, page: 
             "Rosa Aspirante Navegador")
         sent = set(session.exec(select(OutboxMessage.to_address)))
         assert {"rosa.navegador@example.mx", "luis.navegador@example.mx"} <= sent
-    assert script_errors == []
-    assert violations == []
+    audit.assert_clean()

@@ -15,13 +15,12 @@ from auth.roles import Role
 from core.db import session_scope
 from registry.models import PaperForm, Support
 from registry.states import Channel
-from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
+from tests.browser.page_audit import audit_at
 from tests.factories.paper import paper_citizen
 from tests.factories.roll import Citizen
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"width": 1280, "height": 900}
 CLAVE_RULE = "La clave de elector tiene 18 caracteres"
 
 
@@ -56,18 +55,13 @@ def _type_form(page: Any, reference: str, person: Citizen, *, first_clave: str |
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_two_paper_forms_in_a_row_with_the_keyboard_only(live_server: Any, page: Any, sign_in_as: Any,
                                                          size: str) -> None:
-    if size == "desktop":
-        page.set_viewport_size(DESKTOP)
-    checked = load_axe(page)
-    script_errors = collect_script_errors(page)
-    violations: list[str] = []
+    audit = audit_at(page, size)
     first, second = paper_citizen(), paper_citizen()
 
     sign_in_as(page, Role.OPL_ADMIN)
     page.get_by_role("link", name="Captura de formatos en papel").click()
     page.get_by_role("heading", name="Captura de formatos en papel").wait_for()
-    if checked:
-        violations.extend(serious_violations(page))
+    audit.check()
     assert _active_id(page) == "aspirante"  # none chosen yet: the aspirant comes first
     page.keyboard.press("ArrowDown")
     chosen = page.locator("#aspirante").input_value()
@@ -81,8 +75,7 @@ def test_two_paper_forms_in_a_row_with_the_keyboard_only(live_server: Any, page:
     assert _active_id(page) == "numero_referencia"  # the next blank form is ready
     assert page.locator("#numero_referencia").input_value() == ""
     assert page.locator("#aspirante").input_value() == chosen
-    if checked:
-        violations.extend(serious_violations(page))
+    audit.check()
 
     first_message = done.inner_text()
     _type_form(page, "F-002", second)
@@ -97,5 +90,4 @@ def test_two_paper_forms_in_a_row_with_the_keyboard_only(live_server: Any, page:
     assert [form.numero_referencia for form in forms] == ["F-001", "F-002"]
     assert [(s.channel, s.clave_elector) for s in supports if s] == [(Channel.PAPER, first.clave_elector),
                                                                      (Channel.PAPER, second.clave_elector)]
-    assert script_errors == []
-    assert violations == []
+    audit.assert_clean()

@@ -17,7 +17,7 @@ from core.clock import utcnow
 from core.db import session_scope
 from registry.models import Opl, Process, RollEntry, Support
 from registry.states import ImageKind, ReviewFlag, SupportStatus
-from tests.browser.citizen_live import collect_script_errors, load_axe, serious_violations
+from tests.browser.page_audit import PageAudit
 from tests.factories.processes import make_aspirant
 from tests.factories.review import Desk, in_review, with_image
 from tests.factories.roll import Citizen
@@ -70,25 +70,22 @@ def _in_review(page: Any) -> int:
 
 def test_a_reviewer_decides_five_items_with_the_keyboard_only(live_server: Any, screen: Any, sign_in_as: Any) -> None:
     page = screen
-    checked = load_axe(page)
-    script_errors = collect_script_errors(page)
-    violations: list[str] = []
+    audit = PageAudit(page)
     queue, items = _demo_desk(live_server.app, 6)
     sign_in_as(page, Role.REVIEWER)
     page.goto(live_server.path("/mesa"))
     before = _in_review(page)
     assert before >= 6
     page.goto(live_server.path(queue))
-    if checked:
-        violations.extend(serious_violations(page))
+    audit.check()
     _press_and_wait(page, "n")  # "Empezar a revisar"
     seen = []
     for _ in range(5):
         found = ITEM.search(page.url)
         assert found is not None, page.url
         seen.append(int(found.group(1)))
-        if checked and len(seen) == 1:
-            violations.extend(serious_violations(page))
+        if len(seen) == 1:
+            audit.check()
         _press_and_wait(page, "v")
     assert seen == items[:5]  # one after the other, oldest first, each shown once
     page.goto(live_server.path("/mesa"))
@@ -96,8 +93,7 @@ def test_a_reviewer_decides_five_items_with_the_keyboard_only(live_server: Any, 
     with session_scope(live_server.app.state.engine, read_only=True) as db:
         statuses = {s.id: s.status for s in db.exec(select(Support)).all()}
     assert [statuses[i] for i in items] == [SupportStatus.VALID] * 5 + [SupportStatus.IN_REVIEW]
-    assert script_errors == []
-    assert violations == []
+    audit.assert_clean()
 
 
 def test_an_inconsistency_needing_a_comment_is_typed_and_sent_with_the_keyboard(live_server: Any, page: Any,

@@ -1,6 +1,14 @@
 import pytest
 
-from core.text import UnsafeText, as_row_id, checked_text, has_unsafe_characters, without_unsafe_characters
+from core.text import (
+    TextRefusal,
+    UnsafeText,
+    as_row_id,
+    checked_text,
+    has_unsafe_characters,
+    required_text,
+    without_unsafe_characters,
+)
 
 SPANISH_NAMES = ["José María Núñez Peña", "Ñandú Güemes O'Higgins", "Ana-Lucía de la Cruz", "Mónica D’Ávila",
                  "J. Ángel Íñiguez Üc", "Xóchitl Cuauhtémoc Pérez", "Mariꞌa Saltillo"]
@@ -36,3 +44,16 @@ def test_a_profile_name_loses_only_the_refused_characters() -> None:
 ])
 def test_row_ids_from_forms_and_queries(typed: object, expected: int | None) -> None:
     assert as_row_id(typed) == expected
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("  Ana   María ", ("Ana María", None)),
+    ("x" * 200, ("x" * 200, None)),
+    ("x" * 201, ("x" * 201, TextRefusal.TOO_LONG)),
+    (" \t ", ("", TextRefusal.MISSING)),
+    ("Ana\u202e", ("", TextRefusal.CHARACTERS)),
+    ("\x00" + "x" * 300, ("", TextRefusal.CHARACTERS)),  # the characters are named before the length
+])
+def test_a_required_text_is_cleaned_or_refused_with_one_reason(typed: str,
+                                                               expected: tuple[str, TextRefusal | None]) -> None:
+    assert required_text(typed, 200) == expected

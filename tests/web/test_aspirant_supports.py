@@ -266,3 +266,16 @@ def test_odd_values_in_every_field_never_get_a_500(client: TestClient, campaign:
     one = client.post(f"{LIST}/{campaign.theirs.id}/objecion", data={"argumento": argument})
     image = client.get(f"{LIST}/{campaign.mine.id}/imagen/{quote(support, safe='') or 'x'}")
     assert all(r.status_code < 500 for r in (listing, filed, one, image))
+
+
+def test_the_chosen_filter_stays_selected_and_both_pages_show_the_totals(client: TestClient,
+                                                                         campaign: Campaign) -> None:
+    soup = _soup(client.get(LIST + "?categoria=baja").text)
+    assert [o["value"] for o in soup.select("#categoria option[selected]")] == ["baja"]
+    channels = [o["value"] for o in soup.select("#canal option")]
+    assert channels[0] == "" and len(channels) > 1 and not soup.select("#canal option[selected]")
+    totals = [d.get_text(strip=True) for d in soup.select(".progress-totals dt")]
+    assert totals == ["Cuentan", "No cuentan", "En objeción", "En proceso"]
+    home = _soup(client.get("/aspirante").text)
+    assert [d.get_text(strip=True) for d in home.select(".aspirant-process .progress-totals dt")] == [
+        "Apoyos recibidos", *totals]

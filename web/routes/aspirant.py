@@ -32,6 +32,7 @@ from registry.team_csv import MAX_CSV_BYTES, import_auxiliaries_csv
 from registry.team_progress import aspirant_totals, aspirants_of, team_progress
 from web.body_limit import accepts_body
 from web.errors import render_error
+from web.fields import as_typed
 from web.i18n import gettext as _
 from web.ratelimit import INVITATION_RESEND, rate_limited
 from web.security import requires
@@ -129,8 +130,7 @@ async def _form(request: Request) -> FormData | Response:
 
 
 def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value[:400] if isinstance(value, str) else ""
+    return as_typed(form, name, 400)
 
 
 @requires(MANAGE)

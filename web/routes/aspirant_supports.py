@@ -29,8 +29,9 @@ from registry.objections.filing import (
 )
 from registry.objections.rejected import RejectedQuery, aspirant_evidence, rejected_page, support_detail
 from registry.states import Channel, ImageKind, SituacionRegistral, SupportStatus
-from web.fields import read_form
+from web.fields import as_typed, read_form
 from web.i18n import gettext as _
+from web.notices import done_notice
 from web.security import requires
 from web.services import call_reader, call_service, now
 from web.state import services
@@ -76,10 +77,8 @@ def _enum(value: str | None, kind: Any) -> Any:
 
 @requires(VIEW)
 async def supports_page(request: Request) -> Response:
-    done = request.query_params.get("hecho") == "objeciones"
-    messages = [{"level": "ok", "text": _("Presentamos tus objeciones. La mesa de control del OPL las responderá y "
-                                          "verás aquí su respuesta.")}] if done else []
-    return await _list_page(request, messages=messages)
+    return await _list_page(request, messages=done_notice(request, {"objeciones": _(
+        "Presentamos tus objeciones. La mesa de control del OPL las responderá y verás aquí su respuesta.")}))
 
 
 async def _list_page(request: Request, *, form: FormData | None = None, status_code: int = 200,
@@ -103,10 +102,8 @@ async def _list_page(request: Request, *, form: FormData | None = None, status_c
 
 @requires(VIEW)
 async def support_page(request: Request) -> Response:
-    done = request.query_params.get("hecho") == "objecion"
-    messages = [{"level": "ok", "text": _("Presentamos tu objeción. La mesa de control del OPL la responderá y "
-                                          "verás aquí su respuesta.")}] if done else []
-    return await _detail_page(request, messages=messages)
+    return await _detail_page(request, messages=done_notice(request, {"objecion": _(
+        "Presentamos tu objeción. La mesa de control del OPL la responderá y verás aquí su respuesta.")}))
 
 
 async def _detail_page(request: Request, *, status_code: int = 200, **context: Any) -> Response:
@@ -141,8 +138,7 @@ async def evidence(request: Request) -> Response:
 
 
 def _argument(form: FormData) -> str:
-    value = form.get("argumento")
-    return value[:ARGUMENT_FIELD_CHARS] if isinstance(value, str) else ""
+    return as_typed(form, "argumento", ARGUMENT_FIELD_CHARS)
 
 
 @requires(OBJECT)

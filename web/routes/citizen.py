@@ -16,6 +16,7 @@ from registry.disown import UnknownSupport, disown_support
 from registry.states import SituacionRegistral, SupportStatus
 from web import i18n
 from web.i18n import gettext as _
+from web.notices import done_notice
 from web.routes import citizen_code, citizen_support
 from web.routes.citizen_flow import render
 from web.security import requires
@@ -33,9 +34,8 @@ async def home(request: Request) -> Response:
 @requires(Permission.CITIZEN_SUPPORT_VIEW)
 async def supports_page(request: Request) -> Response:
     supports = await call_reader(request, my_supports, account_id=request.state.principal.account_id)
-    reported = request.query_params.get("hecho") == "informado"
-    messages = [{"level": "ok", "text": _("Recibimos tu aviso: ese apoyo no cuenta hasta que la mesa de control "
-                                          "del OPL lo revise.")}] if reported else []
+    messages = done_notice(request, {"informado": _(
+        "Recibimos tu aviso: ese apoyo no cuenta hasta que la mesa de control del OPL lo revise.")})
     return render(request, "citizen/my_supports.html", {"supports": [_shown(s) for s in supports],
                                                         "messages": messages})
 

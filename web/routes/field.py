@@ -8,7 +8,6 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -44,8 +43,8 @@ from web.routes.citizen_flow import (
     sealed_cookie,
     set_sealed_cookie,
 )
-from web.security import public, requires
-from web.services import call_reader, call_service, now
+from web.security import login_first, login_then, public, requires
+from web.services import accept_invitation_link, call_reader, call_service, now
 from web.state import services
 
 SERVICE_WORKER = Path(__file__).resolve().parents[2] / "static" / "sw.js"
@@ -241,21 +240,16 @@ async def invitation_page(request: Request) -> Response:
                                      secret=services(request).settings.secret_key, now=now(request))
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
-    login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
+    login = login_then(request, request.url.path)
     return render(request, "field/invitation.html", {"preview": preview, "token": token, "login_url": login})
 
 
 @public
 async def invitation_accept(request: Request) -> Response:
-    token = request.path_params["token"]
-    principal = request.state.principal
-    if principal is None:
-        login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
-        return RedirectResponse(login, status_code=303)
+    if (login := login_first(request)) is not None:
+        return login
     try:
-        accepted = await call_service(request, accept_invitation, token=token,
-                                      secret=services(request).settings.secret_key,
-                                      account_id=principal.account_id, now=now(request))
+        accepted = await accept_invitation_link(request, accept_invitation)
     except TeamRefused as refused:
         return render(request, "field/invitation.html", {"problem": invitation_problem(refused.error)}, 400)
     if isinstance(accepted, TeamError):  # a role conflict: refused, and recorded

@@ -7,13 +7,11 @@ Every id in a path is looked up within the admin's own OPL (registry/opl_admin):
 from __future__ import annotations
 
 from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from registry.opl_admin import NotFound
 from registry.opl_admin.process_file import MAX_FILE_BYTES, import_process_file, template_csv, template_xlsx
 from registry.opl_admin.processes import (
     create_process,
@@ -24,9 +22,11 @@ from registry.opl_admin.processes import (
 )
 from registry.opl_admin.validation import FIELDS, InvalidProcess, ProcessForm
 from web.body_limit import accepts_body
+from web.fields import as_typed
 from web.i18n import gettext as _
+from web.notices import done_notice
 from web.routes import opl_catalogue, opl_people
-from web.routes.opl_common import chosen_process, opl_of, posted_form, render
+from web.routes.opl_common import chosen_process, download_endpoint, in_opl, opl_of, posted_form, render
 from web.routes.opl_messages import file_problem_message, process_problem_message
 from web.security import requires
 from web.services import call_reader, call_service
@@ -45,11 +45,10 @@ async def home(request: Request) -> Response:
     opl_id, chosen = int(min(opls)), chosen_process(request)
     summaries = await call_reader(request, processes_of_opl, opl_id=opl_id, process_id=chosen)
     names = await call_reader(request, process_names, opl_id=opl_id)
-    done = {"creado": _("Creamos el proceso."), "guardado": _("Guardamos los cambios del proceso.")}.get(
-        request.query_params.get("hecho", ""))
+    done = done_notice(request, {"creado": _("Creamos el proceso."),
+                                 "guardado": _("Guardamos los cambios del proceso.")})
     return render(request, "opl/home.html", {
-        "summaries": summaries, "process_names": names, "chosen": chosen,
-        "messages": [{"level": "ok", "text": done}] if done else []})
+        "summaries": summaries, "process_names": names, "chosen": chosen, "messages": done})
 
 
 # ---------------------------------------------------------------- one process
@@ -63,11 +62,8 @@ async def new_process(request: Request) -> Response:
 
 @requires(MANAGE)
 async def edit_process(request: Request) -> Response:
-    try:
-        form = await call_reader(request, form_of, opl_id=opl_of(request, MANAGE),
-                                 process_id=request.path_params["process_id"])
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+    form = await in_opl(call_reader(request, form_of, opl_id=opl_of(request, MANAGE),
+                                    process_id=request.path_params["process_id"]))
     return _form_page(request, form, {}, process_id=request.path_params["process_id"])
 
 
@@ -80,11 +76,8 @@ def _form_page(request: Request, form: ProcessForm, problems: dict[str, str], *,
 
 def typed_process(form: FormData) -> ProcessForm:
     """The posted fields as typed (cut at a generous limit; characters judged by the domain, which names them)."""
-    def raw(name: str, limit: int = FIELD_CHARS) -> str:
-        value = form.get(name)
-        return value[:limit] if isinstance(value, str) else ""
-
-    values = {name: raw(name, LIST_CHARS if name == "municipios_papel" else FIELD_CHARS) for name in FIELDS}
+    values = {name: as_typed(form, name, LIST_CHARS if name == "municipios_papel" else FIELD_CHARS)
+              for name in FIELDS}
     return ProcessForm(**values)
 
 
@@ -113,10 +106,8 @@ async def update(request: Request) -> Response:
         return form
     typed = typed_process(form)
     try:
-        await call_service(request, update_process, opl_id=opl_id, process_id=process_id, form=typed,
-                           actor_account_id=request.state.principal.account_id)
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+        await in_opl(call_service(request, update_process, opl_id=opl_id, process_id=process_id, form=typed,
+                                  actor_account_id=request.state.principal.account_id))
     except InvalidProcess as invalid:
         return _form_page(request, typed, _messages(invalid), process_id=process_id, status_code=400)
     return RedirectResponse(f"{request.app.url_path_for('opl_home')}?hecho=guardado&proceso={process_id}",
@@ -155,27 +146,16 @@ async def file_upload(request: Request) -> Response:
         status_code=400 if problems else 200)
 
 
-@requires(MANAGE)
-async def template_as_csv(request: Request) -> Response:
-    return Response(template_csv(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="procesos.csv"'})
-
-
-@requires(MANAGE)
-async def template_as_xlsx(request: Request) -> Response:
-    return Response(template_xlsx(),
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": 'attachment; filename="procesos.xlsx"'})
-
-
 routes = [
     Route("/opl", home, name="opl_home"),
     Route("/opl/procesos/nuevo", new_process, name="opl_process_new"),
     Route("/opl/procesos", create, methods=["POST"], name="opl_process_create"),
     Route("/opl/procesos/archivo", file_page, name="opl_process_file"),
     Route("/opl/procesos/archivo", file_upload, methods=["POST"], name="opl_process_file_upload"),
-    Route("/opl/procesos/plantilla.csv", template_as_csv, name="opl_process_template_csv"),
-    Route("/opl/procesos/plantilla.xlsx", template_as_xlsx, name="opl_process_template_xlsx"),
+    Route("/opl/procesos/plantilla.csv", download_endpoint(MANAGE, template_csv, "procesos.csv"),
+          name="opl_process_template_csv"),
+    Route("/opl/procesos/plantilla.xlsx", download_endpoint(MANAGE, template_xlsx, "procesos.xlsx"),
+          name="opl_process_template_xlsx"),
     Route("/opl/procesos/{process_id:row_id}", edit_process, name="opl_process_edit"),
     Route("/opl/procesos/{process_id:row_id}", update, methods=["POST"], name="opl_process_update"),
     *opl_people.routes,

@@ -4,13 +4,11 @@ check, active, order), a form to add one, and deleting one no decision or paper 
 from __future__ import annotations
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from registry.opl_admin import NotFound
 from registry.opl_admin.catalogue import (
     InvalidType,
     TypeForm,
@@ -20,9 +18,10 @@ from registry.opl_admin.catalogue import (
     delete_type,
     update_type,
 )
-from web.fields import checked
+from web.fields import as_typed, checked
 from web.i18n import gettext as _
-from web.routes.opl_common import opl_of, posted_form, render
+from web.notices import done_notice
+from web.routes.opl_common import in_opl, opl_of, posted_form, render
 from web.routes.opl_messages import type_problem_message
 from web.security import requires
 from web.services import call_service
@@ -33,8 +32,7 @@ TEXT_CHARS = 400
 
 def _typed(form: FormData) -> TypeForm:
     def raw(name: str) -> str:
-        value = form.get(name)
-        return value[:TEXT_CHARS] if isinstance(value, str) else ""
+        return as_typed(form, name, TEXT_CHARS)
 
     return TypeForm(label_es=raw("etiqueta_es"), label_en=raw("etiqueta_en"),
                     requires_comment=checked(form, "comentario"), double_check=checked(form, "doble"),
@@ -43,10 +41,9 @@ def _typed(form: FormData) -> TypeForm:
 
 @requires(CATALOGUE)
 async def page(request: Request) -> Response:
-    done = {"agregado": _("Agregamos el tipo de inconsistencia."), "guardado": _("Guardamos el tipo."),
-            "borrado": _("Borramos el tipo."),
-            }.get(request.query_params.get("hecho", ""))
-    return await _page(request, messages=[{"level": "ok", "text": done}] if done else [])
+    return await _page(request, messages=done_notice(request, {
+        "agregado": _("Agregamos el tipo de inconsistencia."), "guardado": _("Guardamos el tipo."),
+        "borrado": _("Borramos el tipo.")}))
 
 
 async def _page(request: Request, *, problems: dict[str, str] | None = None, editing: int | None = None,
@@ -84,10 +81,8 @@ async def edit(request: Request) -> Response:
         return form
     typed = _typed(form)
     try:
-        await call_service(request, update_type, opl_id=opl_id, type_id=type_id, form=typed,
-                           actor_account_id=request.state.principal.account_id)
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+        await in_opl(call_service(request, update_type, opl_id=opl_id, type_id=type_id, form=typed,
+                                  actor_account_id=request.state.principal.account_id))
     except InvalidType as invalid:
         problems = {name: type_problem_message(p) for name, p in invalid.problems.items()}
         return await _page(request, problems=problems, editing=type_id, status_code=400,
@@ -99,11 +94,9 @@ async def edit(request: Request) -> Response:
 @requires(CATALOGUE)
 async def delete(request: Request) -> Response:
     try:
-        await call_service(request, delete_type, opl_id=opl_of(request, CATALOGUE),
-                           type_id=request.path_params["type_id"],
-                           actor_account_id=request.state.principal.account_id)
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+        await in_opl(call_service(request, delete_type, opl_id=opl_of(request, CATALOGUE),
+                                  type_id=request.path_params["type_id"],
+                                  actor_account_id=request.state.principal.account_id))
     except TypeInUse:
         return await _page(request, status_code=409, errors=[
             _("Ese tipo ya se usó en decisiones o formatos en papel: no se puede borrar, solo desactivar.")])

@@ -45,7 +45,7 @@ from web.fields import read_form, row_id, text, upload_bytes
 from web.i18n import gettext as _
 from web.image_work import clean_upload, image_work
 from web.paper_messages import clave_rule, field_label, file_problem_text, ocr_rule, problem_text
-from web.routes.opl_common import chosen_process
+from web.routes.opl_common import chosen_process, download_endpoint
 from web.security import CSRF_FIELD, csrf_in_stream, requires, streamed_csrf_ok
 from web.services import call_reader, call_service, now
 from web.state import services
@@ -54,7 +54,6 @@ from web.streamed_form import StreamedForm, StreamRefused, stream_form
 PAPER = Permission.OPL_PAPER_CREATE
 FILE_FIELD = "archivo"
 PHOTO_FIELD = "foto"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _opls(request: Request) -> frozenset[int]:
@@ -246,23 +245,13 @@ async def _import(request: Request, form: StreamedForm) -> Response:
                  status_code=400 if report.problems else 200)
 
 
-@requires(PAPER)
-async def template_csv(request: Request) -> Response:
-    return Response(csv_template(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="apoyos_en_papel.csv"'})
-
-
-@requires(PAPER)
-async def template_xlsx(request: Request) -> Response:
-    return Response(xlsx_template(), media_type=XLSX_TYPE,
-                    headers={"Content-Disposition": 'attachment; filename="apoyos_en_papel.xlsx"'})
-
-
 routes = [
     Route("/opl/papel", form_page, name="opl_paper"),
     Route("/opl/papel", capture, methods=["POST"], name="opl_paper_capture"),
     Route("/opl/papel/archivo", file_page, name="opl_paper_file"),
     Route("/opl/papel/archivo", upload_file, methods=["POST"], name="opl_paper_file_upload"),
-    Route("/opl/papel/plantilla.csv", template_csv, name="opl_paper_template_csv"),
-    Route("/opl/papel/plantilla.xlsx", template_xlsx, name="opl_paper_template_xlsx"),
+    Route("/opl/papel/plantilla.csv", download_endpoint(PAPER, csv_template, "apoyos_en_papel.csv"),
+          name="opl_paper_template_csv"),
+    Route("/opl/papel/plantilla.xlsx", download_endpoint(PAPER, xlsx_template, "apoyos_en_papel.xlsx"),
+          name="opl_paper_template_xlsx"),
 ]

@@ -5,17 +5,13 @@ in, then grants the role only to an account of the invited address; see registry
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
 from auth.roles import Role
-from registry.opl_admin import NotFound
 from registry.opl_admin.people import (
     InvalidPerson,
     InvitationRefused,
@@ -31,12 +27,14 @@ from registry.opl_admin.people import (
     set_aspirant_active,
 )
 from registry.opl_admin.processes import process_names
+from web.fields import as_typed
 from web.i18n import gettext as _
+from web.notices import done_notice
 from web.ratelimit import INVITATION_RESEND, rate_limited
-from web.routes.opl_common import opl_of, posted_form, render
+from web.routes.opl_common import in_opl, opl_of, posted_form, render
 from web.routes.opl_messages import invitation_problem_message, person_problem_message
-from web.security import public, requires
-from web.services import call_reader, call_service, mail_delivery, now
+from web.security import login_first, login_then, public, requires
+from web.services import accept_invitation_link, call_reader, call_service, mail_delivery, now
 from web.state import services
 
 ASPIRANTS = Permission.OPL_ASPIRANT_MANAGE
@@ -53,21 +51,15 @@ def mailer(request: Request) -> Mailer:
     return Mailer(secret=settings.secret_key, url_for=url_for)
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value[:TEXT_CHARS] if isinstance(value, str) else ""
-
-
-def _done(code: str) -> list[dict[str, str]]:
-    text = {
+def _done(request: Request) -> list[dict[str, str]]:
+    return done_notice(request, {
         "registrado": _("Registramos a la persona aspirante y le enviamos la invitación por correo."),
         "desactivado": _("Desactivaste a la persona aspirante: sus apoyos nuevos ya no se aceptan."),
         "reactivado": _("Reactivaste a la persona aspirante."),
         "reenviado": _("Enviamos de nuevo la invitación por correo."),
         "invitado": _("Enviamos la invitación por correo. La persona será revisora cuando la acepte."),
         "quitado": _("Quitamos a la persona revisora; sus ítems apartados vuelven a la fila."),
-    }.get(code)
-    return [{"level": "ok", "text": text}] if text else []
+    })
 
 
 # ---------------------------------------------------------------- aspirants
@@ -81,15 +73,12 @@ async def aspirants_page(request: Request) -> Response:
 async def _aspirants_page(request: Request, *, typed: dict[str, str], problems: dict[str, str],
                           status_code: int = 200) -> Response:
     opl_id = opl_of(request, ASPIRANTS)
-    try:
-        process, aspirants = await call_reader(request, aspirants_of_process, opl_id=opl_id,
-                                               process_id=request.path_params["process_id"])
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+    process, aspirants = await in_opl(call_reader(request, aspirants_of_process, opl_id=opl_id,
+                                                  process_id=request.path_params["process_id"]))
     names = await call_reader(request, process_names, opl_id=opl_id)
     return render(request, "opl/people_aspirants.html", {
         "process": process, "aspirants": aspirants, "typed": typed, "problems": problems,
-        "process_names": names, "messages": _done(request.query_params.get("hecho", ""))}, status_code)
+        "process_names": names, "messages": _done(request)}, status_code)
 
 
 @requires(ASPIRANTS)
@@ -99,13 +88,11 @@ async def register(request: Request) -> Response:
     form = await posted_form(request)
     if isinstance(form, Response):
         return form
-    typed = {"nombre": _text(form, "nombre"), "correo": _text(form, "correo")}
+    typed = {"nombre": as_typed(form, "nombre", TEXT_CHARS), "correo": as_typed(form, "correo", TEXT_CHARS)}
     try:
-        await call_service(request, register_aspirant, opl_id=opl_id, process_id=process_id,
-                           full_name=typed["nombre"], email=typed["correo"], mailer=mailer(request),
-                           actor_account_id=request.state.principal.account_id, now=now(request))
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+        await in_opl(call_service(request, register_aspirant, opl_id=opl_id, process_id=process_id,
+                                  full_name=typed["nombre"], email=typed["correo"], mailer=mailer(request),
+                                  actor_account_id=request.state.principal.account_id, now=now(request)))
     except InvalidPerson as invalid:
         problems = {name: person_problem_message(p) for name, p in invalid.problems.items()}
         return await _aspirants_page(request, typed=typed, problems=problems, status_code=400)
@@ -114,12 +101,9 @@ async def register(request: Request) -> Response:
 
 
 async def _set_active(request: Request, active: bool) -> Response:
-    try:
-        aspirant = await call_service(request, set_aspirant_active, opl_id=opl_of(request, ASPIRANTS),
-                                      aspirant_id=request.path_params["aspirant_id"], active=active,
-                                      actor_account_id=request.state.principal.account_id)
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+    aspirant = await in_opl(call_service(request, set_aspirant_active, opl_id=opl_of(request, ASPIRANTS),
+                                         aspirant_id=request.path_params["aspirant_id"], active=active,
+                                         actor_account_id=request.state.principal.account_id))
     done = "reactivado" if active else "desactivado"
     target = f"{request.app.url_path_for('opl_aspirants', process_id=aspirant.process_id)}?hecho={done}"
     return RedirectResponse(target, status_code=303)
@@ -138,12 +122,9 @@ async def reactivate(request: Request) -> Response:
 @requires(ASPIRANTS)
 @rate_limited(INVITATION_RESEND)
 async def resend(request: Request) -> Response:
-    try:
-        aspirant = await call_service(request, resend_aspirant_invitation, opl_id=opl_of(request, ASPIRANTS),
-                                      aspirant_id=request.path_params["aspirant_id"], mailer=mailer(request),
-                                      actor_account_id=request.state.principal.account_id, now=now(request))
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+    aspirant = await in_opl(call_service(request, resend_aspirant_invitation, opl_id=opl_of(request, ASPIRANTS),
+                                         aspirant_id=request.path_params["aspirant_id"], mailer=mailer(request),
+                                         actor_account_id=request.state.principal.account_id, now=now(request)))
     target = f"{request.app.url_path_for('opl_aspirants', process_id=aspirant.process_id)}?hecho=reenviado"
     return RedirectResponse(target, status_code=303, background=mail_delivery(request))
 
@@ -161,7 +142,7 @@ async def _reviewers_page(request: Request, *, typed: str, problems: dict[str, s
     reviewers = await call_reader(request, reviewers_of_opl, opl_id=opl_of(request, REVIEWERS))
     return render(request, "opl/people_reviewers.html", {
         "reviewers": reviewers, "typed": typed, "problems": problems,
-        "messages": _done(request.query_params.get("hecho", ""))}, status_code)
+        "messages": _done(request)}, status_code)
 
 
 @requires(REVIEWERS)
@@ -170,7 +151,7 @@ async def invite(request: Request) -> Response:
     form = await posted_form(request)
     if isinstance(form, Response):
         return form
-    typed = _text(form, "correo")
+    typed = as_typed(form, "correo", TEXT_CHARS)
     try:
         await call_service(request, invite_reviewer, opl_id=opl_id, email=typed, mailer=mailer(request),
                            actor_account_id=request.state.principal.account_id, now=now(request))
@@ -183,12 +164,9 @@ async def invite(request: Request) -> Response:
 
 @requires(REVIEWERS)
 async def remove(request: Request) -> Response:
-    try:
-        await call_service(request, remove_reviewer, opl_id=opl_of(request, REVIEWERS),
-                           account_id=request.path_params["account_id"],
-                           actor_account_id=request.state.principal.account_id, now=now(request))
-    except NotFound as missing:
-        raise HTTPException(status_code=404) from missing
+    await in_opl(call_service(request, remove_reviewer, opl_id=opl_of(request, REVIEWERS),
+                              account_id=request.path_params["account_id"],
+                              actor_account_id=request.state.principal.account_id, now=now(request)))
     return RedirectResponse(f"{request.app.url_path_for('opl_reviewers')}?hecho=quitado", status_code=303)
 
 
@@ -206,21 +184,16 @@ async def invitation_page(request: Request) -> Response:
         preview = await call_reader(request, preview_invitation, token=token, now=now(request))
     except InvitationRefused as refused:
         return _invitation(request, {"problem": invitation_problem_message(refused.error)}, 400)
-    login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
+    login = login_then(request, request.url.path)
     return _invitation(request, {"preview": preview, "token": token, "login_url": login})
 
 
 @public
 async def invitation_accept(request: Request) -> Response:
-    token = request.path_params["token"]
-    principal = request.state.principal
-    if principal is None:
-        login = f"{request.app.url_path_for('login')}?{urlencode({'siguiente': request.url.path})}"
-        return RedirectResponse(login, status_code=303)
+    if (login := login_first(request)) is not None:
+        return login
     try:
-        role = await call_service(request, accept_invitation, token=token,
-                                  secret=services(request).settings.secret_key,
-                                  account_id=principal.account_id, now=now(request))
+        role = await accept_invitation_link(request, accept_invitation)
     except InvitationRefused as refused:
         return _invitation(request, {"problem": invitation_problem_message(refused.error)}, 400)
     home = "aspirant_home" if role is Role.ASPIRANT else "review_home"

@@ -36,6 +36,7 @@ from registry.review.queue import (
     second_level_queue,
 )
 from registry.states import Channel, ImageKind, ReviewFlag, SituacionRegistral, SupportStatus
+from web.fields import as_typed
 from web.i18n import gettext as _
 from web.security import requires
 from web.services import call_reader, call_service, now
@@ -222,8 +223,7 @@ def _to_next(request: Request, next_id: int | None, filters: QueueFilters | None
 
 
 def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value[:FORM_TEXT_MAX] if isinstance(value, str) else ""
+    return as_typed(form, name, FORM_TEXT_MAX)
 
 
 def _verdict(form: FormData) -> Verdict:

@@ -28,18 +28,8 @@ from registry.paper.forms import FIELDS, NotFound, PaperEntry, Problem
 from registry.states import Channel, JobKind, ReadingSource, SituacionRegistral, SupportStatus
 from registry.worker import run_one
 from tests.factories.paper import csv_file, entry_for, paper_citizen, xlsx_file
-from tests.factories.processes import make_aspirant, make_opl, make_process
+from tests.factories.processes import make_aspirant, make_opl
 from tests.factories.roll import Citizen, make_roll
-
-
-@pytest.fixture
-def process(session: Session) -> Process:
-    return make_process(session, opl=make_opl(session, state_code=26))
-
-
-@pytest.fixture
-def aspirant(session: Session, process: Process) -> Aspirant:
-    return make_aspirant(session, process=process)
 
 
 def run(session: Session, aspirant: Aspirant, data: bytes, *, dry_run: bool = False, name: str = "apoyos.csv",

@@ -53,16 +53,6 @@ def store(tmp_path: Path) -> ImageStore:
 
 
 @pytest.fixture
-def process(session: Session) -> Process:
-    return make_process(session, opl=make_opl(session, state_code=26))
-
-
-@pytest.fixture
-def aspirant(session: Session, process: Process) -> Aspirant:
-    return make_aspirant(session, process=process)
-
-
-@pytest.fixture
 def staff(session: Session, process: Process) -> int:
     account = make_account(session, role=Role.OPL_ADMIN, opl_id=process.opl_id)
     assert account.id is not None

@@ -24,22 +24,12 @@ from registry.supports import SupportSubmission, submit_support
 from registry.verification.compulsa import verify_process
 from tests.factories.accounts import make_account
 from tests.factories.photos import plain_photo
-from tests.factories.processes import make_aspirant, make_auxiliary, make_opl, make_process
+from tests.factories.processes import make_aspirant, make_auxiliary
 from tests.factories.roll import citizen, make_roll
 
 F = ReviewFlag
 _keys = itertools.count(1)
 _cics = itertools.count(500_000_001)
-
-
-@pytest.fixture
-def process(session: Session) -> Process:
-    return make_process(session, opl=make_opl(session, state_code=26))
-
-
-@pytest.fixture
-def aspirant(session: Session, process: Process) -> Aspirant:
-    return make_aspirant(session, process=process)
 
 
 @pytest.fixture

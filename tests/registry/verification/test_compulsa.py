@@ -20,16 +20,11 @@ from registry.models import (
 from registry.states import Channel, ReviewFlag, SituacionRegistral, SupportStatus
 from registry.verification.compulsa import verify_process
 from tests.factories import add
-from tests.factories.processes import make_aspirant, make_opl, make_process
+from tests.factories.processes import make_aspirant, make_process
 from tests.factories.roll import Citizen, citizen, make_roll, place_support
 
 S = SituacionRegistral
 T0 = utcnow() - timedelta(days=2)
-
-
-@pytest.fixture
-def process(session: Session) -> Process:
-    return make_process(session, opl=make_opl(session, state_code=26))
 
 
 @pytest.fixture
