@@ -309,8 +309,11 @@ class _Compulsa:
         # Only the supports examined leave the queue: one received during a bulk run waits for the next pass.
         self._run("DELETE FROM pendingverification WHERE support_id IN (SELECT support_id FROM compulsa_result)")
         # And those a person already decided (an inconsistency on the paper form, an objection): nothing to do.
-        self._run(f"DELETE FROM pendingverification WHERE process_id = :process AND EXISTS (SELECT 1 FROM support "
-                  f"AS s WHERE s.id = pendingverification.support_id AND NOT ({_DECIDED_BY_COMPULSA}))")
+        if not self.bulk:  # the few supports asked for have all been seen
+            self._run("DELETE FROM pendingverification WHERE support_id IN :ids")
+        else:
+            self._run(f"DELETE FROM pendingverification WHERE process_id = :process AND EXISTS (SELECT 1 FROM "
+                      f"support AS s WHERE s.id = pendingverification.support_id AND NOT ({_DECIDED_BY_COMPULSA}))")
         return events
 
 

@@ -12,6 +12,7 @@ from registry.models import (
     Aspirant,
     Opl,
     PaperExceptionMunicipality,
+    PendingVerification,
     Process,
     Support,
     SupportEvent,
@@ -387,3 +388,19 @@ def test_a_compulsa_stopped_halfway_leaves_nothing_and_the_next_run_works(
     assert state(session, support) == (S.SIN_VERIFICAR, SupportStatus.RECEIVED)
     verify(session, process)
     assert state(session, support)[0] is S.EN_LISTA_NOMINAL
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_support_a_person_already_decided_leaves_the_verification_queue(
+        session: Session, process: Process, aspirant_a: Aspirant, bulk: bool) -> None:
+    """A paper form with an inconsistency is decided before the compulsa sees it: left as it is, and not queued
+    for ever (the worker would pick it up again on every pass)."""
+    person = citizen()
+    in_roll(session, process, person)
+    decided = support_for(session, aspirant_a, person, by="clave", channel=Channel.PAPER)
+    decided.status, decided.situacion_registral = SupportStatus.INVALID, S.CON_INCONSISTENCIA
+    session.add(decided)
+    assert decided.id is not None
+    verify(session, process, None if bulk else [decided.id])
+    assert state(session, decided) == (S.CON_INCONSISTENCIA, SupportStatus.INVALID)
+    assert session.get(PendingVerification, decided.id) is None
