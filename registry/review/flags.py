@@ -23,17 +23,7 @@ from registry.states import Channel, ReviewFlag
 SUSTAINED_CAPTURES = 10
 # Typed by the OPL's staff from a signed form: not the auxiliary's manual capture (see the module's docstring).
 TYPED_BY_THE_OPL = frozenset({Channel.PAPER, Channel.BULK_IMPORT})
-
-EXPLANATIONS_ES: dict[ReviewFlag, str] = {
-    ReviewFlag.MANUAL_CAPTURE: "Captura manual: los datos de la credencial se teclearon, no se leyeron de la imagen",
-    ReviewFlag.IMAGE_REUSED: "La misma imagen de la credencial aparece en otro apoyo",
-    ReviewFlag.CAPTURE_RATE: "El auxiliar capturó más rápido de lo que una persona puede, de forma sostenida",
-    ReviewFlag.DEVICE_TIME: "La hora del teléfono estaba muy lejos de la hora del servidor",
-    ReviewFlag.QR_OTHER_CIC: "El código QR de esta credencial se vio antes con otro CIC",
-    ReviewFlag.DISOWNED: "La persona ciudadana informó que nunca dio este apoyo",
-    ReviewFlag.CLAIMED: "La credencial fue reclamada desde otra cuenta",
-    ReviewFlag.SAMPLE: "Elegido al azar para la muestra de revisión del OPL",
-}
+# How each flag is explained to the reviewer is the web layer's wording (web.routes.review.flag_explanations).
 
 
 def add_flag(*, session: Session, support_id: int, flag: ReviewFlag, detail: str, now: datetime) -> bool:

@@ -330,8 +330,7 @@ def problem_message(problem: Problem) -> str:
 
 
 def flag_explanations() -> dict[str, str]:
-    """registry.review.flags.EXPLANATIONS_ES word for word (a test keeps them equal), written out here so the
-    translation extractor finds each one."""
+    """Why each flag sent the support to the desk, in the reviewer's language."""
     return {
         ReviewFlag.MANUAL_CAPTURE: _("Captura manual: los datos de la credencial se teclearon, no se leyeron de la "
                                      "imagen"),
