@@ -20,6 +20,7 @@ class Permission(StrEnum):
     ASPIRANT_AUXILIARY_MANAGE = "aspirant:auxiliary:manage"
     ASPIRANT_SUPPORT_VIEW = "aspirant:support:view"
     ASPIRANT_OBJECTION_CREATE = "aspirant:objection:create"
+    ASPIRANT_REPORT_VIEW = "aspirant:report:view"
     REVIEW_HOME_VIEW = "review:home:view"
     REVIEW_SUPPORT_DECIDE = "review:support:decide"
     REVIEW_EVIDENCE_VIEW = "review:evidence:view"
@@ -33,6 +34,7 @@ class Permission(StrEnum):
     OPL_CATALOGUE_MANAGE = "opl:catalogue:manage"
     OPL_DECISION_DOUBLE_CHECK = "opl:decision:double_check"
     OPL_REPORT_VIEW = "opl:report:view"
+    OPL_REPORT_EXPORT = "opl:report:export"  # citizens' names and claves for INE's roll office
     SYSTEM_HOME_VIEW = "system:home:view"
     SYSTEM_ACCOUNT_MANAGE = "system:account:manage"
     SYSTEM_AUDIT_VIEW = "system:audit:view"
@@ -55,13 +57,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     }),
     Role.ASPIRANT: frozenset({
         Permission.ACCOUNT_SELF_VIEW, Permission.ASPIRANT_HOME_VIEW, Permission.ASPIRANT_AUXILIARY_MANAGE,
-        Permission.ASPIRANT_SUPPORT_VIEW, Permission.ASPIRANT_OBJECTION_CREATE,
+        Permission.ASPIRANT_SUPPORT_VIEW, Permission.ASPIRANT_OBJECTION_CREATE, Permission.ASPIRANT_REPORT_VIEW,
     }),
     Role.REVIEWER: _REVIEWER,
     Role.OPL_ADMIN: _REVIEWER | {
         Permission.OPL_HOME_VIEW, Permission.OPL_PROCESS_MANAGE, Permission.OPL_ASPIRANT_MANAGE,
         Permission.OPL_ROLL_IMPORT, Permission.OPL_PAPER_CREATE, Permission.OPL_REVIEWER_MANAGE,
-        Permission.OPL_CATALOGUE_MANAGE, Permission.OPL_DECISION_DOUBLE_CHECK,
+        Permission.OPL_CATALOGUE_MANAGE, Permission.OPL_DECISION_DOUBLE_CHECK, Permission.OPL_REPORT_EXPORT,
     },
     Role.SYSTEM_ADMIN: frozenset({
         Permission.ACCOUNT_SELF_VIEW, Permission.SYSTEM_HOME_VIEW, Permission.SYSTEM_ACCOUNT_MANAGE,

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # `registro worker` processes run beside the web workers (production on PostgreSQL).
     worker_in_process: bool = True
     roll_upload_max_bytes: int = Field(default=4_000_000_000, ge=1_000_000)  # one Lista Nominal file
+    # Open data (/datos): a count below this (and above 0) is shown as "<k", the others rounded down to multiples
+    # of it (registry/reports/open_data.py); from 4 up no sum gives a small count back, 1 publishes exact counts.
+    open_data_min_cell: int = Field(default=5, ge=1, le=1000)
     # Set by load_settings when REGISTRO_ENV was not given and the quick start's conditions held: the app then
     # answers only clients on loopback (see web/middleware.py LoopbackOnlyMiddleware).
     implicit_development: bool = False

@@ -29,6 +29,7 @@ from registry.models import (
     RollEntry,
     RollImport,
 )
+from registry.roll.tally import write_tally
 from registry.states import GeoKind, InvitationState, RollImportState, RollStatus, ScopeKind
 from registry.verification.compulsa import current_roll
 
@@ -125,6 +126,8 @@ def _add_roll(session: Session, opl: Opl) -> int:
                 session.add(_synthetic_roll_entry(rng, _id(batch), district, number, seccion))
                 rows += 1
     batch.row_count, batch.state, batch.switched_at = rows, RollImportState.CURRENT, utcnow()
+    session.flush()
+    write_tally(session=session, roll_import_id=_id(batch))
     return rows
 
 

@@ -40,16 +40,25 @@ def disown_support(*, session: Session, account_id: int, folio: str, now: dateti
                                                  Support.citizen_account_id == account_id)).first()
     if support is None or support.id is None:
         raise UnknownSupport(folio)
+    return flag_disowned(session=session, support=support, actor_account_id=account_id, now=now)
+
+
+def flag_disowned(*, session: Session, support: Support, actor_account_id: int | None, now: datetime,
+                  via: str = "") -> DisownResult:
+    """The report itself, whoever proved the support is theirs (a signed-in citizen's account, or the credential
+    on the public «Verifica tu apoyo» page: `actor_account_id` None, `via` names that page in the audit)."""
+    assert support.id is not None
     if not add_flag(session=session, support_id=support.id, flag=ReviewFlag.DISOWNED, detail=DISOWN_REASON,
                     now=now):
         return DisownResult(folio=support.folio, reported_now=False, status=support.status)
     before = support.status
     if before in BACK_TO_REVIEW:
         record_transition(session=session, support=support, to_status=SupportStatus.IN_REVIEW,
-                          situacion=support.situacion_registral, reason=DISOWN_REASON, actor_account_id=account_id,
-                          now=now)
-    record_audit(session, action="support_disowned", actor_account_id=account_id, object_type="support",
-                 object_id=support.id, before=f"status={before}", after=f"status={support.status}")
+                          situacion=support.situacion_registral, reason=DISOWN_REASON,
+                          actor_account_id=actor_account_id, now=now)
+    after = f"status={support.status}" + (f"; via={via}" if via else "")
+    record_audit(session, action="support_disowned", actor_account_id=actor_account_id, object_type="support",
+                 object_id=support.id, before=f"status={before}", after=after)
     return DisownResult(folio=support.folio, reported_now=True, status=support.status)
 
 

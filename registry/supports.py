@@ -25,6 +25,7 @@ from registry.models import (
     Support,
     SupportEvent,
 )
+from registry.reports.counters import Standing, count_transition, local_day
 from registry.review.flags import flag_on_intake
 from registry.states import (
     CAN_CAPTURE,
@@ -180,6 +181,7 @@ def _insert(session: Session, submission: SupportSubmission, process: Process, n
         signature_method=submission.signature_method, manual_capture=submission.manual_capture,
         device_time_suspect=_device_time_suspect(submission.captured_at, process, now),
         captured_at=submission.captured_at, received_at=now, updated_at=now,
+        received_day=local_day(now, process.timezone),
     )
     session.add(support)
     session.flush()
@@ -209,14 +211,31 @@ def new_folio() -> str:
     return "RC-" + "".join(secrets.choice(FOLIO_ALPHABET) for _ in range(10))
 
 
+# What a transition reads of the support it moves: its standing and place as stored, not as remembered.
+_STANDING = ["status", "situacion_registral", "state_code", "district", "municipality", "seccion", "received_day"]
+
+
+def _lock_current(session: Session, support: Support) -> None:
+    """Re-read the support's standing, locked until commit (PostgreSQL; SQLite has one writer at a time): an
+    object loaded before a compulsa's set-based UPDATE, or a compulsa committing meanwhile, would otherwise move
+    it out of a counter cell it already left, and the event would name the wrong starting status."""
+    session.flush()
+    session.refresh(support, attribute_names=_STANDING, with_for_update=True)
+
+
 def record_transition(*, session: Session, support: Support, to_status: SupportStatus,
                       situacion: SituacionRegistral, reason: str, actor_account_id: int | None, now: datetime,
                       initial: bool = False) -> SupportEvent:
     """The only way a support's status or situación registral changes: row update + event, one transaction."""
     assert support.id is not None
+    if not initial:
+        _lock_current(session, support)
     event = SupportEvent(support_id=support.id, from_status=None if initial else support.status,
                          to_status=to_status, situacion_registral=situacion, reason=reason[:500],
-                         actor_account_id=actor_account_id, at=now)
+                         actor_account_id=actor_account_id, at=now, state_code=support.state_code,
+                         district=support.district, municipality=support.municipality, seccion=support.seccion)
+    before = None if initial else Standing(support.status, support.situacion_registral)
+    count_transition(session=session, support=support, before=before, after=Standing(to_status, situacion))
     support.status, support.situacion_registral, support.updated_at = to_status, situacion, now
     session.add(support)
     session.add(event)

@@ -24,6 +24,7 @@ from auth.sessions import SESSION_COOKIE, hash_token, start_session
 from core.db import make_engine, session_scope
 from core.settings import Settings, load_settings
 from registry import migrate
+from registry.reports.counters import counter_differences
 from tests.factories.accounts import make_account
 from web.app import create_app
 from web.security import CSRF_HEADER
@@ -85,10 +86,18 @@ def _empty_all_tables(engine: Engine) -> None:
 
 
 @pytest.fixture
-def engine(migrated_engine: Engine) -> Engine:
-    """A clean database for this test."""
+def engine(migrated_engine: Engine, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A clean database for this test; after it, whatever it did, the report counters still equal a recount from
+    the supports (issue 13: counts never drift), unless the test writes supports behind the services' back."""
     _empty_all_tables(migrated_engine)
-    return migrated_engine
+    yield migrated_engine
+    if request.node.get_closest_marker("writes_supports_directly") is None:
+        with Session(migrated_engine) as check:
+            assert counter_differences(session=check) == [], (
+                "report counters drifted from the supports: move supports through registry.supports "
+                "(record_transition) or the compulsa; a test that writes supports by hand on purpose is marked "
+                "@pytest.mark.writes_supports_directly and calls registry.reports.counters.recount if it reads "
+                "reports")
 
 
 @pytest.fixture

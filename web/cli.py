@@ -33,6 +33,8 @@ from registry.roll.imports import ImportRequest, UploadProblem, UploadRefused, o
 from registry.roll.source import RollFileError, parse_columns
 from registry.states import JobKind, JobState
 from registry.worker import run_one, work_forever
+from web.ine_export_cli import ine_export_command
+from web.report_cli import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -287,3 +289,7 @@ def worker(settings: Settings) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(report)
+report.add_command(ine_export_command)

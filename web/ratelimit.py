@@ -60,9 +60,13 @@ DECODE_IP = NamedLimit("decode_ip", Scope.IP, "120/minute")
 DECODE = NamedLimit("decode", Scope.ACCOUNT, "30/minute;600/hour")  # photos of a credential's back
 CREDENTIAL = NamedLimit("credential", Scope.CREDENTIAL, "10/hour")  # activation-code requests for one CIC
 INVITATION_RESEND = NamedLimit("invitation_resend", Scope.ACCOUNT, "20/hour")
+# «Verifica tu apoyo» (public, anonymous): per clave de elector, so nobody tries CIC after CIC for one clave.
+VERIFY_IP = NamedLimit("verify_ip", Scope.IP, "30/hour")
+VERIFY_CLAVE = NamedLimit("verify_clave", Scope.CREDENTIAL, "10/hour")
+OPEN_DATA_IP = NamedLimit("open_data_ip", Scope.IP, "120/minute")  # public figures; caches take most requests
 
 NAMED_LIMITS = (LOGIN_START, SIGN_IN, SIGN_IN_ACCOUNT, TOKEN, FIELD_SESSION, DECODE_IP, DECODE, CREDENTIAL,
-                INVITATION_RESEND)
+                INVITATION_RESEND, VERIFY_IP, VERIFY_CLAVE, OPEN_DATA_IP)
 
 
 class RateLimiter:

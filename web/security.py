@@ -37,6 +37,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 PUBLIC = "public"
 CSRF_IN_STREAM = "csrf_in_stream"
+# Open data: the same bytes for everybody, cached by browsers and proxies, so no session is read there and no
+# cookie is set (a cookie would make every response private to one browser, and tie visits to a person).
+COOKIELESS_PREFIXES = ("/datos",)
 
 
 def _without_caching(send: Send) -> Send:
@@ -69,6 +72,10 @@ class PrincipalMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        if scope["path"].startswith(COOKIELESS_PREFIXES):
+            state.update(principal=None, csrf_token=None, session_token=None)
+            await self.app(scope, receive, send)
+            return
         token = _cookie(scope, SESSION_COOKIE)
         active = await run_in_threadpool(self._resolve, scope, token) if token else None
         anonymous_csrf = _cookie(scope, ANONYMOUS_CSRF_COOKIE)

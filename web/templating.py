@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
-from core.clock import to_local
+from core.clock import as_utc, to_local
 from web import i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -22,9 +23,23 @@ LOCAL_DATE_FORMAT = "%d/%m/%Y"
 STEP_STATE_FIELDS = ("flujo",)
 
 
-def local_time(moment: object, fmt: str = LOCAL_TIME_FORMAT) -> str:
-    """Every time the server shows (pages and e-mails): central Mexico time, day first, 24-hour clock."""
-    return to_local(moment).strftime(fmt) if isinstance(moment, datetime) else ""
+def local_time(moment: object, fmt: str = LOCAL_TIME_FORMAT, zone: str | None = None) -> str:
+    """Every time the server shows (pages and e-mails): central Mexico time (or the process's time zone, where a
+    page speaks in it), day first, 24-hour clock."""
+    if not isinstance(moment, datetime):
+        return ""
+    local = to_local(moment) if zone is None else as_utc(moment).astimezone(ZoneInfo(zone))
+    return local.strftime(fmt)
+
+
+def wall_clock(moment: object, fmt: str = LOCAL_TIME_FORMAT) -> str:
+    """A moment already in the zone it is shown in (a report's local moment, a form's value), as it reads."""
+    return moment.strftime(fmt) if isinstance(moment, datetime) else ""
+
+
+def machine_time(moment: object) -> str:
+    """The ISO 8601 text of a date or time, for <time datetime="..."> (read by machines, not people)."""
+    return moment.isoformat() if isinstance(moment, date) else ""
 
 
 def local_date(day: object) -> str:
@@ -77,4 +92,6 @@ def build_templates() -> Jinja2Templates:
     env.globals["language_url"] = _language_url
     env.filters["local_time"] = local_time
     env.filters["local_date"] = local_date
+    env.filters["wall_clock"] = wall_clock
+    env.filters["machine_time"] = machine_time
     return Jinja2Templates(env=env)

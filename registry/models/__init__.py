@@ -5,6 +5,7 @@ from core.audit import AuditEvent, OutboxMessage
 from registry.models.geography import GeoUnit
 from registry.models.jobs import Job
 from registry.models.organisation import Aspirant, Auxiliary, Opl, PaperExceptionMunicipality, Process
+from registry.models.reports import DailyReport, ReportDayCount, ReportPlaceCount, RollTally
 from registry.models.roll import RollEntry, RollImport, RollRejection
 from registry.models.supports import (
     ActivationCode,
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "Auxiliary",
     "CredentialReading",
+    "DailyReport",
     "GeoUnit",
     "InconsistencyType",
     "Job",
@@ -41,12 +43,15 @@ __all__ = [
     "PaperImport",
     "PendingVerification",
     "Process",
+    "ReportDayCount",
+    "ReportPlaceCount",
     "ReviewClaim",
     "ReviewDecision",
     "RoleGrant",
     "RollEntry",
     "RollImport",
     "RollRejection",
+    "RollTally",
     "StoredImage",
     "Support",
     "SupportEvent",

@@ -99,6 +99,7 @@ class Support(SQLModel, table=True):
     device_time_suspect: bool = False  # captured_at far outside the window or in the future
     captured_at: datetime = Field(sa_type=utc_datetime())  # device time
     received_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())  # server time
+    received_day: date | None = None  # received_at's date in the process's time zone: the reports' day
     status: SupportStatus = Field(default=SupportStatus.RECEIVED, sa_type=enum_type(SupportStatus))
     situacion_registral: SituacionRegistral = Field(
         default=SituacionRegistral.SIN_VERIFICAR, sa_type=enum_type(SituacionRegistral)
@@ -125,7 +126,10 @@ class PendingVerification(SQLModel, table=True):
 class SupportEvent(SQLModel, table=True):
     """Append-only: every status change is one row, and reports are derived from these rows."""
 
-    __table_args__ = (sa.Index("ix_supportevent_support_at", "support_id", "at"),)
+    __table_args__ = (
+        sa.Index("ix_supportevent_support_at", "support_id", "at"),
+        sa.Index("ix_supportevent_at", "at"),  # "what changed" between two moments starts from these events
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     support_id: int = Field(foreign_key="support.id")
@@ -135,6 +139,12 @@ class SupportEvent(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     actor_account_id: int | None = Field(default=None, foreign_key="account.id")
     at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+    # Where the support stands after the event (the roll's place of the citizen; None: not located), so a report
+    # cell at any past moment can be rebuilt from the events alone.
+    state_code: int | None = None
+    district: int | None = None
+    municipality: int | None = None
+    seccion: int | None = None
 
 
 class ActivationCode(SQLModel, table=True):

@@ -94,6 +94,13 @@ def repeated(line: int, first_line: int) -> RowRejection:
     return RowRejection(line=line, reason=reason)
 
 
+# The Lista Nominal's size per sección, counted once at the switch (the threshold's base; the reports never count
+# ten million rows): citizens in the Lista Nominal only, not those in the Padrón alone or removed.
+_TALLY = ("INSERT INTO rolltally (roll_import_id, state_code, district, municipality, seccion, vigentes) "
+          "SELECT roll_import_id, state_code, district, municipality, seccion, count(*) FROM {table} "
+          "WHERE roll_import_id = {p} AND status = 'vigente' "
+          "GROUP BY roll_import_id, state_code, district, municipality, seccion")
+_FORGET_TALLY = "DELETE FROM rolltally WHERE roll_import_id = {p}"
 _SWITCH_OLD = "UPDATE rollimport SET state = 'superseded' WHERE opl_id = {p} AND state = 'current' RETURNING id"
 _SWITCH_NEW = ("UPDATE rollimport SET state = 'current', switched_at = {p}, row_count = {p}, rows_rejected = {p} "
                "WHERE id = {p}")
@@ -178,8 +185,10 @@ class _PostgresLoad:
             cursor.execute(_SWITCH_OLD.format(p="%s"), (self.opl_id,))
             superseded = tuple(row[0] for row in cursor.fetchall())
             cursor.execute(_SWITCH_NEW.format(p="%s"), (now, loaded.rows, loaded.rejected, self.import_id))
+            cursor.execute(_TALLY.format(table=self.table, p="%s"), (self.import_id,))
             cursor.execute(f"ALTER TABLE rollentry ATTACH PARTITION {self.table} FOR VALUES IN ({int(self.import_id)})")
             for old in superseded:
+                cursor.execute(_FORGET_TALLY.format(p="%s"), (old,))
                 cursor.execute(f"DROP TABLE IF EXISTS {partition_name(old)}")
                 cursor.execute("DELETE FROM rollentry WHERE roll_import_id = %s", (old,))  # rows of the default
             # The planner estimates joins on the partitioned table from the table's own statistics: without them
@@ -241,6 +250,9 @@ class _SqliteLoad:
             superseded = tuple(row[0] for row in cursor.fetchall())
             cursor.execute(_SWITCH_NEW.format(p="?"), (now.isoformat(sep=" "), loaded.rows, loaded.rejected,
                                                        self.import_id))
+            cursor.execute(_TALLY.format(table="rollentry", p="?"), (self.import_id,))
+            for old in superseded:
+                cursor.execute(_FORGET_TALLY.format(p="?"), (old,))
         return superseded
 
 

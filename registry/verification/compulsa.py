@@ -32,7 +32,9 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
+from core.columns import UtcDateTime
 from registry.models import Process, RollImport
+from registry.reports.counters import count_compulsa
 from registry.states import RollImportState, ScopeKind
 
 Step = Callable[[int, int, str], None]  # (done, total, what) — progress, and the point where cancelling stops
@@ -61,15 +63,11 @@ def verify_process(*, session: Session, process_id: int, now: datetime, support_
         return CompulsaResult(0, 0, None)
     report = step or (lambda _done, _total, _what: None)
     query = _Compulsa(session, process, roll, support_ids)
-    try:
-        query.prepare()
-        report(1, 3, "Buscando cada apoyo en la Lista Nominal y aplicando las reglas de duplicados (LGIPE 385)")
-        examined = query.decide()
-        report(2, 3, "Registrando los cambios")
-        changed = query.write(now)
-    except BaseException:
-        query.forget_work_tables()  # made in this transaction, they vanish with its rollback
-        raise
+    query.prepare()
+    report(1, 3, "Buscando cada apoyo en la Lista Nominal y aplicando las reglas de duplicados (LGIPE 385)")
+    examined = query.decide()
+    report(2, 3, "Registrando los cambios")
+    changed = query.write(now)
     return CompulsaResult(examined, changed, roll.id)
 
 
@@ -108,7 +106,6 @@ _LABELS = {
 }
 _HOW = {"1": "CIC", "2": "clave de elector", "3": "OCR", "4": "identificador ciudadano"}
 BULK_WORK_MEMORY = "512MB"  # PostgreSQL's, for one compulsa's sorts (the server's memory, not this process's)
-_WORK_TABLES = "compulsa_work_tables"  # set on a database connection once its temporary table exists
 
 # The citizen of a support: the first key that finds one in the roll in force, in the order CIC, clave de elector,
 # OCR, identificador ciudadano, each an index lookup evaluated only when the keys before found nobody. The result
@@ -149,7 +146,6 @@ class _Compulsa:
         self.params: dict[str, object] = {"process": process.id, "roll": roll.id}
         self.bulk = support_ids is None
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        self.connection_info: dict[object, object] = {}
         self.target = f"s.process_id = :process AND {_DECIDED_BY_COMPULSA}"
         if support_ids is not None:
             self.target += " AND s.id IN :ids"
@@ -159,12 +155,14 @@ class _Compulsa:
         statement = text(sql)
         if "ids" in self.params and ":ids" in sql:
             statement = statement.bindparams(bindparam("ids", expanding=True))
+        if ":now" in sql:  # stored as the ORM stores times (UTC, one text format on SQLite), so they sort together
+            statement = statement.bindparams(bindparam("now", type_=UtcDateTime()))
         used = {key: value for key, value in self.params.items() if f":{key}" in sql}
         return int(self.session.execute(statement, used).rowcount or 0)  # type: ignore[attr-defined]
 
     def prepare(self) -> None:
-        """The work table of this connection, made once: creating and dropping it at every run costs more than
-        verifying one new support (catalog writes on PostgreSQL). PostgreSQL empties it at commit."""
+        """The work table of this connection, made once and kept: creating and dropping it at every run costs more
+        than verifying one new support (catalog writes on PostgreSQL). PostgreSQL empties it at commit."""
         postgres = self.postgres
         if postgres:
             # The planner's cost guesses for these statements trigger JIT compilation, which takes seconds and
@@ -176,19 +174,15 @@ class _Compulsa:
             # A few supports: the same statements every time, prepared by the driver; planning the decision
             # afresh each time (PostgreSQL's default here) costs more than running it.
             self._run("SET LOCAL plan_cache_mode = force_generic_plan")
-        self.connection_info = connection_info = self.session.connection().info  # as long as the connection
-        if not connection_info.get(_WORK_TABLES):
-            emptied = " ON COMMIT DELETE ROWS" if postgres else ""
-            self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_result (support_id INTEGER PRIMARY KEY, "
-                      "situacion VARCHAR(40), detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), "
-                      "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
-                      f"seccion INTEGER){emptied}")
-            connection_info[_WORK_TABLES] = True
+        # IF NOT EXISTS every time (a look-up in the catalog, no write): a note on the connection that the table
+        # exists would outlive a caller's rollback, which takes a table made in its transaction with it.
+        emptied = " ON COMMIT DELETE ROWS" if postgres else ""
+        self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_result (support_id INTEGER PRIMARY KEY, "
+                  "situacion VARCHAR(40), detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), "
+                  "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
+                  f"seccion INTEGER){emptied}")
         if not postgres:
             self._run("DELETE FROM compulsa_result")
-
-    def forget_work_tables(self) -> None:
-        self.connection_info.pop(_WORK_TABLES, None)
 
     def _out_of_scope(self) -> str:
         process = self.process
@@ -283,29 +277,36 @@ class _Compulsa:
     def write(self, now: datetime) -> int:
         changed = ("(s.status <> r.status OR s.situacion_registral <> r.situacion "
                    "OR COALESCE(s.situacion_detail, '') <> COALESCE(r.detail, ''))")
+        moved = "(s.status <> r.status OR s.situacion_registral <> r.situacion)"
+        placed = ("(COALESCE(s.seccion, -1) <> COALESCE(r.seccion, -1) "
+                  "OR COALESCE(s.municipality, -1) <> COALESCE(r.municipality, -1) "
+                  "OR COALESCE(s.district, -1) <> COALESCE(r.district, -1) "
+                  "OR COALESCE(s.state_code, -1) <> COALESCE(r.state_code, -1))")
         self.params |= {"now": now, "cutoff": _cutoff(self.cutoff)}
         reason = (f"'Compulsa con la Lista Nominal con corte al ' || :cutoff || ': ' || "
                   f"{_case('r.situacion', _LABELS, 'r.situacion')} || "
                   f"COALESCE(' (' || r.detail || ')', '') || "
-                  f"COALESCE('; coincide por ' || {_case('r.how', _HOW, 'NULL')}, '')")
+                  f"COALESCE('; coincide por ' || {_case('r.how', _HOW, 'NULL')}, '') || "
+                  f"CASE WHEN {placed} AND s.seccion IS NOT NULL THEN '; cambia de sección en la Lista Nominal' "
+                  f"ELSE '' END")
+        # A support that only moved to another sección (a new cut-off of the roll) gets its event too: a report
+        # by place never loses or gains a support without one.
         events = self._run(f"""
             INSERT INTO supportevent (support_id, from_status, to_status, situacion_registral, reason,
-                                      actor_account_id, at)
-            SELECT r.support_id, s.status, r.status, r.situacion, {reason}, NULL, :now
-            FROM compulsa_result AS r JOIN support AS s ON s.id = r.support_id WHERE {changed}""")
+                                      actor_account_id, at, state_code, district, municipality, seccion)
+            SELECT r.support_id, s.status, r.status, r.situacion, {reason}, NULL, :now,
+                   r.state_code, r.district, r.municipality, r.seccion
+            FROM compulsa_result AS r JOIN support AS s ON s.id = r.support_id WHERE {changed} OR {placed}""")
+        count_compulsa(self._run, moved=moved, placed=placed)  # before the supports change: it reads both states
         self._run(f"""
             UPDATE support AS s SET status = r.status, situacion_registral = r.situacion,
                 situacion_detail = r.detail,
                 citizen_key = r.citizen_key, state_code = r.state_code, district = r.district,
                 municipality = r.municipality, seccion = r.seccion,
-                updated_at = CASE WHEN {changed} THEN :now ELSE s.updated_at END
+                updated_at = CASE WHEN {changed} OR {placed} THEN :now ELSE s.updated_at END
             FROM compulsa_result AS r
             WHERE s.id = r.support_id AND s.id IN (SELECT support_id FROM compulsa_result) AND ({changed}
-               OR COALESCE(s.citizen_key, '') <> COALESCE(r.citizen_key, '')
-               OR COALESCE(s.seccion, -1) <> COALESCE(r.seccion, -1)
-               OR COALESCE(s.municipality, -1) <> COALESCE(r.municipality, -1)
-               OR COALESCE(s.district, -1) <> COALESCE(r.district, -1)
-               OR COALESCE(s.state_code, -1) <> COALESCE(r.state_code, -1))""")
+               OR COALESCE(s.citizen_key, '') <> COALESCE(r.citizen_key, '') OR {placed})""")
         # Only the supports examined leave the queue: one received during a bulk run waits for the next pass.
         self._run("DELETE FROM pendingverification WHERE support_id IN (SELECT support_id FROM compulsa_result)")
         # And those a person already decided (an inconsistency on the paper form, an objection): nothing to do.

@@ -68,17 +68,13 @@ def in_review(session: Session, desk: Desk, person: Citizen | None = None, *,
     """A support the compulsa matched to `person` (or to nobody, with person None) and sent to the desk."""
     support = place_support(session, aspirant_id=aspirant_id or desk.aspirant.id or 0, process_id=desk.process_id,
                             cic=person.cic if person else "999000111", channel=channel,
-                            received_at=received_at or utcnow() - timedelta(minutes=30))
+                            received_at=received_at or utcnow() - timedelta(minutes=30), located_as=person)
     assert support.id is not None
     _verified(session, support)
     reading = session.get(CredentialReading, support.reading_id)
     assert reading is not None
     reading.ocr, reading.model_hint = (person.ocr if person else None), "E-H"
     session.add(reading)
-    if person is not None:
-        support.citizen_key, support.seccion = person.clave_elector, person.seccion
-        support.state_code, support.district, support.municipality = person.state_code, person.district, \
-            person.municipality
     for flag in flags:
         session.add(SupportFlag(support_id=support.id, flag=flag, detail="prueba"))
     record_transition(session=session, support=support, to_status=SupportStatus.IN_REVIEW,

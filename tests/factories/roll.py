@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from core.clock import utcnow
 from registry.models import CredentialReading, Opl, PendingVerification, RollEntry, RollImport, Support
+from registry.roll.tally import write_tally
 from registry.states import Channel, ReadingSource, RollImportState, RollStatus, SituacionRegistral, SupportStatus
 from registry.supports import record_transition
 from tests.factories import add
@@ -73,6 +74,8 @@ def make_roll(session: Session, *, opl: Opl, citizens: list[Citizen], cutoff: da
                               municipality=person.municipality, seccion=person.seccion, status=status,
                               baja_reason=reason))
     session.flush()
+    if state is RollImportState.CURRENT:
+        write_tally(session=session, roll_import_id=roll.id)
     return roll
 
 
@@ -85,8 +88,9 @@ def write_roll_file(path: Path, citizens: list[Citizen], *, extra_lines: tuple[s
 def place_support(session: Session, *, aspirant_id: int, process_id: int, cic: str | None = None,
                   clave_elector: str | None = None, ocr: str | None = None, identificador: str | None = None,
                   channel: Channel = Channel.AUXILIARY, received_at: datetime | None = None,
-                  folio: str | None = None) -> Support:
-    """A received support with its reading and first event, as the intake stores one."""
+                  folio: str | None = None, located_as: Citizen | None = None) -> Support:
+    """A received support with its reading and first event, as the intake stores one; `located_as` places it where
+    that citizen is registered already (as a compulsa would), before its first event is counted."""
     n = next(_numbers)
     reading = add(session, CredentialReading(source=ReadingSource.PIPELINE, cic=cic, clave_elector=clave_elector,
                                              ocr=ocr, identificador_ciudadano=identificador))
@@ -97,6 +101,10 @@ def place_support(session: Session, *, aspirant_id: int, process_id: int, cic: s
         channel=channel, reading_id=reading.id, cic=cic, clave_elector=clave_elector, captured_at=at,
         received_at=at, updated_at=at))
     assert support.id is not None
+    if located_as is not None:
+        support.citizen_key, support.state_code, support.district = (located_as.clave_elector,
+                                                                     located_as.state_code, located_as.district)
+        support.municipality, support.seccion = located_as.municipality, located_as.seccion
     session.add(PendingVerification(support_id=support.id, process_id=process_id))
     record_transition(session=session, support=support, to_status=SupportStatus.RECEIVED,
                       situacion=SituacionRegistral.SIN_VERIFICAR, reason="recibido", actor_account_id=None, now=at,

@@ -9,17 +9,24 @@ from web.routes import (
     auth,
     citizen,
     field,
+    open_data,
     opl,
     opl_paper,
     opl_roll,
     public,
+    report_changes,
+    report_exports,
+    reports,
     review,
     system,
+    verify_support,
 )
 
 # The local OpenID provider's routes (web.routes.dev_oidc) are added by the app factory outside production only.
 ALL_ROUTES: list[BaseRoute] = [
     *public.routes,
+    *open_data.routes,
+    *verify_support.routes,
     *auth.routes,
     *citizen.routes,
     *field.routes,
@@ -29,5 +36,8 @@ ALL_ROUTES: list[BaseRoute] = [
     *opl.routes,
     *opl_roll.routes,
     *opl_paper.routes,
+    *reports.routes,
+    *report_changes.routes,
+    *report_exports.routes,
     *system.routes,
 ]

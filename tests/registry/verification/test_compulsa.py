@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
@@ -19,6 +21,7 @@ from registry.models import (
     SupportFlag,
 )
 from registry.states import Channel, ReviewFlag, SituacionRegistral, SupportStatus
+from registry.supports import record_transition
 from registry.verification.compulsa import verify_process
 from tests.factories import add
 from tests.factories.processes import make_aspirant, make_process
@@ -53,6 +56,12 @@ def support_for(session: Session, aspirant: Aspirant, person: Citizen, *, minute
             "ocr": {"ocr": person.ocr}, "idc": {"identificador": person.identificador_ciudadano}}[by]
     return place_support(session, aspirant_id=aspirant.id, process_id=aspirant.process_id, channel=channel,
                          received_at=T0 + timedelta(minutes=minutes), folio=folio, **keys)  # type: ignore[arg-type]
+
+
+def decide(session: Session, support: Support, status: SupportStatus, situacion: SituacionRegistral) -> None:
+    """A person's decision, as the mesa de control records one (an event, the counters)."""
+    record_transition(session=session, support=support, to_status=status, situacion=situacion,
+                      reason="decisión de prueba", actor_account_id=None, now=utcnow())
 
 
 def state(session: Session, support: Support) -> tuple[SituacionRegistral, SupportStatus]:
@@ -231,8 +240,7 @@ def test_a_support_with_an_inconsistency_is_left_to_the_mesa_de_control(
     person = citizen()
     in_roll(session, process, person)
     rejected = support_for(session, aspirant_a, person, minutes=0)
-    rejected.status, rejected.situacion_registral = SupportStatus.INVALID, S.CON_INCONSISTENCIA
-    session.add(rejected)
+    decide(session, rejected, SupportStatus.INVALID, S.CON_INCONSISTENCIA)
     later = support_for(session, aspirant_b, person, minutes=5)
     verify(session, process)
     assert state(session, rejected) == (S.CON_INCONSISTENCIA, SupportStatus.INVALID)
@@ -261,8 +269,7 @@ def test_a_support_validated_at_the_mesa_de_control_stays_valid(session: Session
     verify(session, process)
     assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.IN_REVIEW)
     support = session.get(Support, support.id)  # type: ignore[assignment]
-    support.status = SupportStatus.VALID
-    session.add(support)
+    decide(session, support, SupportStatus.VALID, S.EN_LISTA_NOMINAL)
     session.commit()
     assert verify(session, process) == 0
     assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
@@ -398,9 +405,44 @@ def test_a_support_a_person_already_decided_leaves_the_verification_queue(
     person = citizen()
     in_roll(session, process, person)
     decided = support_for(session, aspirant_a, person, by="clave", channel=Channel.PAPER)
-    decided.status, decided.situacion_registral = SupportStatus.INVALID, S.CON_INCONSISTENCIA
-    session.add(decided)
+    decide(session, decided, SupportStatus.INVALID, S.CON_INCONSISTENCIA)
     assert decided.id is not None
     verify(session, process, None if bulk else [decided.id])
     assert state(session, decided) == (S.CON_INCONSISTENCIA, SupportStatus.INVALID)
     assert session.get(PendingVerification, decided.id) is None
+
+
+def test_a_compulsa_rolled_back_leaves_the_next_one_working(session: Session, process: Process,
+                                                            aspirant_a: Aspirant) -> None:
+    person = citizen()
+    in_roll(session, process, person)
+    support = support_for(session, aspirant_a, person)
+    session.commit()
+    assert process.id is not None
+    verify_process(session=session, process_id=process.id, now=utcnow())
+    session.rollback()  # e.g. the request that ran it failed afterwards
+    verify(session, process)
+    assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
+
+
+
+def test_the_compulsa_stores_event_times_as_the_orm_does(session: Session, process: Process,
+                                                         aspirant_a: Aspirant) -> None:
+    """UTC whatever time zone `now` has, and on SQLite in the ORM's one text format (events sort by time)."""
+    person = citizen()
+    in_roll(session, process, person)
+    support = support_for(session, aspirant_a, person)
+    session.commit()
+    assert process.id is not None
+    local_now = utcnow().replace(microsecond=0).astimezone(ZoneInfo("America/Mexico_City"))
+    verify_process(session=session, process_id=process.id, now=local_now)
+    session.commit()
+    session.expire_all()
+    _first, last = session.exec(select(SupportEvent).where(SupportEvent.support_id == support.id)
+                               .order_by(col(SupportEvent.id))).all()
+    assert last.at == local_now
+    raw_first, raw_last = session.execute(text("SELECT at FROM supportevent WHERE support_id = :id ORDER BY id"),
+                                          {"id": support.id}).scalars().all()
+    assert type(raw_first) is type(raw_last)
+    if isinstance(raw_first, str):  # SQLite: the same text layout, so comparing them as text compares times
+        assert len(raw_first) == len(raw_last)
