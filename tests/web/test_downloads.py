@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -48,7 +49,10 @@ def run(response: Any, on_body: Any) -> list[dict[str, Any]]:
 
     scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "method": "GET", "path": "/",
              "headers": []}
-    anyio.run(response, scope, receive, send)
+    # In a thread of its own: a browser test earlier in this process leaves the main thread's event loop marked
+    # running, where anyio.run would refuse to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(anyio.run, response, scope, receive, send).result()
     return messages
 
 
