@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.roll import HEADER, OPL_NAME, SITUACIONES, cic, clave, run_child
+from bench.roll import HEADER, OPL_NAME, SITUACIONES, _install_keys, cic, clave, run_child
 
 PG_DEFAULT = "postgresql://registro:registro@127.0.0.1:5432/registro_bench13"
 WORK = Path("/tmp/bench13")
@@ -168,6 +168,7 @@ def prepare(url: str) -> None:
 
 def support_rows(start: int, stop: int, rows: int, count: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(reading, support) of supports start..stop-1, deterministic: the same data on both databases."""
+    from core.sealing import blind_index
     zone = ZoneInfo(TIMEZONE)
     for n in range(start, stop):
         row = (n * 104_729 + 17) % rows  # a prime step: a different citizen for each support
@@ -176,14 +177,16 @@ def support_rows(start: int, stop: int, rows: int, count: int) -> Iterator[tuple
         received = START + timedelta(seconds=n * 30 * 86_400 / count)  # in the order of their ids
         state, district, municipality, seccion = place_of(row) if located else (None, None, None, None)
         sid = n + 1
-        yield ({"id": sid, "source": "pipeline", "cic": cic(row), "ocr": None, "clave_elector": None,
+        card = {"cic": cic(row), "cic_bidx": blind_index(cic(row), "cic")}  # personal columns: core/sealing.py
+        yield ({"id": sid, "source": "pipeline", **card, "ocr": None, "clave_elector": None,
                 "created_at": received},
                {"id": sid, "folio": f"RC-R{n:010d}", "idempotency_key": f"reports-{n}", "process_id": 1,
-                "aspirant_id": aspirant, "channel": "auxiliary", "reading_id": sid, "cic": cic(row),
+                "aspirant_id": aspirant, "channel": "auxiliary", "reading_id": sid, **card,
                 "signature_method": "drawn", "manual_capture": False, "device_time_suspect": False,
                 "captured_at": received, "received_at": received, "received_day": received.astimezone(zone).date(),
                 "status": status, "situacion_registral": situacion,
-                "citizen_key": clave(row) if located else None, "state_code": state, "district": district,
+                "citizen_key": blind_index(clave(row), "clave_elector") if located else None,
+                "state_code": state, "district": district,
                 "municipality": municipality, "seccion": seccion, "updated_at": received})
 
 
@@ -211,6 +214,13 @@ def place_supports(url: str, count: int, rows: int) -> None:
 
 
 def _copy(engine: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """COPY skips the column types: the personal columns are sealed here, as the Sealed type would."""
+    from core.sealing import current_sealer
+    seal = current_sealer().seal
+    for row in rows:
+        for name in ("cic", "clave_elector", "ocr"):
+            if row.get(name) is not None:
+                row[name] = seal(row[name], aad=f"{table}.{name}")
     columns = list(rows[0])
     raw = engine.raw_connection()
     try:
@@ -416,6 +426,7 @@ def report(results: dict[str, dict[str, dict[str, tuple[float, float]]]], rows: 
 
 
 def main() -> None:
+    _install_keys()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--supports", type=int, default=2_000_000)

@@ -34,6 +34,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -210,20 +211,28 @@ def _support_plan(count: int, rows: int) -> list[tuple[int, int, int, str]]:
     return plan
 
 
+PROCESS_ZONE = ZoneInfo("America/Mexico_City")  # the bench process keeps the default time zone
+
+
 def _insert_supports(connection: Any, plan: list[tuple[int, int, int, str]]) -> list[int]:
+    from core.sealing import blind_index  # Core inserts skip the ORM hook that fills the blind indexes
     at = datetime(2026, 11, 1, tzinfo=UTC)
     readings, supports = [], []
     for n, aspirant, row, how in plan:
         card_cic = f"{300_000_000 + n:09d}" if how == "missing" else (cic(row) if how == "cic" else None)
         card_clave = clave(row) if how == "clave" else None
         received = at + timedelta(seconds=n)
+        indexes = {"cic_bidx": blind_index(card_cic, "cic"),
+                   "clave_elector_bidx": blind_index(card_clave, "clave_elector")}
         readings.append({"id": n + 1, "source": "pipeline", "cic": card_cic, "clave_elector": card_clave,
-                         "created_at": received})
+                         "created_at": received, **indexes})
         supports.append({"id": n + 1, "folio": f"RC-B{n:010d}", "idempotency_key": f"bench-{n}", "process_id": 1,
                          "aspirant_id": aspirant, "channel": "auxiliary", "reading_id": n + 1, "cic": card_cic,
                          "clave_elector": card_clave, "signature_method": "drawn", "manual_capture": False,
                          "device_time_suspect": False, "captured_at": received, "received_at": received,
-                         "status": "received", "situacion_registral": "sin_verificar", "updated_at": received})
+                         "received_day": received.astimezone(PROCESS_ZONE).date(),  # the report counters' day
+                         "status": "received", "situacion_registral": "sin_verificar", "updated_at": received,
+                         **indexes})
     from sqlalchemy import insert
 
     from registry.models import CredentialReading, PendingVerification, Support
@@ -296,7 +305,15 @@ def report(results: dict[str, dict[str, Any]], rows: int, supports: int) -> None
               f"compulsa time x{b['compulsa']['runs'][0]['seconds'] / a['compulsa']['runs'][0]['seconds']:.1f}")
 
 
+def _install_keys() -> None:
+    """Personal columns are sealed (core/sealing.py): the test environment's public keys serve a benchmark."""
+    from core.sealing import install_sealer, sealer_from_settings
+    from core.settings import Environment, Settings
+    install_sealer(sealer_from_settings(Settings(env=Environment.TEST, secret_key="bench-" + "x" * 40)))
+
+
 def main() -> None:
+    _install_keys()
     if len(sys.argv) > 1 and sys.argv[1].startswith("child-"):
         kind, url, *rest = sys.argv[1:]
         children = {"child-import": lambda: child_import(url, rest[0]), "child-compulsa": lambda: child_compulsa(url),

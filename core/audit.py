@@ -12,7 +12,10 @@ from core.columns import utc_datetime
 
 
 class AuditEvent(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_auditevent_object", "object_type", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_auditevent_object", "object_type", "object_id"),
+        sa.Index("ux_auditevent_chain", "chain_stream", "chain_seq", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     actor_account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
@@ -23,6 +26,20 @@ class AuditEvent(SQLModel, table=True):
     before_summary: str = Field(default="", max_length=2000)
     after_summary: str = Field(default="", max_length=2000)
     at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime(), index=True)
+    # Hash chain (registry/audit_chain.py): assigned when the transaction commits, never by the writer.
+    chain_stream: str | None = Field(default=None, max_length=40)
+    chain_seq: int | None = None
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
+
+
+class ChainHead(SQLModel, table=True):
+    """The last link of one hash chain (registry/audit_chain.py): locked FOR UPDATE, last, by each transaction
+    that appends to the stream, so two transactions never chain onto the same head."""
+
+    stream: str = Field(primary_key=True, max_length=40)
+    seq: int = 0  # 0: no row yet
+    head_hash: str = Field(max_length=64)
 
 
 class OutboxMessage(SQLModel, table=True):

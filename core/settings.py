@@ -6,15 +6,17 @@ import secrets
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.files import private_directory, write_private
 from core.secret_strength import weakness
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+MIN_DISTINCT_KEY_BYTES = 16  # a placeholder key ("0" * 32, a word repeated) has far fewer
 
 
 class SettingsError(Exception):
@@ -27,6 +29,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"  # one JSON object per line, for a log collector (production's default)
+    TEXT = "text"  # one readable line (the default elsewhere)
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a validation error must never print a secret or a database password.
     model_config = SettingsConfigDict(env_prefix="REGISTRO_", extra="ignore", hide_input_in_errors=True)
@@ -36,6 +43,23 @@ class Settings(BaseSettings):
     database_url: str = ""
     secret_key: str = ""
     image_key: str = ""  # Fernet key for the image store; derived from secret_key when empty
+    # Where images live (registry/images.py): `local` files under the data dir, or `s3`, an S3-compatible bucket;
+    # either way encrypted by the app first. Empty endpoint: AWS for the region. http:// only outside production.
+    image_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str = Field(default="", pattern=r"^(https?://[^\s]+)?$")
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr = SecretStr("")
+    s3_secret_access_key: SecretStr = SecretStr("")
+    # Personal columns at rest (core/sealing.py): AES-GCM keys {id: base64 of 32 bytes}, the id sealing new values,
+    # the blind-index HMAC key, and during an index-key rotation the old ones (look-ups try them too). Outside
+    # production they are derived from secret_key when empty; production requires them.
+    data_keys: dict[str, str] = Field(default_factory=dict)
+    data_key_id: str = ""
+    index_key: str = ""
+    previous_index_keys: list[str] = Field(default_factory=list)
+    # Retention: a closed process's personal data may be purged this many days after its end (registry/retention.py).
+    retention_days: int = Field(default=1095, ge=0)
     base_url: str = "http://127.0.0.1:8000"
     default_locale: str = "es_MX"
     session_idle_minutes: int = Field(default=60, ge=5)
@@ -46,6 +70,10 @@ class Settings(BaseSettings):
     upload_max_pixels: int = Field(default=50_000_000, ge=1_000_000)
     decode_workers: int = Field(default=2, ge=1, le=32)
     decode_budget_ms: int = Field(default=2500, ge=200)
+    # Back photos that may wait for a decoder per process; beyond them: 503 + Retry-After at once.
+    decode_queue: int = Field(default=4, ge=0, le=256)
+    # Requests handled at once per worker process; beyond them: 503 + Retry-After at once (web/load_shedding.py).
+    max_in_flight: int = Field(default=64, ge=1, le=10_000)
     form_max_bytes: int = Field(default=64_000, ge=8_000)  # body cap of a form without photos
     image_work_per_server: int = Field(default=4, ge=1, le=64)  # photo requests decoding at once, per process
     image_work_per_account: int = Field(default=2, ge=1, le=16)  # ... and per account
@@ -71,6 +99,9 @@ class Settings(BaseSettings):
     # Open data (/datos): a count below this (and above 0) is shown as "<k", the others rounded down to multiples
     # of it (registry/reports/open_data.py); from 4 up no sum gives a small count back, 1 publishes exact counts.
     open_data_min_cell: int = Field(default=5, ge=1, le=1000)
+    log_format: LogFormat | None = None  # unset: json in production, text elsewhere (web/logs.py)
+    # /metrics answers loopback clients, and any other only with `Authorization: Bearer <token>`; empty: none.
+    metrics_token: str = Field(default="", pattern=r"^(|\S{32,})$")
     # Set by load_settings when REGISTRO_ENV was not given and the quick start's conditions held: the app then
     # answers only clients on loopback (see web/middleware.py LoopbackOnlyMiddleware).
     implicit_development: bool = False
@@ -84,6 +115,7 @@ class Settings(BaseSettings):
                                  "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
             if not self.database_url:
                 raise ValueError("REGISTRO_DATABASE_URL must be set in production")
+            _refuse_missing_data_keys(self)
         return self
 
     @model_validator(mode="after")
@@ -93,9 +125,27 @@ class Settings(BaseSettings):
             raise ValueError("REGISTRO_GOOGLE_DISCOVERY_URL must be an https:// address in production")
         return self
 
+    @model_validator(mode="after")
+    def _complete_object_store(self) -> Settings:
+        if self.image_store != "s3":
+            return self
+        if not self.s3_bucket:
+            raise ValueError("REGISTRO_S3_BUCKET must be set when REGISTRO_IMAGE_STORE=s3")
+        if self.env is Environment.PRODUCTION:
+            if not (self.s3_access_key_id.get_secret_value() and self.s3_secret_access_key.get_secret_value()):
+                raise ValueError("REGISTRO_S3_ACCESS_KEY_ID and REGISTRO_S3_SECRET_ACCESS_KEY must be set in "
+                                 "production when REGISTRO_IMAGE_STORE=s3")
+            if self.s3_endpoint_url.startswith("http://"):  # keys and photos would cross the network in clear
+                raise ValueError("REGISTRO_S3_ENDPOINT_URL must be an https:// address in production")
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        return self.log_format or (LogFormat.JSON if self.is_production else LogFormat.TEXT)
 
     @property
     def resolved_database_url(self) -> str:
@@ -137,6 +187,19 @@ class Settings(BaseSettings):
     def roll_upload_dir(self) -> Path:
         """Uploaded roll files wait here (private, 0700) for their import job, which deletes them when it ends."""
         return self.data_dir / "roll-uploads"
+
+
+def _refuse_missing_data_keys(settings: Settings) -> None:
+    """Production seals personal data under keys of its own, never under keys derived from the app secret."""
+    from core.sealing import decode_key  # here: core.sealing reads Settings for its types
+
+    if not settings.data_keys or settings.data_key_id not in settings.data_keys or not settings.index_key:
+        raise ValueError("REGISTRO_DATA_KEYS, REGISTRO_DATA_KEY_ID and REGISTRO_INDEX_KEY must be set in production")
+    for text in [*settings.data_keys.values(), settings.index_key, *settings.previous_index_keys]:
+        # 32 bytes of base64, or a ValueError that names no value; 32 random bytes have ~30 distinct values.
+        if len(set(decode_key(text))) < MIN_DISTINCT_KEY_BYTES:
+            raise ValueError("a data or index key is refused in production: it is not random (generate one with "
+                             "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')")
 
 
 def _development_secret(data_dir: Path) -> str:

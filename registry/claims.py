@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from auth.models import Account
 from core.audit import record_audit
+from core.sealing import blind_in
 from registry.codes import ReleasedBinding
 from registry.models import Support
 from registry.outbox import queue_mail
@@ -44,7 +45,7 @@ def flag_supports(*, session: Session, account_id: int, cics: list[str], actor: 
     """Every support this account gave with these CICs gets an event for the mesa de control; those not already
     under review (or rejected) go to review, so none counts until a person has looked at it."""
     supports = session.exec(select(Support).where(Support.citizen_account_id == account_id,
-                                                  col(Support.cic).in_(cics))).all()
+                                                  blind_in(col(Support.cic_bidx), cics, "cic"))).all()
     for support in supports:
         assert support.id is not None
         add_flag(session=session, support_id=support.id, flag=ReviewFlag.CLAIMED, detail=CLAIM_REASON, now=now)

@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import Session, col, func, select
 
 from core.audit import record_audit
+from core.sealing import blind_match
 from registry.models import ActivationCode, CredentialReading, Process
 from registry.states import ReadingSource
 
@@ -157,7 +158,9 @@ def issue_code(*, session: Session, account_id: int, reading_id: int, secret_key
 
 
 def _same_credential(cic: str, qr_text: str) -> ColumnElement[bool]:
-    return or_(col(ActivationCode.cic) == cic, col(ActivationCode.qr_text) == qr_text)
+    # Sealed columns: the credential is found by its blind indexes (core/sealing.py).
+    return or_(blind_match(col(ActivationCode.cic_bidx), cic, "cic"),
+               blind_match(col(ActivationCode.qr_text_bidx), qr_text, "qr"))
 
 
 def credential_holder(session: Session, cic: str, qr_text: str) -> int | None:

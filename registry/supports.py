@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.audit import record_audit
+from core.sealing import blind_match
 from registry.intake.credential import CredentialData, store_reading
 from registry.intake.receipts import SupportReceipt, receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
@@ -120,9 +121,10 @@ def _check_channel(session: Session, submission: SupportSubmission, process: Pro
 
 
 def _same_credential(cic: str | None, clave_elector: str | None) -> ColumnElement[bool]:
+    # Sealed columns: the blind index finds the credential (core/sealing.py).
     if cic:
-        return col(Support.cic) == cic
-    return col(Support.clave_elector) == clave_elector
+        return blind_match(col(Support.cic_bidx), cic, "cic")
+    return blind_match(col(Support.clave_elector_bidx), clave_elector or "", "clave_elector")
 
 
 def _counting_supports(session: Session, process_id: int, cic: str | None, clave: str | None) -> list[Support]:

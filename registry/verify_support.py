@@ -23,6 +23,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import Boolean, ColumnElement, and_, literal, or_
 from sqlmodel import Session, col, select
 
+from core.sealing import blind_match
 from registry.disown import DisownResult, disowned_ids, flag_disowned
 from registry.models import Aspirant, CredentialReading, Process, RollEntry, RollImport, Support
 from registry.states import PENDING, RollImportState, SupportStatus
@@ -54,29 +55,32 @@ class InvalidToken(ValueError):
 
 def find_supports(*, session: Session, clave: str, cic: str) -> list[FoundSupport]:
     """The supports given with the credential (clave, cic): both already normalised and well formed."""
+    # Personal columns are sealed: every comparison is between blind indexes (core/sealing.py).
     holder = session.exec(
-        select(RollEntry.ocr, RollEntry.identificador_ciudadano)
+        select(RollEntry.ocr_bidx, RollEntry.identificador_bidx)
         .join(RollImport, col(RollImport.id) == col(RollEntry.roll_import_id))
-        .where(RollImport.state == RollImportState.CURRENT, RollEntry.clave_elector == clave, RollEntry.cic == cic)
+        .where(RollImport.state == RollImportState.CURRENT, blind_match(col(RollEntry.clave_elector_bidx), clave,
+                                                                        "clave_elector"),
+               blind_match(col(RollEntry.cic_bidx), cic, "cic"))
     ).first()
     proven = holder is not None
     ocr, identificador = (holder[0] or _NOWHERE, holder[1] or _NOWHERE) if holder else (_NOWHERE, _NOWHERE)
     # Earlier credentials of the same citizen: readings with the roll's OCR or identificador (indexed), which
     # the compulsa then tied to this clave. Run even when nothing is proven, with identifiers that match nothing.
     reading_ids = list(session.exec(
-        select(CredentialReading.id).where(or_(col(CredentialReading.ocr) == ocr,
-                                               col(CredentialReading.identificador_ciudadano) == identificador))
+        select(CredentialReading.id).where(or_(col(CredentialReading.ocr_bidx) == ocr,
+                                               col(CredentialReading.identificador_bidx) == identificador))
     ).all())
+    same_cic = blind_match(col(Support.cic_bidx), cic, "cic")
+    same_clave = blind_match(col(Support.clave_elector_bidx), clave, "clave_elector")
+    same_citizen = blind_match(col(Support.citizen_key), clave, "clave_elector")
     rows = session.exec(
         select(Support, Aspirant, Process)
         .join(Aspirant, col(Aspirant.id) == col(Support.aspirant_id))
         .join(Process, col(Process.id) == col(Support.process_id))
-        .where(or_(col(Support.cic) == cic, col(Support.clave_elector) == clave,
-                   col(Support.reading_id).in_(reading_ids)))  # the indexed candidates
-        .where(or_(and_(col(Support.clave_elector) == clave, col(Support.cic) == cic),
-                   and_(col(Support.cic) == cic, col(Support.citizen_key) == clave),
-                   and_(_flag(proven), or_(col(Support.cic) == cic, col(Support.clave_elector) == clave,
-                                           col(Support.citizen_key) == clave))))
+        .where(or_(same_cic, same_clave, col(Support.reading_id).in_(reading_ids)))  # the indexed candidates
+        .where(or_(and_(same_clave, same_cic), and_(same_cic, same_citizen),
+                   and_(_flag(proven), or_(same_cic, same_clave, same_citizen))))
         .order_by(col(Support.received_at), col(Support.id))
     ).all()
     supports = [row[0] for row in rows]

@@ -22,7 +22,8 @@ from auth.models import UserSession
 from auth.roles import Role
 from auth.sessions import SESSION_COOKIE, hash_token, start_session
 from core.db import make_engine, session_scope
-from core.settings import Settings, load_settings
+from core.sealing import install_sealer, sealer_from_settings
+from core.settings import Environment, Settings, load_settings
 from registry import migrate
 from registry.reports.counters import counter_differences
 from tests.factories.accounts import make_account
@@ -30,6 +31,8 @@ from web.app import create_app
 from web.security import CSRF_HEADER
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-" + "x" * 40
+SUITE_SEALER = sealer_from_settings(Settings(env=Environment.TEST, secret_key=TEST_SECRET))
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
 
@@ -69,6 +72,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def migrated_engine(database_url: str) -> Iterator[Engine]:
     # Deferred BEGIN on SQLite: a test reading through `session` must not hold the write lock the app needs.
     engine = make_engine(database_url, sqlite_write_lock_at_begin=False)
+    # Personal columns are sealed (core/sealing.py): the test environment's keys, as the app's.
+    install_sealer(SUITE_SEALER)
     migrate.upgrade(engine)  # the suite runs on the schema the migrations build, not on create_all
     yield engine
     engine.dispose()
@@ -90,6 +95,7 @@ def engine(migrated_engine: Engine, request: pytest.FixtureRequest) -> Iterator[
     """A clean database for this test; after it, whatever it did, the report counters still equal a recount from
     the supports (issue 13: counts never drift), unless the test writes supports behind the services' back."""
     _empty_all_tables(migrated_engine)
+    install_sealer(SUITE_SEALER)  # whatever app an earlier test built (production keys, another secret)
     yield migrated_engine
     if request.node.get_closest_marker("writes_supports_directly") is None:
         with Session(migrated_engine) as check:
@@ -113,7 +119,7 @@ TEST_ORIGIN = "https://testserver"
 def settings(engine: Engine, database_url: str, tmp_path: Path) -> Settings:
     # https, like production: cookies are Secure outside development and the test client must send them back.
     return load_settings(env="test", data_dir=tmp_path / "var", database_url=database_url,
-                         secret_key="test-secret-" + "x" * 40, base_url=TEST_ORIGIN,
+                         secret_key=TEST_SECRET, base_url=TEST_ORIGIN,
                          worker_in_process=False)  # tests run jobs themselves (registry.worker.run_one)
 
 

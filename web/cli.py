@@ -21,11 +21,12 @@ from capture.specimens.photo import Condition
 from capture.summary import decode_summary
 from core.clock import MEXICO_CITY, utcnow
 from core.db import make_engine, session_scope
+from core.sealing import install_sealer, sealer_from_settings
 from core.settings import LOOPBACK_HOSTS, Settings, SettingsError, load_settings
 from registry import migrate as migrations
 from registry.catalogue import ensure_default_inconsistencies
 from registry.demo import load_demo_data
-from registry.images import open_image_store
+from registry.images import image_store_from_settings
 from registry.jobs import JobRequest, enqueue, queued_after
 from registry.models import Job, Process
 from registry.outbox import erase_spent_bodies
@@ -33,8 +34,19 @@ from registry.roll.imports import ImportRequest, UploadProblem, UploadRefused, o
 from registry.roll.source import RollFileError, parse_columns
 from registry.states import JobKind, JobState
 from registry.worker import run_one, work_forever
+from web.audit_cli import audit
+from web.images_cli import images
 from web.ine_export_cli import ine_export_command
+from web.keys_cli import keys
+from web.logs import configure_logging
+from web.many_workers import many_workers_problems
+from web.metrics import multiprocess_metrics
 from web.report_cli import report
+from web.retention_cli import retention
+
+# With --workers, uvicorn kills a worker that does not answer its ping within this; a worker loading the OCR models
+# on a busy machine takes longer than uvicorn's 5 s, and would be killed and restarted forever.
+WORKER_HEALTHCHECK_SECONDS = 120
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,7 +55,8 @@ def main(ctx: click.Context) -> None:
     """Registro Ciudadano: apoyo ciudadano para candidaturas independientes."""
     try:
         ctx.obj = load_settings()
-    except SettingsError as error:
+        install_sealer(sealer_from_settings(ctx.obj))  # the commands read and write sealed personal columns
+    except (SettingsError, ValueError) as error:  # ValueError: a malformed data key (the message names no value)
         raise click.ClickException(str(error)) from None
 
 
@@ -70,7 +83,7 @@ def demo_data(settings: Settings) -> None:
     """Migrate, then load the demo OPL, process, aspirants, roll and accounts (idempotent)."""
     _migrate(settings)
     engine = make_engine(settings.resolved_database_url)
-    store = open_image_store(settings.images_dir, image_key=settings.image_key, secret_key=settings.secret_key)
+    store = image_store_from_settings(settings)
     with session_scope(engine) as session:
         summary = load_demo_data(session=session, store=store)  # the demo supports' photos, for the desk
     engine.dispose()
@@ -92,11 +105,17 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
             f"--host {host} is not loopback: set REGISTRO_ENV=production for a deployment, or "
             "REGISTRO_ENV=development to choose development explicitly"
         )
+    problems = many_workers_problems(settings, workers)  # memory kept per process would be split between them
+    if problems:
+        raise click.ClickException("; ".join(problems))
     # Without an explicit public address, the app is where it listens (OAuth redirects and the local provider).
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     os.environ.setdefault("REGISTRO_BASE_URL", f"http://{local_host}:{port}")
-    uvicorn.run("web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+    # The app writes its own access log (web/observe.py: route templates, no client address), so uvicorn's is off.
+    with multiprocess_metrics(workers):  # N > 1: every worker's metrics in files that /metrics adds up
+        uvicorn.run("web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    proxy_headers=True, log_level="info", access_log=False,
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 
 @main.command()
@@ -274,6 +293,7 @@ def _queue_verifications(engine: Engine, process_id: int | None) -> list[int]:
 @click.pass_obj
 def worker(settings: Settings) -> None:
     """Run background jobs (roll imports, compulsa) and verify new supports, until stopped (Ctrl-C, SIGTERM)."""
+    configure_logging(settings.resolved_log_format)  # the same lines as the web workers' (JSON in production)
     _migrate(settings)
     engine = make_engine(settings.resolved_database_url)
     stop = threading.Event()
@@ -291,5 +311,9 @@ if __name__ == "__main__":
     main()
 
 
+main.add_command(audit)
 main.add_command(report)
+main.add_command(images)
+main.add_command(keys)
+main.add_command(retention)
 report.add_command(ine_export_command)

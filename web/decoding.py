@@ -11,16 +11,27 @@ import anyio.to_thread
 
 from capture.pipeline import warm_up
 from capture.result import Reason
-from registry.intake.reading import BackDecode, ImageLimits, ReadingCache, decode_back
+from registry.intake.reading import BackDecode, DecodeCache, ImageLimits, ReadingCache, decode_back
 from web.i18n import gettext as _
+from web.metrics import decode_tracked
+
+DECODE_RETRY_AFTER_SECONDS = 5  # about two decode budgets: the queue ahead has cleared by then
+
+
+class DecodeQueueFull(Exception):
+    """Every decoder is busy and `queue` photos already wait for one: the request is answered 503 at once."""
 
 
 class Decoder:
-    def __init__(self, *, workers: int, budget_ms: int, limits: ImageLimits) -> None:
+    def __init__(self, *, workers: int, budget_ms: int, limits: ImageLimits, queue: int | None = None,
+                 cache: DecodeCache | None = None) -> None:
         # More decodes at once than cores would only make each one slower for everybody.
         self._limiter = anyio.CapacityLimiter(workers)
         self._budget_ms, self._limits = budget_ms, limits
-        self._cache = ReadingCache()
+        self._cache = cache if cache is not None else ReadingCache()  # the web app's: shared by its workers
+        # Photos decoding or waiting to, in this process; None: no bound on the wait (tools, not the web app).
+        self._bound = None if queue is None else workers + queue
+        self._admitted = 0
 
     async def warm_up(self) -> None:
         """Load the OCR models before the first request, so the first citizen's photo gets the whole budget."""
@@ -30,7 +41,16 @@ class Decoder:
         """The server's reading of a back photo and its copy for the store (registry.intake.reading)."""
         work = partial(decode_back, data, today=today, limits=self._limits, budget_ms=self._budget_ms,
                        cache=self._cache)
-        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        # A long wait would end in the client's timeout and its retry, doubling the work: refuse it now instead.
+        # One event loop changes the count and nothing awaits between the check and the increment.
+        if self._bound is not None and self._admitted >= self._bound:
+            raise DecodeQueueFull()
+        self._admitted += 1
+        try:
+            with decode_tracked(work) as tracked:  # time, in flight and waiting (web/metrics.py)
+                return await anyio.to_thread.run_sync(tracked, limiter=self._limiter)
+        finally:
+            self._admitted -= 1
 
 
 def advice(reason: Reason) -> str:

@@ -1,6 +1,14 @@
 """A bound on photo work (decoding a credential, cleaning an upload for the store) per server process and per
 account. A request beyond it is answered at once with 429 and Retry-After instead of queueing: a 49-megapixel PNG
-takes hundreds of megabytes while it is decoded, so a dozen at once from one account would starve everybody."""
+takes hundreds of megabytes while it is decoded, so a dozen at once from one account would starve everybody.
+
+Both counts are per worker process on purpose, also with `registro serve --workers N`. The per-server bound guards
+the memory and the decode pool of one process, which are that process's own. The per-account bound is fairness
+inside that process: wherever an account's requests land, it holds at most `per_account` of each process's
+`per_server` slots, so every process keeps the others' share free whatever N is. Counting an account across
+processes (a table or Redis semaphore) would add two shared writes to every photo and leave slots held by a killed
+worker until they expired, and protect nothing more: an account's total photo rate across workers is already
+bounded by the shared rate limits (`decode`, per account, in REGISTRO_RATE_LIMIT_STORAGE)."""
 
 from __future__ import annotations
 
@@ -16,7 +24,9 @@ from starlette.responses import JSONResponse, Response
 from registry.images import CleanImage
 from registry.intake.photos import clean_photo
 from registry.states import ImageKind
+from web.decoding import DECODE_RETRY_AFTER_SECONDS, DecodeQueueFull
 from web.i18n import gettext as _
+from web.load_shedding import overloaded
 from web.state import services
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -68,6 +78,8 @@ def image_work(endpoint: Endpoint) -> Endpoint:
             return image_work_busy(request, busy)
         try:
             return await endpoint(request)
+        except DecodeQueueFull:  # the whole server is behind on photos: 503, not this client's 429
+            return overloaded(request, retry_after=DECODE_RETRY_AFTER_SECONDS)
         finally:
             gate.leave(request.state.principal.account_id)
 

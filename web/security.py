@@ -37,9 +37,10 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 PUBLIC = "public"
 CSRF_IN_STREAM = "csrf_in_stream"
-# Open data: the same bytes for everybody, cached by browsers and proxies, so no session is read there and no
-# cookie is set (a cookie would make every response private to one browser, and tie visits to a person).
-COOKIELESS_PREFIXES = ("/datos",)
+# Open data and the user guides: the same bytes for everybody, cached by browsers and proxies, so no session is read
+# there and no cookie is set (a cookie would make every response private to one browser, and tie visits to a person).
+# Operations probes and metrics (web/routes/operations.py) are machine-facing: no session, no cookie.
+COOKIELESS_PREFIXES = ("/datos", "/ayuda", "/healthz", "/readyz", "/metrics")
 
 
 def _without_caching(send: Send) -> Send:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
@@ -58,10 +59,28 @@ def _language_url(context: Context, locale: str) -> str:
     return f"{request.url.path}?{urlencode([*params, ('lang', locale)])}"
 
 
+# Starlette finds a route's path by trying every route in turn and each page asks for dozens: a seventh of the
+# event loop's time under load (bench/load.py). Paths never change while an app lives, so each app keeps its own.
+_PATHS: WeakKeyDictionary[object, dict[tuple[str, tuple[tuple[str, object], ...]], str]] = WeakKeyDictionary()
+_PATHS_PER_APP = 20_000  # paths with ids in them are many: start over rather than grow without end
+
+
 @pass_context
 def _path_for(context: Context, name: str, /, **params: object) -> str:
     """A site-relative path (not an absolute URL), so pages work the same behind any proxy."""
-    return str(context["request"].app.url_path_for(name, **params))
+    app = context["request"].app
+    key = (name, tuple(sorted(params.items())))
+    paths = _PATHS.setdefault(app, {})
+    try:
+        return paths[key]
+    except KeyError:
+        pass
+    except TypeError:  # a parameter that cannot be a key: no cache for it
+        return str(app.url_path_for(name, **params))
+    if len(paths) >= _PATHS_PER_APP:
+        paths.clear()
+    paths[key] = path = str(app.url_path_for(name, **params))
+    return path
 
 
 @pass_context

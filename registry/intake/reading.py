@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from capture.pipeline import read_back_keeping
 from capture.result import BackReading, Reason
@@ -33,6 +34,15 @@ class ImageLimits:
 class BackDecode:
     reading: BackReading
     image: CleanImage | None  # the back photo ready for the store; None when the file itself is unusable
+
+
+class DecodeCache(Protocol):
+    """Where recent decodes are kept: `ReadingCache` in one process (tools, tests), or the database table shared
+    by every web worker (registry/intake/decode_cache.py)."""
+
+    def get(self, key: tuple[str, date]) -> BackDecode | None: ...
+
+    def put(self, key: tuple[str, date], decoded: BackDecode) -> None: ...
 
 
 class ReadingCache:
@@ -60,7 +70,7 @@ class ReadingCache:
 
 
 def decode_back(data: bytes, *, today: date, limits: ImageLimits, budget_ms: int,
-                cache: ReadingCache | None = None) -> BackDecode:
+                cache: DecodeCache | None = None) -> BackDecode:
     """The server's reading of a back photo and its copy for the store, from one decode (or from the cache)."""
     sha256 = hashlib.sha256(data).hexdigest()
     kept = cache.get((sha256, today)) if cache is not None else None

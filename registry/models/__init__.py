@@ -1,7 +1,8 @@
 """Every table of the domain, imported here so the metadata (and Alembic) sees the whole schema."""
 
 from auth.models import Account, OAuthIdentity, RoleGrant, UserSession
-from core.audit import AuditEvent, OutboxMessage
+from core.audit import AuditEvent, ChainHead, OutboxMessage
+from registry.models.decode_cache import DecodeCacheEntry
 from registry.models.geography import GeoUnit
 from registry.models.jobs import Job
 from registry.models.organisation import Aspirant, Auxiliary, Opl, PaperExceptionMunicipality, Process
@@ -29,8 +30,10 @@ __all__ = [
     "Aspirant",
     "AuditEvent",
     "Auxiliary",
+    "ChainHead",
     "CredentialReading",
     "DailyReport",
+    "DecodeCacheEntry",
     "GeoUnit",
     "InconsistencyType",
     "Job",
@@ -58,3 +61,7 @@ __all__ = [
     "SupportFlag",
     "UserSession",
 ]
+
+# Every session chains the audit rows and support events it writes (imported here so that no process writes
+# them unchained: whatever writes them imports the models).
+import registry.audit_chain  # noqa: F401

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from core.columns import enum_type, utc_datetime
@@ -59,3 +60,6 @@ class DailyReport(SQLModel, table=True):
     day: date = Field(primary_key=True)
     messages: int = 0  # e-mails queued: one for the OPL's staff (each address), one per aspirant
     queued_at: datetime = Field(sa_type=utc_datetime())
+    # The heads of the report's hash chains when it was built (registry/audit_chain.py `anchor_of`), JSON
+    # {"stream": {"seq": N, "hash": "..."}}: `registro audit verify` checks each is still a link of its chain.
+    anchor: str = Field(default="", sa_type=sa.Text())

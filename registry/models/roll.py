@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
 from core.columns import enum_type, utc_datetime
+from core.sealing import BLIND_INDEX_CHARS, keep_blind_indexes
 from registry.states import RollImportState, RollStatus
 
 
@@ -41,10 +42,12 @@ class RollEntry(SQLModel, table=True):
     import, attached at the switch and dropped when superseded), and a 10-million-row foreign-key validation at
     every switch would buy nothing."""
 
+    # The compulsa joins supports to the roll by blind indexes (core/sealing.py), computed at import.
     __table_args__ = (
-        sa.Index("ix_rollentry_cic", "cic"),
-        sa.Index("ix_rollentry_ocr", "ocr"),
-        sa.Index("ix_rollentry_identificador", "identificador_ciudadano"),
+        sa.Index("ix_rollentry_cic", "cic_bidx"),
+        sa.Index("ix_rollentry_ocr", "ocr_bidx"),
+        sa.Index("ix_rollentry_identificador", "identificador_bidx"),
+        sa.Index("ix_rollentry_clave", "roll_import_id", "clave_elector_bidx"),
     )
 
     roll_import_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -62,6 +65,10 @@ class RollEntry(SQLModel, table=True):
     seccion: int
     status: RollStatus = Field(default=RollStatus.VIGENTE, sa_type=enum_type(RollStatus))
     baja_reason: str | None = Field(default=None, max_length=80)
+    cic_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    ocr_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    identificador_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    clave_elector_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
 
 
 class RollRejection(SQLModel, table=True):
@@ -71,3 +78,8 @@ class RollRejection(SQLModel, table=True):
     roll_import_id: int = Field(foreign_key="rollimport.id", index=True)
     line: int
     reason: str = Field(max_length=300)
+
+
+keep_blind_indexes(RollEntry, {
+    "cic": ("cic_bidx", "cic"), "ocr": ("ocr_bidx", "ocr"), "identificador_ciudadano": ("identificador_bidx",
+    "identificador"), "clave_elector": ("clave_elector_bidx", "clave_elector")})

@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
 from core.columns import enum_type, utc_datetime
+from core.sealing import BLIND_INDEX_CHARS, keep_blind_indexes, sealed
 from registry.states import (
     Channel,
     ImageKind,
@@ -41,23 +42,31 @@ class StoredImage(SQLModel, table=True):
 class CredentialReading(SQLModel, table=True):
     """What was read from (or typed for) one credential; the device's own reading is never trusted."""
 
+    # The identifiers are sealed (core/sealing.py); look-ups go through their blind indexes.
     __table_args__ = (
-        sa.Index("ix_credentialreading_cic", "cic"),
+        sa.Index("ix_credentialreading_cic", "cic_bidx"),
         # The compulsa finds the other supports of a citizen by the roll's OCR and identificador ciudadano too.
-        sa.Index("ix_credentialreading_ocr", "ocr"),
-        sa.Index("ix_credentialreading_identificador", "identificador_ciudadano"),
+        sa.Index("ix_credentialreading_ocr", "ocr_bidx"),
+        sa.Index("ix_credentialreading_identificador", "identificador_bidx"),
         # The mesa de control's flags: a QR token seen with another CIC, a photo used in another support.
-        sa.Index("ix_credentialreading_qr_text", "qr_text"),
+        sa.Index("ix_credentialreading_qr_text", "qr_text_bidx"),
         sa.Index("ix_credentialreading_back_image", "back_image_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     source: ReadingSource = Field(sa_type=enum_type(ReadingSource))
-    cic: str | None = Field(default=None, max_length=9)
-    identificador_ciudadano: str | None = Field(default=None, max_length=9)
-    ocr: str | None = Field(default=None, max_length=13)
-    clave_elector: str | None = Field(default=None, max_length=18)
-    qr_text: str | None = Field(default=None, max_length=200)  # the small QR's raw URL: an opaque token
+    cic: str | None = Field(default=None, sa_type=sealed("credentialreading", "cic"))
+    identificador_ciudadano: str | None = Field(
+        default=None, sa_type=sealed("credentialreading", "identificador_ciudadano"))
+    ocr: str | None = Field(default=None, sa_type=sealed("credentialreading", "ocr"))
+    clave_elector: str | None = Field(default=None, sa_type=sealed("credentialreading", "clave_elector"))
+    # the small QR's raw URL: an opaque token
+    qr_text: str | None = Field(default=None, sa_type=sealed("credentialreading", "qr_text"))
+    cic_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    identificador_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    ocr_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    clave_elector_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    qr_text_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
     model_hint: str | None = Field(default=None, max_length=8)  # "D" or "E-H" from the MRZ layout
     expiry: date | None = None
     back_image_id: int | None = Field(default=None, foreign_key="storedimage.id")
@@ -73,8 +82,8 @@ class Support(SQLModel, table=True):
         sa.Index("ix_support_aspirant", "aspirant_id"),
         sa.Index("ix_support_reading", "reading_id"),
         sa.Index("ix_support_process_received", "process_id", "received_at"),
-        sa.Index("ix_support_cic", "cic"),
-        sa.Index("ix_support_clave_elector", "clave_elector"),
+        sa.Index("ix_support_cic", "cic_bidx"),
+        sa.Index("ix_support_clave_elector", "clave_elector_bidx"),
         sa.Index("ix_support_auxiliary_captured", "auxiliary_id", "captured_at"),  # the capture-pace flag
     )
 
@@ -87,9 +96,11 @@ class Support(SQLModel, table=True):
     citizen_account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
     auxiliary_id: int | None = Field(default=None, foreign_key="auxiliary.id", index=True)
     reading_id: int = Field(foreign_key="credentialreading.id")
-    # Denormalised from the reading: the duplicate checks and roll match look these up.
-    cic: str | None = Field(default=None, max_length=9)
-    clave_elector: str | None = Field(default=None, max_length=18)
+    # Denormalised from the reading, sealed: the duplicate checks and roll match look up their blind indexes.
+    cic: str | None = Field(default=None, sa_type=sealed("support", "cic"))
+    clave_elector: str | None = Field(default=None, sa_type=sealed("support", "clave_elector"))
+    cic_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
+    clave_elector_bidx: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
     live_photo_id: int | None = Field(default=None, foreign_key="storedimage.id")
     signature_image_id: int | None = Field(default=None, foreign_key="storedimage.id")
     signature_method: SignatureMethod = Field(
@@ -105,9 +116,10 @@ class Support(SQLModel, table=True):
         default=SituacionRegistral.SIN_VERIFICAR, sa_type=enum_type(SituacionRegistral)
     )
     situacion_detail: str | None = Field(default=None, max_length=40)  # e.g. the baja's reason
-    # What the compulsa found in the Lista Nominal: the citizen (the roll's clave de elector, which several
-    # credentials of one person share) and where they are registered, for the LGIPE 385 rules and the reports.
-    citizen_key: str | None = Field(default=None, max_length=18)
+    # What the compulsa found in the Lista Nominal: the citizen (the blind index of the roll's clave de elector,
+    # which several credentials of one person share) and where they are registered, for the LGIPE 385 rules and
+    # the reports.
+    citizen_key: str | None = Field(default=None, max_length=BLIND_INDEX_CHARS)
     state_code: int | None = None
     district: int | None = None
     municipality: int | None = None
@@ -129,6 +141,7 @@ class SupportEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_supportevent_support_at", "support_id", "at"),
         sa.Index("ix_supportevent_at", "at"),  # "what changed" between two moments starts from these events
+        sa.Index("ux_supportevent_chain", "chain_stream", "chain_seq", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -145,6 +158,11 @@ class SupportEvent(SQLModel, table=True):
     district: int | None = None
     municipality: int | None = None
     seccion: int | None = None
+    # Hash chain (registry/audit_chain.py): assigned when the transaction commits, never by the writer.
+    chain_stream: str | None = Field(default=None, max_length=40)
+    chain_seq: int | None = None
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
 
 
 class ActivationCode(SQLModel, table=True):
@@ -155,8 +173,10 @@ class ActivationCode(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id")
     code_hash: str = Field(max_length=64, unique=True)
-    cic: str = Field(max_length=9, index=True)
-    qr_text: str = Field(max_length=200, index=True)
+    cic: str = Field(sa_type=sealed("activationcode", "cic"))
+    qr_text: str = Field(sa_type=sealed("activationcode", "qr_text"))
+    cic_bidx: str = Field(default="", max_length=BLIND_INDEX_CHARS, index=True)
+    qr_text_bidx: str = Field(default="", max_length=BLIND_INDEX_CHARS, index=True)
     reading_id: int | None = Field(default=None, foreign_key="credentialreading.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
     expires_at: datetime = Field(sa_type=utc_datetime())
@@ -253,9 +273,9 @@ class PaperForm(SQLModel, table=True):
     support_id: int = Field(foreign_key="support.id", unique=True)
     aspirant_id: int = Field(foreign_key="aspirant.id")
     numero_referencia: str = Field(max_length=40)
-    nombre: str = Field(max_length=120)
-    apellido_paterno: str = Field(default="", max_length=120)
-    apellido_materno: str = Field(default="", max_length=120)
+    nombre: str = Field(sa_type=sealed("paperform", "nombre"))
+    apellido_paterno: str = Field(default="", sa_type=sealed("paperform", "apellido_paterno"))
+    apellido_materno: str = Field(default="", sa_type=sealed("paperform", "apellido_materno"))
     inconsistency_id: int | None = Field(default=None, foreign_key="inconsistencytype.id")
     comentario: str = Field(default="", max_length=2000)
     form_image_id: int | None = Field(default=None, foreign_key="storedimage.id")
@@ -271,3 +291,11 @@ def _refuse_changes(*_args: object) -> None:
 # An event once written is history: the ORM refuses to rewrite or delete it.
 sa.event.listen(SupportEvent, "before_update", _refuse_changes)
 sa.event.listen(SupportEvent, "before_delete", _refuse_changes)
+
+
+keep_blind_indexes(CredentialReading, {
+    "cic": ("cic_bidx", "cic"), "identificador_ciudadano": ("identificador_bidx", "identificador"),
+    "ocr": ("ocr_bidx", "ocr"), "clave_elector": ("clave_elector_bidx", "clave_elector"),
+    "qr_text": ("qr_text_bidx", "qr")})
+keep_blind_indexes(Support, {"cic": ("cic_bidx", "cic"), "clave_elector": ("clave_elector_bidx", "clave_elector")})
+keep_blind_indexes(ActivationCode, {"cic": ("cic_bidx", "cic"), "qr_text": ("qr_text_bidx", "qr")})

@@ -6,10 +6,13 @@ The report of day D is sent the morning after and states the figures as they sto
 process's time zone (rebuilt from the support events, so a run at 7:00 or at 11:00, or a late re-run with
 `--date`, says the same). Its e-mails are queued in the same transaction as the DailyReport row of (process, D),
 whose key is the guard: a second run that day, even a concurrent one, sends nothing. Nothing in them is personal
-beyond the aspirants' names (candidates, public) and the figures."""
+beyond the aspirants' names (candidates, public) and the figures. Each report also carries, in its e-mails and in its
+DailyReport row, the anchor: the heads of the audit trail's and the process's hash chains as it was built
+(registry/audit_chain.py), which readers keep so the history up to there can be checked later."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -22,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from auth.models import Account, RoleGrant
 from auth.roles import Role
+from registry.audit_chain import anchor_of
 from registry.models import Aspirant, DailyReport, Process
 from registry.outbox import queue_mail
 from registry.reports.changes import tallies_at
@@ -91,7 +95,9 @@ def send_daily(*, session: Session, process_id: int, day: date, links: DailyLink
     except IntegrityError:
         return Sent(process_id, day, 0, already_sent=True)
     rows = _rows(session, process, day)
-    guard.messages = _queue(session, process, day, rows, links)
+    anchor = anchor_of(session=session, process_id=process_id)  # the chains' heads as this report is built
+    guard.anchor = json.dumps(anchor, sort_keys=True)
+    guard.messages = _queue(session, process, day, rows, links, _anchor_text(anchor))
     session.add(guard)
     return Sent(process_id, day, guard.messages, already_sent=False)
 
@@ -120,18 +126,27 @@ def _share(counted: int, required: int | None) -> Decimal | None:
     return (Decimal(counted) * 100 / required).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _queue(session: Session, process: Process, day: date, rows: dict[int, Row], links: DailyLinks) -> int:
+def _anchor_text(anchor: dict[str, dict[str, int | str]]) -> str:
+    """The heads, for readers to keep: later, `registro audit verify` (or anyone recomputing the hashes) shows
+    whether the history up to each of them is still the one they were sent."""
+    lines = "".join(f"  {stream}: registro {head['seq']}, huella {head['hash']}\n" for stream, head in anchor.items())
+    return ("\nHuella de la bitácora al preparar este reporte (consérvala: permite comprobar después que el historial "
+            "no se alteró):\n" + lines)
+
+
+def _queue(session: Session, process: Process, day: date, rows: dict[int, Row], links: DailyLinks,
+           anchor: str) -> int:
     subject = f"Reporte diario de apoyo ciudadano: {process.name}, {day:%d/%m/%Y}"
     heading = (f"Reporte de {process.name} ({process.office}) al cierre del {day:%d/%m/%Y} "
                f"(hora de {process.timezone}).\n\n")
     staff_body = (heading + "\n".join(_block(row, day) for row in rows.values())
-                  + f"\nConsulta el reporte completo: {links.staff(process.id or 0)}\n")
+                  + f"\nConsulta el reporte completo: {links.staff(process.id or 0)}\n" + anchor)
     addresses = _staff_addresses(session, process.opl_id)
     for address in addresses:
         queue_mail(session=session, to_address=address, subject=subject, body=staff_body)
     aspirants = _aspirant_addresses(session, process, set(rows))
     for aspirant_id, address in aspirants:
-        body = heading + _block(rows[aspirant_id], day) + f"\nConsulta tu avance: {links.aspirant}\n"
+        body = heading + _block(rows[aspirant_id], day) + f"\nConsulta tu avance: {links.aspirant}\n" + anchor
         queue_mail(session=session, to_address=address, subject=subject, body=body)
     return len(addresses) + len(aspirants)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlmodel import Session, col
 
 from core.audit import record_audit
@@ -92,36 +92,37 @@ def export_rows(*, session: Session, aspirant_id: int, category: Category | None
     """The aspirant's supports in `category` (all when None), in the order received, as HEADER's cells."""
     result = session.execute(_query(aspirant_id, category), execution_options={"yield_per": ROWS_PER_FETCH})
     for row in result:
-        yield tuple(None if value == "" else value for value in row)
+        yield tuple(None if value == "" else value for value in _cells(row))
+
+
+def _cells(row: Any) -> tuple[Cell, ...]:
+    """Sealed columns open one by one (each under its own column's AAD), so the choices that SQL made with
+    COALESCE and CASE are made here: names all three from the matched roll entry or all three from the form."""
+    (state, seccion, roll_names, form_names, roll_clave, support_clave, reading_clave, ocr, support_cic,
+     reading_cic) = row[0], row[1], row[2:5], row[5:8], row[8], row[9], row[10], row[11], row[12], row[13]
+    names = roll_names if roll_clave is not None else form_names
+    clave = next((value for value in (roll_clave, support_clave, reading_clave) if value is not None), None)
+    return (state, seccion, *names, clave, ocr, support_cic if support_cic is not None else reading_cic)
 
 
 def _query(aspirant_id: int, category: Category | None) -> Select[*tuple[Any, ...]]:
     roll = select(col(RollImport.id)).join(Process, col(Process.opl_id) == col(RollImport.opl_id)).where(
         col(Process.id) == col(Support.process_id), col(RollImport.state) == RollImportState.CURRENT
     ).scalar_subquery()
-    matched = col(RollEntry.clave_elector).is_not(None)
-
-    def name(roll_part: Any, paper_part: Any) -> ColumnElement[str]:
-        # all three from the one source: a roll entry's missing apellido is not filled from a typed form
-        return case((matched, roll_part), else_=paper_part)
-
     query: Select[*tuple[Any, ...]] = (
-        select(
+        select(  # see _cells: names all three from one source (a roll entry's missing apellido stays missing)
             func.coalesce(col(Support.state_code), col(RollEntry.state_code)),
             func.coalesce(col(Support.seccion), col(RollEntry.seccion)),
-            name(col(RollEntry.nombre), col(PaperForm.nombre)),
-            name(col(RollEntry.apellido_paterno), col(PaperForm.apellido_paterno)),
-            name(col(RollEntry.apellido_materno), col(PaperForm.apellido_materno)),
-            func.coalesce(col(RollEntry.clave_elector), col(Support.clave_elector),
-                          col(CredentialReading.clave_elector)),
-            col(CredentialReading.ocr),
-            func.coalesce(col(Support.cic), col(CredentialReading.cic)),
+            col(RollEntry.nombre), col(RollEntry.apellido_paterno), col(RollEntry.apellido_materno),
+            col(PaperForm.nombre), col(PaperForm.apellido_paterno), col(PaperForm.apellido_materno),
+            col(RollEntry.clave_elector), col(Support.clave_elector), col(CredentialReading.clave_elector),
+            col(CredentialReading.ocr), col(Support.cic), col(CredentialReading.cic),
         )
         .select_from(Support)
         .join(CredentialReading, col(CredentialReading.id) == col(Support.reading_id))
         .outerjoin(PaperForm, col(PaperForm.support_id) == col(Support.id))
         .outerjoin(RollEntry, and_(col(RollEntry.roll_import_id) == roll,
-                                   col(RollEntry.clave_elector) == col(Support.citizen_key)))
+                                   col(RollEntry.clave_elector_bidx) == col(Support.citizen_key)))
         .where(col(Support.aspirant_id) == aspirant_id)
         .order_by(col(Support.id))
     )

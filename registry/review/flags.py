@@ -12,9 +12,11 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from sqlalchemy import not_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.sealing import blind_match
 from registry.models import CredentialReading, Process, Support, SupportFlag
 from registry.states import Channel, ReviewFlag
 
@@ -86,9 +88,10 @@ def _image_reused(session: Session, support: Support, reading: CredentialReading
 def _qr_seen_with_other_cic(session: Session, reading: CredentialReading) -> bool:
     if not reading.qr_text or not reading.cic:
         return False
-    other = select(CredentialReading.id).where(
-        CredentialReading.qr_text == reading.qr_text, CredentialReading.cic != reading.cic,
-        col(CredentialReading.cic).is_not(None)).limit(1)
+    other = select(CredentialReading.id).where(  # sealed columns: compared by their blind indexes
+        blind_match(col(CredentialReading.qr_text_bidx), reading.qr_text, "qr"),
+        not_(blind_match(col(CredentialReading.cic_bidx), reading.cic, "cic")),
+        col(CredentialReading.cic_bidx).is_not(None)).limit(1)
     return session.exec(other).first() is not None
 
 

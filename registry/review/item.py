@@ -105,4 +105,6 @@ def _roll_entry(session: Session, process: Process, support: Support) -> RollEnt
     roll = current_roll(session=session, opl_id=process.opl_id)
     if roll is None or not support.citizen_key:
         return None
-    return session.get(RollEntry, (roll.id, support.citizen_key))
+    # citizen_key is the blind index of the roll's clave de elector (personal columns are sealed at rest)
+    return session.exec(select(RollEntry).where(RollEntry.roll_import_id == roll.id,
+                                                RollEntry.clave_elector_bidx == support.citizen_key)).first()

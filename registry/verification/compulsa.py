@@ -33,6 +33,8 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
 from core.columns import UtcDateTime
+from core.sealing import BLIND_INDEX_CHARS
+from registry.audit_chain import note_streams, support_stream
 from registry.models import Process, RollImport
 from registry.reports.counters import count_compulsa
 from registry.states import RollImportState, ScopeKind
@@ -109,27 +111,28 @@ BULK_WORK_MEMORY = "512MB"  # PostgreSQL's, for one compulsa's sorts (the server
 
 # The citizen of a support: the first key that finds one in the roll in force, in the order CIC, clave de elector,
 # OCR, identificador ciudadano, each an index lookup evaluated only when the keys before found nobody. The result
-# is the key's number followed by the roll's clave de elector ('1' + clave when found by CIC).
-_FIRST_MATCH = "COALESCE(" + ", ".join(f"(SELECT min('{number}' || r.clave_elector) FROM {source} "
+# is the key's number followed by the blind index of the roll's clave de elector ('1' + index when found by CIC).
+# Personal columns are sealed: every comparison is between blind indexes (core/sealing.py), one key on both sides.
+_FIRST_MATCH = "COALESCE(" + ", ".join(f"(SELECT min('{number}' || r.clave_elector_bidx) FROM {source} "
                                       f"WHERE {condition})"
                                       for number, source, condition in (
-    ("1", "rollentry AS r", "r.roll_import_id = :roll AND r.cic = s.cic"),
-    ("2", "rollentry AS r", "r.roll_import_id = :roll AND r.clave_elector = s.clave_elector"),
-    ("3", "credentialreading AS c JOIN rollentry AS r ON r.roll_import_id = :roll AND r.ocr = c.ocr",
+    ("1", "rollentry AS r", "r.roll_import_id = :roll AND r.cic_bidx = s.cic_bidx"),
+    ("2", "rollentry AS r", "r.roll_import_id = :roll AND r.clave_elector_bidx = s.clave_elector_bidx"),
+    ("3", "credentialreading AS c JOIN rollentry AS r ON r.roll_import_id = :roll AND r.ocr_bidx = c.ocr_bidx",
      "c.id = s.reading_id"),
     ("4", "credentialreading AS c JOIN rollentry AS r ON r.roll_import_id = :roll "
-          "AND r.identificador_ciudadano = c.identificador_ciudadano", "c.id = s.reading_id"),
+          "AND r.identificador_bidx = c.identificador_bidx", "c.id = s.reading_id"),
 )) + ")"
 
 
 # Supports that carry one of the matched citizens' identifiers in the roll: the only ones the compulsa can have
 # matched to those citizens, found through indexes that no verification ever rewrites.
 _SAME_CITIZEN = """
-    SELECT o.id FROM matched AS m JOIN support AS o ON o.cic = m.roll_cic
-    UNION SELECT o.id FROM matched AS m JOIN support AS o ON o.clave_elector = m.citizen_key
-    UNION SELECT o.id FROM matched AS m JOIN credentialreading AS c ON c.ocr = m.roll_ocr
+    SELECT o.id FROM matched AS m JOIN support AS o ON o.cic_bidx = m.roll_cic
+    UNION SELECT o.id FROM matched AS m JOIN support AS o ON o.clave_elector_bidx = m.citizen_key
+    UNION SELECT o.id FROM matched AS m JOIN credentialreading AS c ON c.ocr_bidx = m.roll_ocr
           JOIN support AS o ON o.reading_id = c.id
-    UNION SELECT o.id FROM matched AS m JOIN credentialreading AS c ON c.identificador_ciudadano = m.roll_idc
+    UNION SELECT o.id FROM matched AS m JOIN credentialreading AS c ON c.identificador_bidx = m.roll_idc
           JOIN support AS o ON o.reading_id = c.id"""
 
 
@@ -179,8 +182,8 @@ class _Compulsa:
         emptied = " ON COMMIT DELETE ROWS" if postgres else ""
         self._run("CREATE TEMPORARY TABLE IF NOT EXISTS compulsa_result (support_id INTEGER PRIMARY KEY, "
                   "situacion VARCHAR(40), detail VARCHAR(40), status VARCHAR(40), how VARCHAR(5), "
-                  "citizen_key VARCHAR(18), state_code INTEGER, district INTEGER, municipality INTEGER, "
-                  f"seccion INTEGER){emptied}")
+                  f"citizen_key VARCHAR({BLIND_INDEX_CHARS}), state_code INTEGER, district INTEGER, "
+                  f"municipality INTEGER, seccion INTEGER){emptied}")
         if not postgres:
             self._run("DELETE FROM compulsa_result")
 
@@ -206,11 +209,12 @@ class _Compulsa:
             ),
             target AS (  -- the cast keeps the key a plain column for the planner (one roll row per citizen)
                 SELECT k.id, k.aspirant_id, k.received_at, k.folio, k.channel, k.old_status, k.old_situacion,
-                       k.flagged, substr(k.found, 1, 1) AS how, r.clave_elector AS citizen_key, r.state_code,
-                       r.district, r.municipality, r.seccion, r.status AS roll_status, r.baja_reason, r.cic AS roll_cic,
-                       r.ocr AS roll_ocr, r.identificador_ciudadano AS roll_idc
+                       k.flagged, substr(k.found, 1, 1) AS how, r.clave_elector_bidx AS citizen_key,
+                       r.state_code, r.district, r.municipality, r.seccion, r.status AS roll_status, r.baja_reason,
+                       r.cic_bidx AS roll_cic, r.ocr_bidx AS roll_ocr, r.identificador_bidx AS roll_idc
                 FROM keyed AS k LEFT JOIN rollentry AS r
-                    ON r.roll_import_id = :roll AND r.clave_elector = CAST(substr(k.found, 2) AS VARCHAR(18))
+                    ON r.roll_import_id = :roll
+                       AND r.clave_elector_bidx = CAST(substr(k.found, 2) AS VARCHAR({BLIND_INDEX_CHARS}))
             ),
             matched AS (SELECT * FROM target WHERE citizen_key IS NOT NULL),
             based AS (
@@ -297,6 +301,9 @@ class _Compulsa:
             SELECT r.support_id, s.status, r.status, r.situacion, {reason}, NULL, :now,
                    r.state_code, r.district, r.municipality, r.seccion
             FROM compulsa_result AS r JOIN support AS s ON s.id = r.support_id WHERE {changed} OR {placed}""")
+        if events:  # set-based rows: the commit chains them into the process's stream (registry/audit_chain.py)
+            assert self.process.id is not None
+            note_streams(self.session, [support_stream(self.process.id)])
         count_compulsa(self._run, moved=moved, placed=placed)  # before the supports change: it reads both states
         self._run(f"""
             UPDATE support AS s SET status = r.status, situacion_registral = r.situacion,

@@ -2,6 +2,7 @@
 // client-generated idempotency key and the device time, and it is deleted only after the server answered
 // "received" for it. Sending happens by itself when the network returns (the `online` event) and on a timer with
 // exponential back-off; each item shows its state: en el teléfono / enviando / recibido con folio / rechazado.
+// A server that sheds load (429/503 with Retry-After) is obeyed: the whole queue waits that long, with jitter.
 //
 // CSRF: the token in the page may be from a session that ended (the page can come from the service worker's
 // cache), so before every sync the queue asks the session probe for the current token and account. Captures
@@ -21,6 +22,8 @@ const BATCH_TIMEOUT = 5 * 60_000; // a dead connection must not block the queue 
 const FIRST_DELAY = 5_000;
 const MAX_DELAY = 5 * 60_000;
 const KEPT_RECEIPTS = 50;
+const MAX_RETRY_AFTER = 10 * 60_000; // a server asking for a longer pause is not believed beyond ten minutes
+const RETRY_JITTER = 0.25; // up to a quarter more, so phones told the same pause do not all come back at once
 const FIXABLE = new Set(["unreadable", "invalid_identifier"]);
 
 const form = document.querySelector("form[data-field-queue]");
@@ -33,6 +36,7 @@ let db = null;
 let syncing = false;
 let delay = FIRST_DELAY;
 let timer = null;
+let resumeAt = 0; // not before this time (ms): the server answered 429/503 with Retry-After
 
 // ---------------------------------------------------------------- IndexedDB
 
@@ -184,7 +188,10 @@ async function session() {
                                                             headers: { Accept: "application/json" } },
                                      SESSION_TIMEOUT);
   if (response.status === 401 || response.status === 403) return null;
-  if (!response.ok) throw new Error(`session ${response.status}`);
+  if (!response.ok) {
+    pauseFor(response);
+    throw new Error(`session ${response.status}`);
+  }
   return response.json();
 }
 
@@ -220,6 +227,23 @@ function backOff(attempts) {
   return Math.min(FIRST_DELAY * 2 ** attempts, MAX_DELAY);
 }
 
+// Retry-After in seconds or as an HTTP date; null without one. The pause is at least what the server asked,
+// at most MAX_RETRY_AFTER, plus jitter.
+function retryAfter(response, now = Date.now(), random = Math.random) {
+  if (response.status !== 429 && response.status !== 503) return null;
+  const header = (response.headers.get("Retry-After") || "").trim();
+  let wait = /^\d+$/.test(header) ? Number(header) * 1000 : Date.parse(header) - now;
+  if (!header || !Number.isFinite(wait)) return null;
+  wait = Math.min(Math.max(wait, 1000), MAX_RETRY_AFTER);
+  return wait + Math.round(random() * wait * RETRY_JITTER);
+}
+
+function pauseFor(response) {
+  // The whole queue pauses and stays as it was: no attempt is counted against any capture.
+  const wait = retryAfter(response);
+  if (wait !== null) resumeAt = Math.max(resumeAt, Date.now() + wait);
+}
+
 async function apply(batch, answers) {
   const byKey = new Map(answers.map((answer) => [answer.key, answer]));
   for (const item of batch) {
@@ -243,7 +267,10 @@ async function send(batch, token) {
       method: "POST", body: body(batch), credentials: "same-origin",
       headers: { "X-CSRF-Token": token, Accept: "application/json" },
     }, BATCH_TIMEOUT);
-    if (!response.ok) return response.status;
+    if (!response.ok) {
+      pauseFor(response);
+      return response.status;
+    }
     await apply(batch, (await response.json()).items || []);
     return 200;
   } finally {
@@ -253,7 +280,7 @@ async function send(batch, token) {
 
 async function sync() {
   if (!db || syncing || !endpoints.batchUrl) return;
-  if (!navigator.onLine) return schedule();
+  if (!navigator.onLine || Date.now() < resumeAt) return schedule();
   syncing = true;
   try {
     const current = await session();
@@ -272,7 +299,9 @@ async function sync() {
     delay = FIRST_DELAY;
     await pruneReceipts();
   } catch {
-    delay = Math.min(delay * 2, MAX_DELAY); // no network, or the server is down: try again later, less often
+    // The server said how long to wait (Retry-After): that pause replaces the back-off, which is for silence.
+    // No network, or the server is down: try again later, less often.
+    delay = resumeAt > Date.now() ? FIRST_DELAY : Math.min(delay * 2, MAX_DELAY);
   } finally {
     syncing = false;
     await render();
@@ -285,7 +314,7 @@ async function schedule() {
   const pending = (await allItems()).filter((item) => item.state === "pending");
   if (!pending.length) return;
   const soonest = Math.min(...pending.map((item) => item.next_attempt));
-  timer = setTimeout(sync, Math.max(delay, soonest - Date.now(), 1_000));
+  timer = setTimeout(sync, Math.max(delay, soonest - Date.now(), resumeAt - Date.now(), 1_000));
 }
 
 // ---------------------------------------------------------------- showing the queue

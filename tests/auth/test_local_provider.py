@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from core.settings import load_settings
 from tests.auth.login_flow import choose
+from tests.factories.keys import PRODUCTION_KEYS
 from web.app import create_app
 
 ISSUER = "https://testserver/dev-oidc"
@@ -115,7 +116,8 @@ def test_the_token_endpoint_needs_no_csrf_token_but_the_picker_does(client: Test
 
 def test_the_local_provider_does_not_exist_in_production(database_url: str, tmp_path: Path) -> None:
     production = load_settings(env="production", data_dir=tmp_path, database_url=database_url,
-                               secret_key="vN3q-8hKf_Zx2LpQw7RtY1uMc9EoBj4sDg6HiA0lVn5", base_url="https://testserver")
+                               secret_key="vN3q-8hKf_Zx2LpQw7RtY1uMc9EoBj4sDg6HiA0lVn5", base_url="https://testserver",
+                               **PRODUCTION_KEYS)
     app = create_app(production)
     assert app.state.local_provider is None
     with TestClient(app, base_url="https://testserver") as client:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from starlette.testclient import TestClient
 
 from core.settings import Environment, Settings, SettingsError, load_settings
+from tests.factories.keys import PRODUCTION_KEYS
 from web.app import app_from_environment, create_app
 
 REAL_SECRET = "vN3q-8hKf_Zx2LpQw7RtY1uMc9EoBj4sDg6HiA0lVn5"
@@ -75,8 +76,10 @@ def test_production_refuses_low_entropy_and_placeholder_secrets(weak: str) -> No
 def test_production_accepts_a_generated_secret() -> None:
     for _ in range(20):
         generated = secrets.token_urlsafe(32)
-        assert load_settings(env="production", secret_key=generated, database_url=DB_URL).is_production
-    assert load_settings(env="production", secret_key=REAL_SECRET, database_url=DB_URL).is_production
+        assert load_settings(env="production", secret_key=generated, database_url=DB_URL,
+                             **PRODUCTION_KEYS).is_production
+    assert load_settings(env="production", secret_key=REAL_SECRET, database_url=DB_URL,
+                         **PRODUCTION_KEYS).is_production
 
 
 def test_a_missing_database_url_error_never_prints_the_secret() -> None:

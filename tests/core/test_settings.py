@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import Environment, Settings, load_settings
+from tests.factories.keys import PRODUCTION_KEYS
 
 STRONG_SECRET = "vN3q-8hKf_Zx2LpQw7RtY1uMc9EoBj4sDg6HiA0lVn5"
 
@@ -20,7 +21,8 @@ def test_production_requires_a_database_url() -> None:
 
 
 def test_production_accepts_real_configuration() -> None:
-    settings = Settings(env=Environment.PRODUCTION, secret_key=STRONG_SECRET, database_url="postgresql://db/r")
+    settings = Settings(env=Environment.PRODUCTION, secret_key=STRONG_SECRET, database_url="postgresql://db/r",
+                        **PRODUCTION_KEYS)  # type: ignore[arg-type]
     assert settings.is_production
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from core.clock import utcnow
+from core.sealing import blind_index
 from registry.models import CredentialReading, Opl, PendingVerification, RollEntry, RollImport, Support
 from registry.roll.tally import write_tally
 from registry.states import Channel, ReadingSource, RollImportState, RollStatus, SituacionRegistral, SupportStatus
@@ -102,8 +103,8 @@ def place_support(session: Session, *, aspirant_id: int, process_id: int, cic: s
         received_at=at, updated_at=at))
     assert support.id is not None
     if located_as is not None:
-        support.citizen_key, support.state_code, support.district = (located_as.clave_elector,
-                                                                     located_as.state_code, located_as.district)
+        support.citizen_key, support.state_code, support.district = (
+            blind_index(located_as.clave_elector, "clave_elector"), located_as.state_code, located_as.district)
         support.municipality, support.seccion = located_as.municipality, located_as.seccion
     session.add(PendingVerification(support_id=support.id, process_id=process_id))
     record_transition(session=session, support=support, to_status=SupportStatus.RECEIVED,

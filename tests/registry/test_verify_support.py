@@ -13,6 +13,7 @@ from sqlmodel import Session, func, select
 
 from core.audit import AuditEvent
 from core.clock import utcnow
+from core.sealing import blind_index
 from registry.models import Aspirant, Opl, Process, Support, SupportFlag
 from registry.states import Channel, ReviewFlag, SituacionRegistral, SupportStatus
 from registry.supports import record_transition
@@ -77,7 +78,7 @@ def test_a_cic_only_support_is_found_through_the_citizen_the_compulsa_matched(se
     verify_process(session=session, process_id=aspirant.process_id, now=utcnow())
     session.commit()  # as every caller of the compulsa does (its work table lives with the transaction)
     session.refresh(support)
-    assert support.citizen_key == person.clave_elector
+    assert support.citizen_key == blind_index(person.clave_elector, "clave_elector")
     assert _found(session, person) == [support.id]
     assert _found(session, person, cic=citizen().cic) == []
 

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from auth.oauth import ProviderSpec, origin_of
 from core.settings import Environment, Settings
 from tests.auth.login_flow import failure_reason, start
+from tests.factories.keys import PRODUCTION_KEYS
 from web.app import create_app
 from web.middleware import CONTENT_SECURITY_POLICY, content_security_policy
 
@@ -89,4 +90,5 @@ def test_origins_are_scheme_host_and_port() -> None:
 def test_production_refuses_google_discovery_over_plain_http() -> None:
     with pytest.raises(ValidationError, match="REGISTRO_GOOGLE_DISCOVERY_URL"):
         Settings(env=Environment.PRODUCTION, secret_key="vN3q-8hKf_Zx2LpQw7RtY1uMc9EoBj4sDg6HiA0lVn5",
-                 database_url="postgresql://db/registro", google_discovery_url="http://accounts.example/.well-known")
+                 database_url="postgresql://db/registro", google_discovery_url="http://accounts.example/.well-known",
+                 **PRODUCTION_KEYS)  # type: ignore[arg-type]

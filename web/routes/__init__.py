@@ -9,7 +9,9 @@ from web.routes import (
     auth,
     citizen,
     field,
+    help_guides,
     open_data,
+    operations,
     opl,
     opl_paper,
     opl_roll,
@@ -24,9 +26,11 @@ from web.routes import (
 
 # The local OpenID provider's routes (web.routes.dev_oidc) are added by the app factory outside production only.
 ALL_ROUTES: list[BaseRoute] = [
+    *operations.routes,
     *public.routes,
     *open_data.routes,
     *verify_support.routes,
+    *help_guides.routes,
     *auth.routes,
     *citizen.routes,
     *field.routes,

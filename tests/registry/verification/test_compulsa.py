@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
+from core.sealing import blind_index
 from registry.models import (
     Aspirant,
     Opl,
@@ -84,7 +85,7 @@ def test_a_citizen_on_the_lista_nominal_is_found_by_each_key_and_counts_when_not
     verify(session, process)
     assert state(session, support) == (S.EN_LISTA_NOMINAL, SupportStatus.VALID)
     fresh = session.get(Support, support.id)
-    assert fresh is not None and fresh.citizen_key == person.clave_elector
+    assert fresh is not None and fresh.citizen_key == blind_index(person.clave_elector, "clave_elector")
     assert (fresh.state_code, fresh.district, fresh.municipality, fresh.seccion) == (26, 5, 30, 1001)
     assert {"cic": "CIC", "clave": "clave de elector", "ocr": "OCR", "idc": "identificador ciudadano"}[key] \
         in events(session, support)[-1].reason
@@ -110,7 +111,7 @@ def test_cic_is_tried_before_the_clave(session: Session, process: Process, aspir
                             clave_elector=by_clave.clave_elector, received_at=T0)
     verify(session, process)
     fresh = session.get(Support, support.id)
-    assert fresh is not None and fresh.citizen_key == by_cic.clave_elector
+    assert fresh is not None and fresh.citizen_key == blind_index(by_cic.clave_elector, "clave_elector")
 
 
 @pytest.mark.parametrize(("situacion", "expected", "detail"), [
