@@ -57,7 +57,8 @@ def test_each_request_logs_one_json_access_line_with_its_request_id(json_client:
     assert line["request_id"] == "lb-7f3a.01_x" and line["level"] == "INFO"
     assert (line["method"], line["route"], line["status"]) == ("GET", "/opl/procesos/{process_id}/reportes", 303)
     assert isinstance(line["duration_ms"], float) and line["time"].endswith("+00:00")
-    assert "4242" not in json.dumps(line) and "desde" not in json.dumps(line)
+    words = json.dumps({key: value for key, value in line.items() if key not in ("time", "duration_ms")})
+    assert "4242" not in words and "desde" not in words  # (a time or a duration may hold those digits by chance)
 
 
 def test_a_line_the_app_writes_while_handling_a_request_carries_its_id(settings: Settings,
