@@ -325,8 +325,11 @@ def main() -> None:
     parser.add_argument("--decode-seconds", type=float, default=30.0, help="decode phase, seconds")
     parser.add_argument("--citizens", type=int, default=32, help="citizens giving support at once")
     parser.add_argument("--decoders", type=int, default=8, help="citizens sending back photos at once")
-    parser.add_argument("--auxiliaries", type=int, default=2)
-    parser.add_argument("--batch-every", type=float, default=10.0, help="seconds between an auxiliary's batches")
+    # Auxiliaries bring most supports (a day's captures synced at once, when the phone finds signal): each one
+    # flushes its queue batch after batch, so the server, not the generator, sets the pace.
+    parser.add_argument("--auxiliaries", type=int, default=8)
+    parser.add_argument("--batch-every", type=float, default=0.0, help="seconds between an auxiliary's batches "
+                        "(0: back to back, a queue flushed)")
     parser.add_argument("--backs", type=int, default=240, help="distinct 12 MP back photos (one per person)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 s decode, 15 s load, fewer people")
     parser.add_argument("--postgres", default=os.environ.get("REGISTRO_BENCH_DATABASE_URL", PG_DEFAULT))

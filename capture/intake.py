@@ -128,11 +128,18 @@ def load_image(
     full_size = image.size
     factor = _reduce_factor(full_size, long_side)
     decoded = _decode(image, mode, factor)
-    oriented = ImageOps.exif_transpose(decoded)
+    oriented = _upright(decoded)
     if oriented.size[0] != decoded.size[0]:
         full_size = (full_size[1], full_size[0])
     scale = oriented.size[0] / full_size[0]
     return WorkingImage(image=oriented, scale=scale, full_size=full_size, format=image.format or "")
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # an unreadable EXIF block (WebP raises on it): the pixels as stored, as browsers show them
+        return image
 
 
 def _reduce_factor(size: tuple[int, int], long_side: int | None) -> int:

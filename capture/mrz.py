@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+from capture import budget
 from capture.identifiers import icao_check_digit, mrz_date
 from capture.intake import WorkingImage
 from capture.mrz_ctc import LINE1_SHAPE, LINE2_INE_SHAPE, LINE2_SHAPE, OcrLine
@@ -280,7 +281,7 @@ def read_mrz(
                 index = shaped[1]
         if tally.done and index is not None:
             line1_at = attempts.line_position(index)
-        if tally.done or time.perf_counter() > deadline:
+        if tally.done or budget.now() > deadline:
             break
     verdict = tally.result()
     ms = (time.perf_counter() - started) * 1000

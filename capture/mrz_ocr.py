@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image, ImageOps
 
+from capture import budget
 from capture.intake import WorkingImage
 from capture.mrz_ctc import OcrLine, ShapeDecoder, greedy
 from capture.mrz_lines import LineBox, cut_line, enhance, find_mrz_lines, line_box, refine_extent, with_neighbours
@@ -45,11 +45,13 @@ Loader = Callable[[], WorkingImage | None]
 
 
 class LineReader:
-    """RapidOCR, built once on first use and shared.
+    """RapidOCR, built once on first use and shared by every decode thread.
 
-    The lock is there because RapidOCR keeps per-call state on the engine object (calls
-    are serialised: run one process per core to use more cores); one intra-op thread
-    because a phone photo's few short lines are too small for threads to pay off.
+    The lock guards only the loading: inference runs unlocked, so two decode threads use two
+    cores (onnxruntime's `run` is thread-safe and releases the GIL). That holds because no call
+    here writes to the engine: the detector's per-call input size (which RapidOCR's own
+    `TextDetector.__call__` stores on the object) is passed in a preprocessor of each call's own.
+    One intra-op thread because a phone photo's few short lines are too small for threads to pay off.
     """
 
     def __init__(self) -> None:
@@ -59,12 +61,20 @@ class LineReader:
         self._lock = threading.RLock()
 
     def _get(self) -> Any:
+        engine = self._engine
+        if engine is not None:  # loaded: no lock, so decode threads never wait on each other here
+            return engine
         with self._lock:
             if self._engine is None:
                 from rapidocr_onnxruntime import RapidOCR
 
+                from capture.ocr_fusion import fused_session
+
                 engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
                 engine.text_det.limit_type = "max"
+                # The two models every photo runs, with cheaper activations (capture/ocr_fusion.py).
+                engine.text_det.infer.session = fused_session(engine.text_det.infer.session)
+                engine.text_rec.session.session = fused_session(engine.text_rec.session.session)
                 self._charset = list(engine.text_rec.postprocess_op.character)
                 self._engine = engine
             return self._engine
@@ -75,6 +85,9 @@ class LineReader:
 
     def decoder(self, shape: tuple[str, ...]) -> ShapeDecoder:
         """A decoder constraining this recogniser's output to `shape` (built once per shape)."""
+        known = self._decoders.get(shape)
+        if known is not None:
+            return known
         with self._lock:
             if shape not in self._decoders:
                 self._get()
@@ -83,16 +96,21 @@ class LineReader:
 
     def detect(self, image: Image.Image) -> list[LineBox]:
         """Text lines in `image` (already downscaled for the detector), in its pixels."""
-        with self._lock:
-            engine = self._get()
-            engine.text_det.limit_side_len = max(image.size)
-            boxes, _ = engine.text_det(_bgr(image))
-        return [] if boxes is None else [line_box(points) for points in boxes]
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        detector = self._get().text_det
+        pixels = _bgr(image)
+        # RapidOCR's TextDetector.__call__, with this call's own preprocessor instead of one stored on the engine.
+        prepared = DetPreProcess(max(image.size), "max", detector.mean, detector.std)(pixels)
+        if prepared is None:
+            return []
+        boxes, _ = detector.postprocess_op(detector.infer(prepared)[0], pixels.shape[:2])
+        boxes = detector.filter_tag_det_res(boxes, pixels.shape[:2])
+        return [line_box(points) for points in boxes]
 
     def upside_down(self, crops: list[Image.Image]) -> bool:
         """The orientation classifier's majority vote over the cut-out lines."""
-        with self._lock:
-            _, labels, _ = self._get().text_cls([_bgr(c) for c in crops])
+        _, labels, _ = self._get().text_cls([_bgr(c) for c in crops])
         return sum(1 for label, _ in labels if label == "180") * 2 > len(labels)
 
     def recognize(self, crops: list[Image.Image]) -> list[OcrLine]:
@@ -101,13 +119,12 @@ class LineReader:
         This is RapidOCR's recogniser step (`TextRecognizer.__call__`: same resizing and
         batching) without its final decoding, which keeps only a mean score per line.
         """
-        with self._lock:
-            recognizer = self._get().text_rec
-            images = [_bgr(c) for c in crops]
-            _, height, width = recognizer.rec_image_shape
-            ratio = max(width / height, *(image.shape[1] / image.shape[0] for image in images))
-            batch = np.concatenate([recognizer.resize_norm_img(image, ratio)[None] for image in images])
-            probabilities = recognizer.session(batch.astype(np.float32))[0]
+        recognizer = self._get().text_rec
+        images = [_bgr(c) for c in crops]
+        _, height, width = recognizer.rec_image_shape
+        ratio = max(width / height, *(image.shape[1] / image.shape[0] for image in images))
+        batch = np.concatenate([recognizer.resize_norm_img(image, ratio)[None] for image in images])
+        probabilities = recognizer.session(batch.astype(np.float32))[0]
         return [greedy(p, self._charset) for p in probabilities]
 
 
@@ -240,7 +257,7 @@ class MrzAttempts:
 
     def __iter__(self) -> Iterator[list[OcrLine]]:
         for search in self._searches():
-            if time.perf_counter() + _SEARCH_COST_S.get(search.side, 0.0) > self.deadline:
+            if budget.now() + _SEARCH_COST_S.get(search.side, 0.0) > self.deadline:
                 return
             lines = self._locate(search)
             if lines is not None:
@@ -370,7 +387,7 @@ class MrzAttempts:
 
     def _affordable(self, strips: int) -> bool:
         """Whether recognising this many strips can end before the deadline."""
-        return time.perf_counter() + strips * _REC_COST_PER_STRIP_S < self.deadline
+        return budget.now() + strips * _REC_COST_PER_STRIP_S < self.deadline
 
     def _full_image(self) -> WorkingImage | None:
         if self.working.scale >= 1 or self.load_full is None:

@@ -17,6 +17,7 @@ from typing import Final
 
 import numpy as np
 
+from capture import budget
 from capture.deblur import CRISP_NSR, QR_DEFOCUS_SIGMA_PX, estimate_shake, remove_defocus, remove_shake
 from capture.intake import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IntakeError, WorkingImage, load_image
 from capture.mrz import read_mrz
@@ -60,13 +61,13 @@ def read_back(
     `today` decides expiry: pass the date in America/Mexico_City (the default is the
     server's local date). `reader` is for tests that need their own OCR engine.
     """
-    started = time.perf_counter()
+    started, budget_from = time.perf_counter(), budget.now()
     try:
         working = load_image(data, long_side=WORKING_LONG_SIDE, max_bytes=max_bytes, max_pixels=max_pixels)
     except IntakeError as error:
         return BackReading(reasons=(error.reason,), timings=Timings(total=_ms_since(started)))
-    return _read(data, working, started=started, today=today or date.today(), budget_ms=budget_ms,
-                 max_bytes=max_bytes, max_pixels=max_pixels, reader=reader)
+    return _read(data, working, started=started, budget_from=budget_from, today=today or date.today(),
+                 budget_ms=budget_ms, max_bytes=max_bytes, max_pixels=max_pixels, reader=reader)
 
 
 def read_back_keeping(
@@ -80,13 +81,13 @@ def read_back_keeping(
 ) -> tuple[BackReading, WorkingImage | None]:
     """`read_back`, decoding the photo once for two uses: the reading, and the same pixels in colour at about
     `keep_long_side` for the image store (None when the file itself is unusable)."""
-    started = time.perf_counter()
+    started, budget_from = time.perf_counter(), budget.now()
     try:
         colour = load_image(data, long_side=keep_long_side, mode="RGB", max_bytes=max_bytes, max_pixels=max_pixels)
     except IntakeError as error:
         return BackReading(reasons=(error.reason,), timings=Timings(total=_ms_since(started))), None
-    reading = _read(data, _working_from(colour), started=started, today=today, budget_ms=budget_ms,
-                    max_bytes=max_bytes, max_pixels=max_pixels, reader=None)
+    reading = _read(data, _working_from(colour), started=started, budget_from=budget_from, today=today,
+                    budget_ms=budget_ms, max_bytes=max_bytes, max_pixels=max_pixels, reader=None)
     return reading, colour
 
 
@@ -99,12 +100,12 @@ def _working_from(colour: WorkingImage) -> WorkingImage:
     return WorkingImage(image=reduced, scale=scale, full_size=colour.full_size, format=colour.format)
 
 
-def _read(data: bytes, working: WorkingImage, *, started: float, today: date, budget_ms: int, max_bytes: int,
-          max_pixels: int, reader: LineReader | None) -> BackReading:
-    deadline = started + budget_ms / 1000
+def _read(data: bytes, working: WorkingImage, *, started: float, budget_from: float, today: date, budget_ms: int,
+          max_bytes: int, max_pixels: int, reader: LineReader | None) -> BackReading:
+    deadline = budget_from + budget_ms / 1000  # on capture.budget's clock, as every deadline below
     intake_ms = _ms_since(started)
     load_full = _full_loader(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    qr = _read_qr(working, started=started, budget_ms=budget_ms, load_full=load_full)
+    qr = _read_qr(working, budget_from=budget_from, budget_ms=budget_ms, load_full=load_full)
     if qr.reason == Reason.SEVERAL_CREDENTIALS:
         # Which card an MRZ would belong to is unknowable: read nothing rather than mix them.
         timings = Timings(intake=intake_ms, qr=qr.ms, total=_ms_since(started))
@@ -112,12 +113,12 @@ def _read(data: bytes, working: WorkingImage, *, started: float, today: date, bu
     steady = None if qr.ok else steadied(working)
     read = partial(_read_mrz, qr=qr, deadline=deadline, today=today, reader=reader)
     mrz = read(working, load_full) if steady is None else read(steady, None)
-    if not mrz.ok and steady is not None and time.perf_counter() < deadline:
+    if not mrz.ok and steady is not None and budget.now() < deadline:
         # The restored photo may mislead the detector: read the photo as taken too.
         mrz = read(working, load_full)
     if not qr.ok:
         qr = _rescue_qr(qr, mrz, working, steady, deadline=deadline)
-    reasons = _reasons(qr, mrz, today=today, out_of_time=time.perf_counter() > deadline)
+    reasons = _reasons(qr, mrz, today=today, out_of_time=budget.now() > deadline)
     if (not qr.ok or not mrz.ok) and looks_blurry(working):
         reasons += (Reason.IMAGE_BLURRY,)
     timings = Timings(intake=intake_ms, qr=qr.ms, mrz=mrz.ms, total=_ms_since(started))
@@ -132,14 +133,14 @@ def _rescue_qr(
     photo as taken (the restoration that rescues the MRZ's large characters can ruin the
     QR's small modules)."""
     images = [working]
-    if steady is not None and time.perf_counter() < deadline:
-        qr = _with_retry(qr, read_qr(steady, deadline=min(deadline, time.perf_counter() + STEADIED_QR_S)))
-        crisper = _restored_for_qr(working) if not qr.ok and time.perf_counter() < deadline else None
+    if steady is not None and budget.now() < deadline:
+        qr = _with_retry(qr, read_qr(steady, deadline=min(deadline, budget.now() + STEADIED_QR_S)))
+        crisper = _restored_for_qr(working) if not qr.ok and budget.now() < deadline else None
         if crisper is not None:
-            qr = _with_retry(qr, read_qr(crisper, deadline=time.perf_counter()))
+            qr = _with_retry(qr, read_qr(crisper, deadline=budget.now()))
         images += [steady] if crisper is None else [steady, crisper]
     for image in images:
-        if not qr.ok and mrz.line1 is not None and time.perf_counter() < deadline:
+        if not qr.ok and mrz.line1 is not None and budget.now() < deadline:
             qr = _with_retry(qr, read_qr_region(image, small_qr_region(mrz.line1), deadline=deadline))
     return qr
 
@@ -184,11 +185,11 @@ def steadied(working: WorkingImage) -> WorkingImage | None:
     return None
 
 
-def _read_qr(working: WorkingImage, *, started: float, budget_ms: int, load_full: _Loader) -> QrReading:
+def _read_qr(working: WorkingImage, *, budget_from: float, budget_ms: int, load_full: _Loader) -> QrReading:
     small = max(working.image.size) <= SMALL_IMAGE_SIDE
     return read_qr(
         working,
-        deadline=started + budget_ms * QR_BUDGET_SHARE / 1000,
+        deadline=budget_from + budget_ms * QR_BUDGET_SHARE / 1000,
         load_full=load_full,
         classify_ms=CLASSIFY_MS_SMALL if small else 0.0,
     )

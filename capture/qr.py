@@ -19,6 +19,7 @@ from typing import Final
 import zxingcpp
 from PIL import Image, ImageFilter, ImageOps
 
+from capture import budget
 from capture.intake import WorkingImage
 from capture.result import Point, QrReading, QrUrl, Quad, Reason, Symbol, SymbolKind
 
@@ -238,10 +239,10 @@ class _Clock:
         self.classify_s = classify_ms / 1000
 
     def url_found(self) -> None:
-        self.stop = min(self.stop, time.perf_counter() + self.classify_s)
+        self.stop = min(self.stop, budget.now() + self.classify_s)
 
     def out_of_time(self) -> bool:
-        return time.perf_counter() > self.stop
+        return budget.now() > self.stop
 
 
 def _escalations(sources: _Sources, collector: _Collector, clock: _Clock) -> Iterator[_Attempt]:
@@ -293,7 +294,7 @@ def read_qr(
 ) -> QrReading:
     """Every symbol on the photo and the INE URL if one decodes.
 
-    `deadline` is a `time.perf_counter()` value; no new attempt starts after it. Once the
+    `deadline` is a `capture.budget.now()` value; no new attempt starts after it. Once the
     URL is known, unreadable symbols are retried for `classify_ms` more, so the large
     encrypted QRs get classified (the G/H layout hint) when that is cheap.
     """
@@ -338,7 +339,7 @@ def read_qr_region(working: WorkingImage, region: Region, *, deadline: float) ->
     )
     for image in images:
         for binarizer in _REGION_BINARIZERS:
-            if collector.url is not None or time.perf_counter() > deadline:
+            if collector.url is not None or budget.now() > deadline:
                 break
             found = _zxing_region(replace(view, image=image), binarizer)
             collector.add([s for s in found if s.kind != SymbolKind.UNREADABLE_QR])

@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     # Requests handled at once per worker process; beyond them: 503 + Retry-After at once (web/load_shedding.py).
     max_in_flight: int = Field(default=64, ge=1, le=10_000)
     form_max_bytes: int = Field(default=64_000, ge=8_000)  # body cap of a form without photos
-    image_work_per_server: int = Field(default=4, ge=1, le=64)  # photo requests decoding at once, per process
+    # Photo requests at once per process (web/image_work.py says why 16).
+    image_work_per_server: int = Field(default=16, ge=1, le=64)
     image_work_per_account: int = Field(default=2, ge=1, le=16)  # ... and per account
     field_grace_hours: int = Field(default=72, ge=0, le=720)  # offline queues may still arrive after the close
     field_clock_skew_minutes: int = Field(default=10, ge=1, le=1440)  # device times further ahead are flagged

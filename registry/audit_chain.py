@@ -22,7 +22,7 @@ data never touches a chained column.
 
 Writing. Nobody chains by hand: a session hook runs at the end of every transaction that wrote such rows (ORM rows
 are noticed at flush; set-based SQL, like the compulsa's INSERT ... SELECT, calls `note_streams`). It takes the
-streams' heads (table `chainhead`) with SELECT ... FOR UPDATE in sorted order, LAST, after every lock the
+streams' heads (table `chainhead`) with one upsert that locks them in sorted order, LAST, after every lock the
 transaction took already (the support, then the report counters), so it cannot deadlock with them; then chains the
 transaction's new rows in id order and moves the heads. Two transactions thus never chain onto the same head: the
 second waits for the first to commit and reads the head it left. SQLite serialises writers anyway.
@@ -149,29 +149,25 @@ def _unchained_support_streams(session: Session) -> set[str]:
 
 
 def lock_heads(session: Session, streams: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Each stream's head (seq, hash), locked until the transaction ends, taken in sorted order (no deadlock between
-    two transactions that share streams). A stream's head row is created, outside any head lock, on first use."""
+    """Each stream's head (seq, hash), locked until the transaction ends, in one statement: an upsert in sorted
+    order (no deadlock between two transactions that share streams) that creates a stream's head on first use
+    (seq 0) and otherwise rewrites it unchanged, which takes its row lock and returns it as it stands. A concurrent
+    first writer of the same stream wins the insert; this one then waits for its commit and locks its row."""
     wanted = sorted(set(streams))
     if not wanted:
         return {}
-    existing = set(session.execute(sa.select(HEAD_TABLE.c.stream).where(HEAD_TABLE.c.stream.in_(wanted))).scalars())
-    for stream in wanted:
-        if stream not in existing:
-            _create_head(session, stream)
-    locked = session.execute(sa.select(HEAD_TABLE.c.stream, HEAD_TABLE.c.seq, HEAD_TABLE.c.head_hash)
-                             .where(HEAD_TABLE.c.stream.in_(wanted)).order_by(HEAD_TABLE.c.stream).with_for_update())
+    insert = _dialect_insert(session)
+    statement = insert(HEAD_TABLE).values([{"stream": stream, "seq": 0, "head_hash": GENESIS} for stream in wanted])
+    locked = session.execute(statement.on_conflict_do_update(
+        index_elements=[HEAD_TABLE.c.stream], set_={"seq": HEAD_TABLE.c.seq})
+        .returning(HEAD_TABLE.c.stream, HEAD_TABLE.c.seq, HEAD_TABLE.c.head_hash))
     return {stream: (seq, head) for stream, seq, head in locked}
 
 
-def _create_head(session: Session, stream: str) -> None:
-    dialect = session.get_bind().dialect.name
-    insert: Any
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # A concurrent first writer of the same stream wins; this one then waits for, and uses, its row.
-    session.execute(insert(HEAD_TABLE).values(stream=stream, seq=0, head_hash=GENESIS).on_conflict_do_nothing())
+def _dialect_insert(session: Session) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def chain_pending(session: Session, heads: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:

@@ -43,8 +43,10 @@ from registry.models import (
 from registry.outbox import queue_mail
 from registry.states import Channel, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
 from registry.supports import (
+    Prechecked,
     SupportReceipt,
     SupportSubmission,
+    aspirant_with_process,
     find_conflict,
     is_open,
     submit_support,
@@ -226,23 +228,40 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
     """The citizen's support: consumes the code and calls submit_support in one transaction, queueing the receipt
     e-mail with it. The same key sent again (double tap, reload) returns the first receipt and mails nothing."""
     code = _own_code(session, account_id, draft.code_id)
-    submission = _submission(session, account_id, code, draft, idempotency_key, now)
+    # Kept referenced until the end, so submit_support and the receipt find them in the session, not the database.
+    reading = session.get(CredentialReading, code.reading_id) if code.reading_id else None
+    submission = _submission(account_id, code, reading, draft, idempotency_key, now)
+    prechecked: Prechecked | None = None
     if stored_support(session, idempotency_key) is None:
-        view = conflict_for(session=session, account_id=account_id, code_id=draft.code_id,
-                            aspirant_id=draft.aspirant_id)
-        if view.already_supported:
-            raise Refused(Refusal.ALREADY_SUPPORTED)
-        if view.earlier_aspirant_name and not acknowledged_other_office:
-            raise AcknowledgementNeeded(view.earlier_aspirant_name)
+        _aspirant, _process = aspirant_with_process(session, draft.aspirant_id)  # held: see above
+        prechecked = _conflict_checked(session, code, draft.aspirant_id, acknowledged_other_office)
         try:
             consume_code(session=session, account_id=account_id, code_id=draft.code_id, now=now)
         except CodeRefused:
             if stored_support(session, idempotency_key) is None:  # a concurrent twin may have just won
                 raise
-    receipt = submit_support(session=session, submission=submission, actor_account_id=account_id, now=now)
+            prechecked = None  # submit_support looks the key up again and answers with the twin's receipt
+    receipt = submit_support(session=session, submission=submission, actor_account_id=account_id, now=now,
+                             prechecked=prechecked)
     if receipt.created and compose_receipt is not None:
         _queue_receipt(session, account_id, draft.aspirant_id, receipt, compose_receipt)
     return receipt
+
+
+def _conflict_checked(session: Session, code: ActivationCode, aspirant_id: int, acknowledged: bool) -> Prechecked:
+    """Before the code is used: refuses a second support for this aspirant, and a support for another aspirant of
+    an office already supported unless the citizen said they understand; the answer goes on to submit_support."""
+    aspirant = session.get(Aspirant, aspirant_id)
+    if aspirant is None:
+        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
+    refusal, earlier = find_conflict(session=session, aspirant_id=aspirant_id, process_id=aspirant.process_id,
+                                     cic=code.cic, clave_elector=None)
+    if refusal is Refusal.ALREADY_SUPPORTED:
+        raise Refused(Refusal.ALREADY_SUPPORTED)
+    earlier_aspirant = session.get(Aspirant, earlier) if earlier else None
+    if earlier_aspirant is not None and earlier_aspirant.full_name and not acknowledged:
+        raise AcknowledgementNeeded(earlier_aspirant.full_name)
+    return Prechecked(other_aspirant=earlier)
 
 
 def _queue_receipt(session: Session, account_id: int, aspirant_id: int, receipt: SupportReceipt,
@@ -258,9 +277,8 @@ def _queue_receipt(session: Session, account_id: int, aspirant_id: int, receipt:
     queue_mail(session=session, to_address=account.email, subject=subject, body=body)
 
 
-def _submission(session: Session, account_id: int, code: ActivationCode, draft: SupportDraft, key: str,
-                now: datetime) -> SupportSubmission:
-    reading = session.get(CredentialReading, code.reading_id) if code.reading_id else None
+def _submission(account_id: int, code: ActivationCode, reading: CredentialReading | None, draft: SupportDraft,
+                key: str, now: datetime) -> SupportSubmission:
     credential = CredentialData(
         source=reading.source if reading else ReadingSource.PIPELINE, cic=code.cic, qr_text=code.qr_text,
         identificador_ciudadano=reading.identificador_ciudadano if reading else None,

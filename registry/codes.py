@@ -282,5 +282,5 @@ def consume_code(*, session: Session, account_id: int, code_id: int, now: dateti
     ).values(used_at=now))
     if getattr(result, "rowcount", 0) != 1:
         raise CodeRefused(CodeOutcome.USED)
-    session.refresh(code)
+    # The ORM's UPDATE already set used_at on the loaded code (it matched the same conditions): no re-read.
     return code

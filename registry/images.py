@@ -1,6 +1,11 @@
-"""The image store: credential photos, live photos and signatures, re-encoded without metadata and encrypted
-at rest (Fernet, AES-128-CBC + HMAC) on the local disk or, encrypted the same way, in an S3-compatible bucket
-(registry/s3_images.py). The database keeps only the key, the hash and the size."""
+"""The image store: credential photos, live photos and signatures without metadata (a plain phone JPEG kept as
+sent minus its metadata segments, anything else re-encoded from its pixels) and encrypted at rest (Fernet,
+AES-128-CBC + HMAC) on the local disk or, encrypted the same way, in an S3-compatible bucket (registry/s3_images.py).
+The database keeps only the key, the hash and the size.
+
+ICC profiles go with the rest of the metadata, as they always did in the re-encoded copies: the stored photo is
+evidence (is it the person, is it a photocopy), which a phone's wider colour space does not change, while a
+profile can name the maker and model of the phone and weighs up to tens of kilobytes."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import hashlib
 import io
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,7 +25,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from PIL import Image
 from sqlmodel import Session, select
 
-from capture.intake import WorkingImage, load_image, sanitized_jpeg
+from capture.intake import IntakeError, WorkingImage, load_image, open_checked, sanitized_jpeg
+from capture.jpeg_strip import StrippedJpeg, Truncated, strip_metadata
+from capture.result import Reason
 from core.files import private_directory, write_private
 from registry.models import StoredImage
 from registry.states import ImageKind
@@ -29,6 +37,14 @@ if TYPE_CHECKING:
 
 # Stored copies are big enough for the mesa de control to judge, small enough for cheap phones to upload.
 STORED_LONG_SIDE = 2000
+# A JPEG kept as sent may take this much per pixel (a phone's 0.85-0.92 quality takes 0.1-0.4); a heavier one is
+# re-encoded (quality 85, about 0.2), so an upload at quality 100 does not triple what the store keeps.
+KEPT_MAX_BYTES_PER_PIXEL = 0.5
+# Uploads decoded in full at once per process (PNG, WebP, big or odd JPEGs): a 50-megapixel PNG holds about
+# 200 MB while it is decoded, so this keeps the bound the photo gate gave before clean JPEGs stopped being decoded.
+# More wait here, in their worker thread, for a turn of a fraction of a second.
+FULL_DECODES_AT_ONCE = 4
+_full_decodes = threading.BoundedSemaphore(FULL_DECODES_AT_ONCE)
 
 
 class ImageNotFound(LookupError):
@@ -148,8 +164,8 @@ def image_store_from_settings(settings: Settings) -> ImageStore:
 
 @dataclass(frozen=True)
 class CleanImage:
-    """An upload decoded and re-encoded for the store (no metadata), not yet stored. Made outside any database
-    transaction: decoding a big photo takes long and much memory, and must never hold the database's locks."""
+    """An upload cleaned for the store (no metadata), not yet stored. Made outside any database transaction:
+    decoding a big photo takes long and much memory, and must never hold the database's locks."""
 
     sha256: str  # of the upload as sent: the same bytes sent twice are stored once
     kind: ImageKind
@@ -159,20 +175,94 @@ class CleanImage:
 
 
 def clean_image(data: bytes, *, kind: ImageKind, max_bytes: int, max_pixels: int) -> CleanImage:
-    """Check (capture's intake rules), decode and re-encode an upload. Pure CPU work, no session. Raises
-    capture.intake.IntakeError for bad input."""
-    working = load_image(data, long_side=STORED_LONG_SIDE, mode="RGBA" if kind is ImageKind.SIGNATURE else "RGB",
-                         max_bytes=max_bytes, max_pixels=max_pixels)
-    return clean_decoded(working, sha256=hashlib.sha256(data).hexdigest(), kind=kind)
+    """Check (capture's intake rules) and clean an upload for the store: a plain JPEG already upright and no
+    bigger than the stored size is kept as sent without its metadata (`kept_as_sent`), anything else is decoded
+    and re-encoded. Pure CPU work, no session. Raises capture.intake.IntakeError for bad input."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    kept = kept_as_sent(data, sha256=sha256, kind=kind, max_bytes=max_bytes, max_pixels=max_pixels)
+    if kept is not None:
+        return kept
+    with _full_decodes:
+        working = load_image(data, long_side=STORED_LONG_SIDE,
+                             mode="RGBA" if kind is ImageKind.SIGNATURE else "RGB",
+                             max_bytes=max_bytes, max_pixels=max_pixels)
+        return clean_decoded(working, sha256=sha256, kind=kind)
 
 
-def clean_decoded(working: WorkingImage, *, sha256: str, kind: ImageKind) -> CleanImage:
+def kept_as_sent(data: bytes, *, sha256: str, kind: ImageKind, max_bytes: int,
+                 max_pixels: int) -> CleanImage | None:
+    """The upload's own compressed pixels without any metadata (capture/jpeg_strip.py), after a scaled decode
+    that reads every scan (a cut-off file is refused); None when it must be re-encoded (`_plain_jpeg`). Raises
+    IntakeError like `load_image`."""
+    stripped = _plain_jpeg(data, open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels))
+    if stripped is None:
+        return None
+    _check_decodes(stripped)
+    return _kept(stripped, sha256=sha256, kind=kind)
+
+
+def _plain_jpeg(data: bytes, image: Image.Image) -> StrippedJpeg | None:
+    """The upload without metadata, or None when it is to be re-encoded: not a plain JPEG, bigger than the stored
+    size, too heavy, or turned by its EXIF/XMP orientation (stored upright, so that no viewer, export or tool has
+    to know about orientation). Raises IntakeError (IMAGE_TRUNCATED)."""
+    width, height = image.size
+    if image.format != "JPEG" or max(width, height) > STORED_LONG_SIDE or _turned(image):
+        return None
+    try:
+        stripped = strip_metadata(data)
+    except Truncated as error:
+        raise IntakeError(Reason.IMAGE_TRUNCATED) from error
+    if stripped is None or len(stripped.data) > KEPT_MAX_BYTES_PER_PIXEL * width * height:
+        return None
+    return stripped
+
+
+def _kept(stripped: StrippedJpeg, *, sha256: str, kind: ImageKind) -> CleanImage:
+    return CleanImage(sha256=sha256, kind=kind, jpeg=stripped.data, width=stripped.width, height=stripped.height)
+
+
+def _turned(image: Image.Image) -> bool:
+    """Whether the orientation Pillow reads (EXIF, else XMP) would turn or flip the pixels (2-8)."""
+    try:
+        return image.getexif().get(0x0112, 1) in range(2, 9)
+    except Exception:  # a broken EXIF block: let the full decode judge the file
+        return True
+
+
+def _check_decodes(stripped: StrippedJpeg) -> None:
+    """Decode at 1/8 scale: libjpeg still reads every Huffman-coded block of every scan, so a cut-off or broken
+    stream fails here, for a fraction of a full decode. Raises IntakeError."""
+    try:
+        image = Image.open(io.BytesIO(stripped.data), formats=["JPEG"])
+        image.draft("L" if stripped.components == 1 else "RGB",
+                    (max(1, stripped.width // 8), max(1, stripped.height // 8)))
+        image.load()
+    except OSError as error:
+        reason = Reason.IMAGE_TRUNCATED if "truncated" in str(error) else Reason.NOT_AN_IMAGE
+        raise IntakeError(reason, type(error).__name__) from error
+    except Exception as error:  # Pillow's decoders raise many types on hostile data; all mean "not an image"
+        raise IntakeError(Reason.NOT_AN_IMAGE, type(error).__name__) from error
+
+
+def clean_decoded(working: WorkingImage, *, sha256: str, kind: ImageKind,
+                  original: bytes | None = None) -> CleanImage:
     """Re-encode pixels already decoded (by the credential reader, say: capture.pipeline.read_back_keeping) for
-    the store, so the upload is not decoded a second time."""
+    the store, so the upload is not decoded a second time. With `original`, the upload those pixels were decoded
+    from, a plain upright JPEG is kept as sent instead (that decode has just read its every scan)."""
+    stripped = _plain_original(original) if original is not None else None
+    if stripped is not None:
+        return _kept(stripped, sha256=sha256, kind=kind)
     pixels = _on_white(working.image) if kind is ImageKind.SIGNATURE else working.image
     clean = sanitized_jpeg(pixels, max_long_side=STORED_LONG_SIDE)
     width, height = Image.open(io.BytesIO(clean)).size  # header only: the stored copy may be smaller
     return CleanImage(sha256=sha256, kind=kind, jpeg=clean, width=width, height=height)
+
+
+def _plain_original(data: bytes) -> StrippedJpeg | None:
+    try:
+        return _plain_jpeg(data, Image.open(io.BytesIO(data), formats=["JPEG"]))
+    except Exception:  # the decode that made the pixels accepted it: re-encoding those is always safe
+        return None
 
 
 def store_image(*, session: Session, store: ImageStore, image: CleanImage) -> StoredImage:

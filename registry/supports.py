@@ -57,22 +57,29 @@ class SupportSubmission:
     reading_id: int | None = None  # the reading already stored for this credential (the citizen's code's)
 
 
+@dataclass(frozen=True)
+class Prechecked:
+    """What a channel already looked up in this very transaction, so that submit_support does not ask again:
+    find_conflict's answer for this credential (the channel raised its refusal itself; `other_aspirant` is the
+    aspirant of the same office supported earlier), and the idempotency key found not stored. A twin with the same
+    key that commits after that look-up still stores nothing: the key is unique, and the insert's savepoint turns
+    the clash into a replay."""
+
+    other_aspirant: int | None
+
+
 def submit_support(*, session: Session, submission: SupportSubmission, actor_account_id: int | None,
-                   now: datetime) -> SupportReceipt:
+                   now: datetime, prechecked: Prechecked | None = None) -> SupportReceipt:
     """Store a support exactly once per idempotency key; raises Refused with the reason otherwise."""
-    existing = stored_support(session, submission.idempotency_key)
-    if existing is not None:
-        return _replay(existing, submission)
+    if prechecked is None:
+        existing = stored_support(session, submission.idempotency_key)
+        if existing is not None:
+            return _replay(existing, submission)
     aspirant, process = _aspirant_and_process(session, submission.aspirant_id)
     _check_channel(session, submission, process, now)
-    try:
-        other_aspirant = _check_duplicates(session, submission, process)
-    except Refused:
-        # A racing retry of this very key may have committed since we looked: that is a replay, not a duplicate.
-        stored = stored_support(session, submission.idempotency_key)
-        if stored is None:
-            raise
-        return _replay(stored, submission)
+    other_aspirant = prechecked.other_aspirant if prechecked else _other_aspirant(session, submission, process)
+    if isinstance(other_aspirant, Support):
+        return _replay(other_aspirant, submission)
     try:
         with session.begin_nested():  # a concurrent retry with the same key loses here, not the whole request
             support = _insert(session, submission, process, now, other_aspirant)
@@ -84,6 +91,27 @@ def submit_support(*, session: Session, submission: SupportSubmission, actor_acc
     record_audit(session, action="support_received", actor_account_id=actor_account_id, object_type="support",
                  object_id=support.id, after=f"channel={submission.channel} aspirant={aspirant.id}")
     return receipt_of(support, created=True)
+
+
+def _other_aspirant(session: Session, submission: SupportSubmission, process: Process) -> int | Support | None:
+    """The aspirant of the same office supported earlier; or this key's support, stored by a racing retry."""
+    try:
+        return _check_duplicates(session, submission, process)
+    except Refused:
+        # A racing retry of this very key may have committed since we looked: that is a replay, not a duplicate.
+        stored = stored_support(session, submission.idempotency_key)
+        if stored is None:
+            raise
+        return stored
+
+
+def aspirant_with_process(session: Session, aspirant_id: int) -> tuple[Aspirant | None, Process | None]:
+    """The aspirant and its process in one query. The session's identity map holds an object only while something
+    references it: a caller that keeps both makes every later get of either (submit_support's checks, a receipt)
+    free instead of a query each."""
+    row = session.exec(select(Aspirant, Process).join(Process, col(Process.id) == Aspirant.process_id)
+                       .where(Aspirant.id == aspirant_id)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _replay(support: Support, submission: SupportSubmission) -> SupportReceipt:

@@ -7,15 +7,25 @@
 // (signed out) drops its cached copy, so a shared phone does not keep showing the previous person's page. The
 // CSRF token inside a cached page may be stale: the queue never uses it, it asks /api/campo/sesion before every
 // sync. /api/ requests and every non-GET request go straight to the network, untouched.
-const VERSION = "campo-v2";
+const VERSION = "campo-v3"; // new files (vendored libraries, the live scan): the install refetches them all
 const SHELL_CACHE = `${VERSION}-paginas`;
 const ASSET_CACHE = `${VERSION}-archivos`;
 const SHELL = ["/campo/captura", "/campo"];
 const ASSETS = [
   "/static/css/app.css",
   "/static/js/field-queue.js",
+  "/static/js/photo-shrink.js", // imported by field-queue.js: without it the queue would not load offline
   "/static/js/camera.js",
+  "/static/js/dom.js", // imported by camera.js and live-scan.js
   "/static/js/signature.js",
+  // imported by signature.js and field-queue.js: without them the pad and the queue would not load offline
+  "/static/vendor/signature_pad/signature_pad.js",
+  "/static/vendor/idb/index.js",
+  // the live scan reads the QR offline too: its script, zxing-wasm's glue and the .wasm (about 1 MB)
+  "/static/js/live-scan.js",
+  "/static/vendor/zxing-wasm/es/reader/index.js",
+  "/static/vendor/zxing-wasm/es/share.js",
+  "/static/vendor/zxing-wasm/reader/zxing_reader.wasm",
   "/static/manifest.webmanifest",
   "/static/img/icon.svg",
   "/static/img/icon-192.png",

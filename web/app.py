@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
@@ -39,7 +40,7 @@ from web.routes.dev_oidc import local_issuer
 from web.security import PrincipalMiddleware
 from web.server_errors import ServerErrorPageMiddleware
 from web.state import Services
-from web.templating import build_templates
+from web.templating import App, build_templates, compile_all
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -55,6 +56,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await app.state.decoder.warm_up()
+        if settings.is_production:  # no citizen waits for a template's first compile (web/templating.py)
+            await anyio.to_thread.run_sync(compile_all, app.state.templates)
         worker = InProcessWorker(engine, clock) if settings.worker_in_process else None
         if worker is not None:
             worker.start()
@@ -68,7 +71,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
         if settings.offers_local_provider else None
     )
     providers = login_providers(settings, local_provider, transport=oauth_transport)
-    app = Starlette(
+    app = App(
         debug=False,
         routes=[*ALL_ROUTES, *dev_oidc.routes_for(settings),
                 Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
@@ -95,7 +98,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, oauth_transport: ob
     app.state = Services()
     app.state.settings = settings
     app.state.engine = engine
-    app.state.templates = build_templates()
+    app.state.templates = build_templates(production=settings.is_production)
     app.state.clock = clock
     app.state.local_provider = local_provider
     app.state.login_providers = providers

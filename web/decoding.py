@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import partial
+from typing import TypeVar
 
 import anyio
-import anyio.to_thread
 
 from capture.pipeline import warm_up
 from capture.result import Reason
@@ -15,7 +22,25 @@ from registry.intake.reading import BackDecode, DecodeCache, ImageLimits, Readin
 from web.i18n import gettext as _
 from web.metrics import decode_tracked
 
+T = TypeVar("T")
+
 DECODE_RETRY_AFTER_SECONDS = 5  # about two decode budgets: the queue ahead has cleared by then
+# Decode threads run this much nicer than the rest of the process (Linux), so the event loop, the other requests
+# and the health probe get the CPU first and a decode takes what is left: a photo may wait a little longer, a page
+# or a support does not.
+DECODE_NICENESS = 10
+
+
+def lower_thread_priority(step: int = DECODE_NICENESS) -> None:
+    """Make the calling thread nicer by `step` (Linux: a thread id given to setpriority names that thread alone).
+
+    Once a thread is nicer it cannot be made less nice again without privileges, so only threads that do nothing
+    but decode call this: the decoder's own pool, never anyio's shared worker threads."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):  # a sandbox that forbids it: decodes compete with requests as before
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + step))
 
 
 class DecodeQueueFull(Exception):
@@ -27,6 +52,8 @@ class Decoder:
                  cache: DecodeCache | None = None) -> None:
         # More decodes at once than cores would only make each one slower for everybody.
         self._limiter = anyio.CapacityLimiter(workers)
+        # Threads of their own, so their lowered priority never reaches other work (anyio's threads are shared).
+        self._threads = ThreadPoolExecutor(workers, thread_name_prefix="decode", initializer=lower_thread_priority)
         self._budget_ms, self._limits = budget_ms, limits
         self._cache = cache if cache is not None else ReadingCache()  # the web app's: shared by its workers
         # Photos decoding or waiting to, in this process; None: no bound on the wait (tools, not the web app).
@@ -35,7 +62,7 @@ class Decoder:
 
     async def warm_up(self) -> None:
         """Load the OCR models before the first request, so the first citizen's photo gets the whole budget."""
-        await anyio.to_thread.run_sync(warm_up, limiter=self._limiter)
+        await self._run(warm_up)
 
     async def read_back(self, data: bytes, *, today: date) -> BackDecode:
         """The server's reading of a back photo and its copy for the store (registry.intake.reading)."""
@@ -48,9 +75,18 @@ class Decoder:
         self._admitted += 1
         try:
             with decode_tracked(work) as tracked:  # time, in flight and waiting (web/metrics.py)
-                return await anyio.to_thread.run_sync(tracked, limiter=self._limiter)
+                return await self._run(tracked)
         finally:
             self._admitted -= 1
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        """`work` on a decode thread once one is free. Waiting for a turn can be cancelled; a started decode is
+        awaited to its end, as `anyio.to_thread.run_sync` does, so the count of admitted photos stays true."""
+        async with self._limiter:
+            future = self._threads.submit(work)
+            with anyio.CancelScope(shield=True):
+                await asyncio.wrap_future(future)
+            return future.result()
 
 
 def advice(reason: Reason) -> str:

@@ -28,7 +28,8 @@ def render_error(request: Request, status_code: int, template: str | None = None
     template = template or _PAGES.get(status_code, "errors/error.html")
     templates = services(request).templates
     return templates.TemplateResponse(
-        request, template, {"status_code": status_code}, status_code=status_code
+        request, template, {"status_code": status_code}, status_code=status_code,
+        inline=True,  # rendered here: the server-error middleware falls back to plain text if this fails
     )
 
 
@@ -59,5 +60,5 @@ async def storage_unavailable(request: Request, exc: Exception) -> Response:
         return JSONResponse(body, status_code=503, headers=headers)
     context = {"status_code": 503, "message": message, "wait": wait}
     response: Response = services(request).templates.TemplateResponse(
-        request, "errors/unavailable.html", context, status_code=503, headers=headers)
+        request, "errors/unavailable.html", context, status_code=503, headers=headers, inline=True)
     return response

@@ -2,6 +2,17 @@
 account. A request beyond it is answered at once with 429 and Retry-After instead of queueing: a 49-megapixel PNG
 takes hundreds of megabytes while it is decoded, so a dozen at once from one account would starve everybody.
 
+Why 16 per server (it was 4): a slot is held for the whole request, upload and database included, and most photos
+no longer cost a decode: a plain phone JPEG (what the pages send after shrinking it to 2000 px) is kept as sent
+without its metadata after a 1/8-scale check, about 10 ms of CPU and twice its size in memory
+(registry/images.py). The memory that 4 guarded is still bounded where it is spent: at most 4 full decodes at once
+per process (PNG, WebP, big or odd JPEGs: `registry.images.FULL_DECODES_AT_ONCE`, the others wait their turn) and
+the credential decoders' own pool and queue (REGISTRO_DECODE_WORKERS / _QUEUE). What 16 slots can still hold is
+their bodies: 16 x 30 MB at the upload limits (60 MB for a field batch), a few MB at what phones send. 50 supports
+per second on one machine are about 50 photo requests per second per process; at a few hundred milliseconds each
+under load that is 10-15 in progress, which 4 slots turned into 429s. Per account it stays 2: one person's retries
+never crowd out the others.
+
 Both counts are per worker process on purpose, also with `registro serve --workers N`. The per-server bound guards
 the memory and the decode pool of one process, which are that process's own. The per-account bound is fairness
 inside that process: wherever an account's requests land, it holds at most `per_account` of each process's
@@ -106,7 +117,7 @@ def image_work_busy(request: Request, busy: ImageWorkBusy) -> Response:
 
 
 async def clean_upload(request: Request, data: bytes, kind: ImageKind) -> CleanImage:
-    """Decode and re-encode an upload for the store in a worker thread, outside any database transaction (the
-    request holds an `image_work` slot). Raises Refused (BAD_IMAGE) for bad input."""
+    """Clean an upload for the store (registry/images.py) in a worker thread, outside any database transaction
+    (the request holds an `image_work` slot). Raises Refused (BAD_IMAGE) for bad input."""
     limits = services(request).image_limits
     return await run_in_threadpool(partial(clean_photo, data, kind=kind, limits=limits))

@@ -40,8 +40,9 @@ def overloaded(request: Request, *, retry_after: int) -> Response:
                 "retry_after": retry_after}
         return JSONResponse(body, status_code=503, headers=headers)
     templates = request.app.state.templates
+    # Inline: a full worker's refusal must not wait for a free worker thread.
     response: Response = templates.TemplateResponse(request, "errors/busy.html", {"message": message, "wait": wait},
-                                                    status_code=503, headers=headers)
+                                                    status_code=503, headers=headers, inline=True)
     return response
 
 

@@ -13,17 +13,27 @@ from core.settings import LOOPBACK_HOSTS
 from web import i18n
 
 _POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self'{webassembly}; style-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action {form_action}; frame-ancestors 'none'"
 )
 
 
-def content_security_policy(form_action: Iterable[str] = ()) -> str:
+def content_security_policy(form_action: Iterable[str] = (), *, webassembly: bool = False) -> str:
     """The one policy. `form_action`: origins sign-in forms lead to. Chromium applies form-action to the
     redirects that follow a form's POST, so POST /entrar/{provider} → 303 to Google is blocked unless the
-    provider's origin is listed here; everything else stays 'self'."""
-    return _POLICY.format(form_action=" ".join(["'self'", *sorted(set(form_action))]))
+    provider's origin is listed here; everything else stays 'self'. `webassembly`: only the pages that scan the
+    credential live (zxing-wasm, vendored) may compile WebAssembly; 'wasm-unsafe-eval' allows no JS eval."""
+    return _POLICY.format(form_action=" ".join(["'self'", *sorted(set(form_action))]),
+                          webassembly=" 'wasm-unsafe-eval'" if webassembly else "")
+
+
+_WEBASSEMBLY = "csp_webassembly"
+
+
+def allow_webassembly(scope: Scope) -> None:
+    """Called by the handler of a scanning page: its response gets the policy that lets it compile WebAssembly."""
+    scope.setdefault("state", {})[_WEBASSEMBLY] = True
 
 
 CONTENT_SECURITY_POLICY = content_security_policy()
@@ -73,16 +83,19 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.hsts = hsts
         self.policy = content_security_policy(form_action)
+        self.scanning_policy = content_security_policy(form_action, webassembly=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        state = scope.setdefault("state", {})  # the same dict the handler's request.state writes to
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", self.policy)
+                policy = self.scanning_policy if state.get(_WEBASSEMBLY) else self.policy
+                headers.setdefault("Content-Security-Policy", policy)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "DENY")

@@ -183,5 +183,5 @@ def too_many_requests(request: Request, retry_after: int | None = None) -> Respo
         return JSONResponse(body, status_code=429, headers=headers)
     context = {"status_code": 429, "message": message, "wait": wait}
     response: Response = services(request).templates.TemplateResponse(request, "errors/too_many.html", context,
-                                                                      status_code=429, headers=headers)
+                                                                      status_code=429, headers=headers, inline=True)
     return response

@@ -12,7 +12,6 @@ from starlette.requests import Request
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
-    from starlette.templating import Jinja2Templates
 
     from auth.local_provider import LocalProvider
     from auth.oauth import LoginProviders
@@ -24,12 +23,13 @@ if TYPE_CHECKING:
     from web.decoding import Decoder
     from web.image_work import ImageGate
     from web.ratelimit import RateLimiter
+    from web.templating import Templates
 
 
 class Services(State):
     settings: Settings
     engine: Engine
-    templates: Jinja2Templates
+    templates: Templates
     clock: Clock
     local_provider: LocalProvider | None
     login_providers: LoginProviders

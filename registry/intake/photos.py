@@ -1,6 +1,7 @@
-"""A support's photos on their way to the image store, the same for every channel: each upload is decoded and
-re-encoded once, outside any transaction (slow, memory-hungry work that must never hold the database's locks),
-then stored in the caller's transaction; the back photo arrives already cleaned by the credential reader."""
+"""A support's photos on their way to the image store, the same for every channel: each upload is cleaned once
+(a plain phone JPEG kept as sent minus its metadata, anything else decoded and re-encoded: registry/images.py),
+outside any transaction (work that must never hold the database's locks), then stored in the caller's
+transaction; the back photo arrives already cleaned by the credential reader."""
 
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ def decode_back(data: bytes, *, today: date, limits: ImageLimits, budget_ms: int
         return kept
     reading, colour = read_back_keeping(data, keep_long_side=STORED_LONG_SIDE, today=today, budget_ms=budget_ms,
                                         max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
-    image = clean_decoded(colour, sha256=sha256, kind=ImageKind.BACK) if colour is not None else None
+    image = clean_decoded(colour, sha256=sha256, kind=ImageKind.BACK, original=data) \
+        if colour is not None else None
     decoded = BackDecode(reading=reading, image=image)
     # A read cut short by a busy server is not kept: the same photo sent again deserves the whole budget.
     if cache is not None and Reason.TIME_BUDGET_EXHAUSTED not in reading.reasons:

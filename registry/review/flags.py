@@ -68,8 +68,9 @@ def flag_on_intake(*, session: Session, support: Support, reading: CredentialRea
         found.append((ReviewFlag.CAPTURE_RATE, pace))
     if not found and _drawn_for_sample(process, draw):
         found.append((ReviewFlag.SAMPLE, f"muestra del {process.review_sample_percent} %"))
-    for flag, detail in found:
-        add_flag(session=session, support_id=support.id, flag=flag, detail=detail, now=now)
+    # The support is new in this transaction, so nobody else can have flagged it: no look-up, no savepoint.
+    session.add_all(SupportFlag(support_id=support.id, flag=flag, detail=detail[:300], at=now)
+                    for flag, detail in found)
     return [flag for flag, _ in found]
 
 

@@ -3,21 +3,9 @@
 // input. Any <input type="file" data-camera="environment|user"> gets it; every text comes from data- attributes
 // (already translated by the server), so nothing here is page-specific.
 
-const hasLiveCamera = () => Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
-const canFillFileInputs = () => {
-  try {
-    return typeof DataTransfer === "function" && new DataTransfer().items !== undefined;
-  } catch {
-    return false;
-  }
-};
+import { canFillFileInputs, element } from "./dom.js";
 
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text) node.textContent = text;
-  return node;
-}
+const hasLiveCamera = () => Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
 
 function showPreview(input, file) {
   let preview = input.parentElement.querySelector(".camera-preview");

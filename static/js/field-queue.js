@@ -9,12 +9,17 @@
 // belong to the account that was signed in when they were made; only that account's session sends them.
 //
 // Photos are resized on the phone (long side at most 2000 px) before they are saved: less to store, less to send.
+// The resizing is photo-shrink.js's, the same every photo form of the app uses.
 
+import { shrink } from "./photo-shrink.js";
+import { openDB } from "../vendor/idb/index.js";
+
+// Phones hold queued captures under these names: a code update must keep them (and the version) as they are, or
+// captures made offline before the update would be stranded.
 const DB_NAME = "registro-campo";
+const DB_VERSION = 1;
 const ITEMS = "capturas";
 const RECEIPTS = "recibos";
-const LONG_SIDE = 2000;
-const JPEG_QUALITY = 0.85;
 const BATCH_ITEMS = 3;
 const BATCH_BYTES = 4_000_000; // about three captures: a few minutes on a weak rural uplink
 const SESSION_TIMEOUT = 20_000;
@@ -38,75 +43,45 @@ let delay = FIRST_DELAY;
 let timer = null;
 let resumeAt = 0; // not before this time (ms): the server answered 429/503 with Retry-After
 
-// ---------------------------------------------------------------- IndexedDB
-
-function request(idbRequest) {
-  return new Promise((resolve, reject) => {
-    idbRequest.onsuccess = () => resolve(idbRequest.result);
-    idbRequest.onerror = () => reject(idbRequest.error);
-  });
-}
+// ---------------------------------------------------------------- IndexedDB (through idb, vendored)
 
 function openDatabase() {
-  const opening = indexedDB.open(DB_NAME, 1);
-  opening.onupgradeneeded = () => {
-    opening.result.createObjectStore(ITEMS, { keyPath: "key" });
-    opening.result.createObjectStore(RECEIPTS, { keyPath: "key" });
-  };
-  return request(opening);
-}
-
-function store(name, mode = "readonly") {
-  return db.transaction(name, mode).objectStore(name);
-}
-
-function done(transaction) {
-  return new Promise((resolve, reject) => {
-    transaction.oncomplete = resolve;
-    transaction.onerror = () => reject(transaction.error);
-    transaction.onabort = () => reject(transaction.error);
+  return openDB(DB_NAME, DB_VERSION, {
+    upgrade(database, oldVersion) {
+      if (oldVersion < 1) {
+        database.createObjectStore(ITEMS, { keyPath: "key" });
+        database.createObjectStore(RECEIPTS, { keyPath: "key" });
+      }
+    },
   });
 }
 
-const allItems = () => request(store(ITEMS).getAll());
-const allReceipts = () => request(store(RECEIPTS).getAll());
-const saveItem = (item) => request(store(ITEMS, "readwrite").put(item));
+const allItems = () => db.getAll(ITEMS);
+const allReceipts = () => db.getAll(RECEIPTS);
+const saveItem = (item) => db.put(ITEMS, item);
+const dropItem = (key) => db.delete(ITEMS, key);
 
 async function acknowledge(item, answer) {
   // One transaction: the capture leaves the queue exactly when its receipt is written.
   const transaction = db.transaction([ITEMS, RECEIPTS], "readwrite");
-  transaction.objectStore(ITEMS).delete(item.key);
-  transaction.objectStore(RECEIPTS).put({
-    key: item.key, account: item.account, folio: answer.folio, manual: Boolean(answer.manual_capture),
-    captured_at: item.captured_at, received_at: new Date().toISOString(),
-  });
-  await done(transaction);
+  await Promise.all([
+    transaction.objectStore(ITEMS).delete(item.key),
+    transaction.objectStore(RECEIPTS).put({
+      key: item.key, account: item.account, folio: answer.folio, manual: Boolean(answer.manual_capture),
+      captured_at: item.captured_at, received_at: new Date().toISOString(),
+    }),
+    transaction.done,
+  ]);
 }
 
 async function pruneReceipts() {
   const receipts = (await allReceipts()).sort((a, b) => a.received_at.localeCompare(b.received_at));
   const transaction = db.transaction(RECEIPTS, "readwrite");
-  receipts.slice(0, Math.max(0, receipts.length - KEPT_RECEIPTS)).forEach((r) => transaction.objectStore(RECEIPTS).delete(r.key));
-  await done(transaction);
+  const old = receipts.slice(0, Math.max(0, receipts.length - KEPT_RECEIPTS));
+  await Promise.all([...old.map((r) => transaction.store.delete(r.key)), transaction.done]);
 }
 
 // ---------------------------------------------------------------- photos
-
-async function resized(file, type) {
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-  } catch {
-    return file; // not decodable here (e.g. HEIC on some phones): the server decides, and says why if it refuses
-  }
-  const scale = Math.min(1, LONG_SIDE / Math.max(bitmap.width, bitmap.height));
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.round(bitmap.width * scale);
-  canvas.height = Math.round(bitmap.height * scale);
-  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  bitmap.close();
-  return new Promise((resolve) => canvas.toBlob(resolve, type, JPEG_QUALITY));
-}
 
 function dataUrlBlob(url) {
   const [head, body] = url.split(",", 2);
@@ -116,7 +91,7 @@ function dataUrlBlob(url) {
 
 async function signatureBlob() {
   const file = form.elements.firma?.files?.[0];
-  if (file) return resized(file, "image/png"); // PNG: the pad's transparent strokes must not turn black
+  if (file) return shrink(file); // the pad's small PNG goes as it is; a photo of a paper signature is shrunk
   const url = form.elements.firma_datos?.value || "";
   return url.startsWith("data:image/") ? dataUrlBlob(url) : null;
 }
@@ -128,7 +103,7 @@ function field(name) {
 }
 
 async function newItem() {
-  const photo = (name) => resized(form.elements[name].files[0], "image/jpeg");
+  const photo = (name) => shrink(form.elements[name].files[0]);
   const alternative = form.elements.alternativa?.checked;
   return {
     key: crypto.randomUUID(), account: pageAccount, aspirant_id: Number(field("aspirante")),
@@ -161,9 +136,8 @@ async function onSubmit(event) {
     announce(texts.storageError);
     return;
   }
-  form.reset();
+  form.reset(); // also clears the signature pad (signature.js listens for the reset)
   showStatement();
-  form.querySelector("[data-signature-pad] button")?.click(); // the pad's own "clear" button
   document.getElementById("lectura")?.setAttribute("hidden", "");
   announce(texts.saved);
   await render();
@@ -372,7 +346,7 @@ async function retry(item, row) {
 
 async function discard(item) {
   if (!window.confirm(texts.discardConfirm)) return;
-  await request(store(ITEMS, "readwrite").delete(item.key));
+  await dropItem(item.key);
   await render();
 }
 
@@ -432,7 +406,7 @@ async function readBack() {
   try {
     const current = await session();
     const data = new FormData();
-    data.append("reverso", await resized(file, "image/jpeg"), "reverso.jpg");
+    data.append("reverso", await shrink(file), "reverso.jpg");
     const response = await fetch(endpoints.readUrl, { method: "POST", body: data, credentials: "same-origin",
                                                       headers: { "X-CSRF-Token": current?.csrf_token || "" } });
     const reading = await response.json();

@@ -27,7 +27,7 @@ from tests.browser.citizen_live import (
     wait_for_code_mail,
     wait_for_mail,
 )
-from tests.factories.photos import BackPhoto, back_photo, plain_photo, warm_up_reader
+from tests.factories.photos import BackPhoto, plain_photo, ready_back
 from tests.factories.processes import make_aspirant, make_process
 
 pytestmark = pytest.mark.browser
@@ -37,8 +37,7 @@ SignInAs = Callable[[Any, Role], None]
 
 @pytest.fixture(scope="module")
 def good_back() -> BackPhoto:
-    warm_up_reader()
-    return back_photo(10)
+    return ready_back(10)
 
 
 @pytest.fixture
@@ -83,8 +82,12 @@ class Citizen:
 
 @pytest.fixture
 def citizen(page: Any, live_server: Any, citizen_app: Starlette, sign_in_as: SignInAs) -> Citizen:
+    return signed_in_citizen(page, live_server, citizen_app, sign_in_as)
+
+
+def signed_in_citizen(page: Any, live_server: Any, app: Starlette, sign_in_as: SignInAs) -> Citizen:
     """The phone (axe-core loaded on every page, script errors collected), signed in as the demo citizen."""
-    someone = Citizen(page=page, url=live_server.url, app=citizen_app, audit=Audit(page),
+    someone = Citizen(page=page, url=live_server.url, app=app, audit=Audit(page),
                       script_errors=collect_script_errors(page))
     sign_in_as(page, Role.CITIZEN)
     return someone

@@ -105,3 +105,9 @@ def signature_png(size: tuple[int, int] = (700, 300)) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def ready_back(seed: int) -> BackPhoto:
+    """`back_photo(seed)` for a module's fixture, with the reader warmed up first (its usual start)."""
+    warm_up_reader()
+    return back_photo(seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -13,13 +13,12 @@ from sqlalchemy.engine import Engine
 
 
 @contextmanager
-def reads_of(engine: Engine, table: str) -> Iterator[list[str]]:
-    """The statements that read `table` (FROM or JOIN it) while the block runs."""
-    reads = re.compile(rf"\b(FROM|JOIN) {re.escape(table)}\b", re.IGNORECASE)
+def statements(engine: Engine, matching: re.Pattern[str] | None = None) -> Iterator[list[str]]:
+    """The statements sent while the block runs (those `matching`, when given)."""
     seen: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if reads.search(statement):
+        if matching is None or matching.search(statement):
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", note)
@@ -27,3 +26,8 @@ def reads_of(engine: Engine, table: str) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", note)
+
+
+def reads_of(engine: Engine, table: str) -> AbstractContextManager[list[str]]:
+    """The statements that read `table` (FROM or JOIN it) while the block runs."""
+    return statements(engine, re.compile(rf"\b(FROM|JOIN) {re.escape(table)}\b", re.IGNORECASE))

@@ -17,7 +17,7 @@ from auth.roles import Role
 from core.db import session_scope
 from tests.conftest import SignedIn
 from tests.factories.accounts import make_account
-from tests.factories.photos import BackPhoto, back_photo, warm_up_reader
+from tests.factories.photos import BackPhoto, ready_back
 from tests.factories.processes import make_aspirant, make_process
 from tests.web.citizen_pages import (
     Journey,
@@ -39,8 +39,7 @@ TIME_24H = re.compile(r"\b\d{2}/\d{2}/\d{4} \d{2}:\d{2}\b")
 
 @pytest.fixture(scope="module")
 def good_back() -> BackPhoto:
-    warm_up_reader()
-    return back_photo(22)
+    return ready_back(22)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Decode once: on every channel a support's back photo is decoded by the capture pipeline exactly once, every
-photo is loaded (decoded into pixels) exactly once, and one CredentialReading row stands behind the support.
+photo is loaded (decoded into pixels) at most once, and one CredentialReading row stands behind the support.
 
 The counters wrap the real functions (capture.pipeline.read_back and read_back_keeping, capture.intake.load_image)
 wherever a module
@@ -88,7 +88,10 @@ def _assert_once(counts: Counts, app: Starlette, photos: list[bytes], back: byte
     seen = (f"decodes of the back {counts.decodes[_sha(back)]}, loads of the back {counts.loads[_sha(back)]}, "
             f"loads of all {len(photos)} photos {counts.loads.total()}, (supports, readings) {_readings(app)}")
     assert counts.decodes == Counter({_sha(back): 1}), seen
-    assert counts.loads == Counter({_sha(photo): 1 for photo in photos}), seen
+    # At most once: a clean phone JPEG is kept as sent (checked by a scaled decode, registry/images.py), never
+    # loaded into full pixels; whatever is loaded is loaded once.
+    assert set(counts.loads) <= {_sha(photo) for photo in photos}, seen
+    assert set(counts.loads.values()) <= {1}, seen
     assert _readings(app) == (1, 1), seen
 
 

@@ -15,15 +15,14 @@ from auth.roles import Role
 from core.db import session_scope
 from tests.factories import photos as made_photos
 from tests.factories.accounts import make_account
-from tests.factories.photos import BackPhoto, back_photo, warm_up_reader
+from tests.factories.photos import BackPhoto, ready_back
 from tests.factories.processes import make_aspirant, make_field_auxiliary, make_process
 from tests.web.citizen_pages import Journey, Page, hidden, one, quick_code, step, switch_language, tree
 
 
 @pytest.fixture(scope="module")
 def good_back() -> BackPhoto:
-    warm_up_reader()
-    return back_photo(21)
+    return ready_back(21)
 
 
 @pytest.fixture
@@ -145,3 +144,15 @@ def test_a_field_confirmation_with_errors_keeps_its_draft_across_a_language_swit
     english = switch_language(client, wrong)
     assert english.url.path == "/campo/captura/confirmar" and one(english, "html")["lang"] == "en"
     assert hidden(english, "borrador") and one(english, "input#cic")
+
+
+@pytest.mark.parametrize("path", ["/ayuda/%00", "/ayuda/%22%3E%3Cx%3E", "/datos/a%20b%25"])
+def test_the_language_link_of_a_strange_address_is_the_same_address_encoded(client: TestClient, path: str) -> None:
+    """A page answered for any address (a 404 among them) links to itself in the other language: the decoded path
+    must not come back raw (a NUL or a quote in an href), but encoded as it came."""
+    page = client.get(path)
+    links = [link["href"] for link in tree(page).select("header nav.lang-switch a")]
+    assert links, page.text[:300]
+    for href in links:
+        assert href.startswith(f"{path}?lang="), href
+        assert "\x00" not in href and '"' not in href and " " not in href

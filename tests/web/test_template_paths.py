@@ -26,3 +26,21 @@ def test_a_page_shown_again_asks_the_router_for_no_path(app: Starlette, client: 
     assert first.status_code == again.status_code == 200 and first_count > 0
     assert len(asked) == first_count  # every path came from the app's own cache
     assert first.text == again.text
+
+
+def test_handlers_redirects_and_links_ask_the_router_once_per_path(app: Starlette,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every wizard step's redirect and each report page's links come from `request.app.url_path_for`."""
+    asked: list[str] = []
+    real = app.router.url_path_for
+
+    def counting(name: str, /, **params: Any) -> Any:
+        asked.append(name)
+        return real(name, **params)
+
+    monkeypatch.setattr(app.router, "url_path_for", counting)
+    first = app.url_path_for("opl_reports", process_id=7)
+    again = app.url_path_for("opl_reports", process_id=7)
+    other = app.url_path_for("opl_reports", process_id=8)
+    assert (first, again, other) == (real("opl_reports", process_id=7), first, real("opl_reports", process_id=8))
+    assert asked == ["opl_reports", "opl_reports"]  # 7 once, 8 once

@@ -28,6 +28,7 @@ from web.decoding import advice
 from web.fields import checked, read_form, upload_bytes
 from web.i18n import gettext as _
 from web.image_work import image_work
+from web.middleware import allow_webassembly
 from web.ratelimit import CREDENTIAL, DECODE, DECODE_IP, limit_reached, rate_limited
 from web.routes.citizen_flow import (
     Flow,
@@ -54,7 +55,7 @@ CONFIRM_PAGE = "citizen/code_confirm.html"
 
 @requires(Permission.CITIZEN_CODE_CREATE)
 async def photo_page(request: Request) -> Response:
-    return render(request, PHOTO_PAGE, {})
+    return _photo_page(request, {})
 
 
 @accepts_photos(1)
@@ -87,7 +88,12 @@ def _not_kept(request: Request, refused: Refused, reading: BackReading) -> Respo
 
 
 def _photo_error(request: Request, message: str) -> Response:
-    return render(request, PHOTO_PAGE, {"photo_error": message}, status_code=400)
+    return _photo_page(request, {"photo_error": message}, status_code=400)
+
+
+def _photo_page(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
+    allow_webassembly(request.scope)  # the live scan (static/js/live-scan.js) reads the QR with zxing-wasm
+    return render(request, PHOTO_PAGE, context, status_code=status_code)
 
 
 async def _pending(request: Request, form: FormData | None = None) -> tuple[Flow, ReadingSummary] | None:
@@ -99,8 +105,8 @@ async def _pending(request: Request, form: FormData | None = None) -> tuple[Flow
 
 
 def _start_again(request: Request) -> Response:
-    return render(request, PHOTO_PAGE, {"photo_error": _("Empecemos de nuevo: toma la foto del reverso otra vez.")},
-                  status_code=400)
+    return _photo_page(request, {"photo_error": _("Empecemos de nuevo: toma la foto del reverso otra vez.")},
+                       status_code=400)
 
 
 def _unread(request: Request, message: str | None = None, status_code: int = 400) -> Response:

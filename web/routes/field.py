@@ -34,6 +34,7 @@ from web.decoding import advice
 from web.fields import checked, read_form, row_id, signature_data_url, token, typed_identifiers, upload_bytes
 from web.i18n import gettext as _
 from web.image_work import image_work
+from web.middleware import allow_webassembly
 from web.ratelimit import DECODE, DECODE_IP, rate_limited
 from web.refusals import Audience, identifier_message, missing_message, refusal_message
 from web.routes import field_api
@@ -73,6 +74,7 @@ async def _capture_form(request: Request, context: dict[str, Any], status_code: 
     teams = await call_reader(request, memberships, account_id=request.state.principal.account_id)
     base = {"teams": [team for team in teams if team.can_capture], "suspended": [t for t in teams if not t.can_capture],
             "field_errors": {}, "typed": TypedIdentifiers(), "account_id": request.state.principal.account_id}
+    allow_webassembly(request.scope)  # the live scan (static/js/live-scan.js) reads the QR with zxing-wasm
     return render(request, "field/capture.html", {**base, **context}, status_code=status_code)
 
 
