@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.errors import render_error
 from web.i18n import gettext as _
+from web.scope_headers import scope_header
 
 E = TypeVar("E", bound=Callable[..., Any])
 PHOTO_PARTS = "body_photo_parts"
@@ -74,7 +75,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope)
-        declared = _content_length(scope)
+        declared = scope_header(scope, b"content-length")
         if declared is not None and not (declared.isascii() and declared.isdigit() and int(declared) <= limit):
             await _refuse(scope, receive, send)
             return
@@ -127,13 +128,6 @@ def _endpoint(scope: Scope) -> Any:
         match, child = route.matches(scope)
         if match is Match.FULL:
             return child.get("endpoint")
-    return None
-
-
-def _content_length(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == b"content-length":
-            return str(value.decode("latin-1"))
     return None
 
 

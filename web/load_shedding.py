@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web.i18n import gettext as _
+from web.scope_headers import scope_header
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 EXEMPT_PREFIXES = ("/static/",)
@@ -26,8 +27,7 @@ def wants_json(scope: Scope) -> bool:
     """The phones' API and scripts get JSON; browsers get a page."""
     if str(scope.get("path", "")).startswith("/api/"):
         return True
-    accept = next((value for key, value in scope.get("headers", []) if key == b"accept"), b"")
-    return b"application/json" in accept
+    return "application/json" in (scope_header(scope, b"accept") or "")
 
 
 def overloaded(request: Request, *, retry_after: int) -> Response:

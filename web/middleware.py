@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import LOOPBACK_HOSTS
 from web import i18n
+from web.scope_headers import scope_header
 
 _POLICY = (
     "default-src 'self'; script-src 'self'{webassembly}; style-src 'self'; img-src 'self' data: blob:; "
@@ -40,13 +41,6 @@ CONTENT_SECURITY_POLICY = content_security_policy()
 ONE_YEAR = 365 * 24 * 3600
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
-
-
 class LocaleMiddleware:
     """Chooses the UI language: ?lang= switch (remembered in a cookie), the cookie, then Accept-Language."""
 
@@ -58,9 +52,9 @@ class LocaleMiddleware:
             await self.app(scope, receive, send)
             return
         requested = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]
-        cookies = SimpleCookie(_header(scope, b"cookie"))
+        cookies = SimpleCookie(scope_header(scope, b"cookie") or "")
         remembered = cookies[i18n.LOCALE_COOKIE].value if i18n.LOCALE_COOKIE in cookies else None
-        locale = i18n.choose_locale(requested, remembered, _header(scope, b"accept-language"))
+        locale = i18n.choose_locale(requested, remembered, scope_header(scope, b"accept-language") or "")
         i18n.set_locale(locale)
         scope.setdefault("state", {})["locale"] = locale
         remember = requested in i18n.LOCALES

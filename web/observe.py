@@ -15,16 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.logs import ACCESS_LOGGER, REQUEST_ID_HEADER, accepted_request_id, request_id_bound
 from web.metrics import observe_request, route_template
+from web.scope_headers import scope_header
 
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 access_log = logging.getLogger(ACCESS_LOGGER)
-
-
-def _incoming_request_id(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == b"x-request-id":
-            return str(value.decode("latin-1"))
-    return None
 
 
 class ObservabilityMiddleware:
@@ -35,7 +29,7 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = accepted_request_id(_incoming_request_id(scope))
+        request_id = accepted_request_id(scope_header(scope, b"x-request-id"))
         status = 500  # what the client gets if the app ends without starting a response
         started = perf_counter()
 

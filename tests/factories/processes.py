@@ -7,11 +7,13 @@ import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from auth.models import Account
 from auth.roles import Role
 from core.clock import utcnow
+from core.db import session_scope
 from registry.models import Aspirant, Auxiliary, Opl, Process
 from registry.states import InvitationState, ScopeKind
 from tests.factories import add
@@ -58,3 +60,11 @@ def make_field_auxiliary(session: Session, *, process: Process | None = None) ->
     aspirant = make_aspirant(session, process=process)
     account = make_account(session, name="Auxiliar Campo", role=Role.AUXILIARY, aspirant_id=aspirant.id)
     return make_auxiliary(session, aspirant=aspirant, account=account)
+
+
+def open_aspirant_id(engine: Engine, *, name: str = "Ana Aspirante") -> int:
+    """An aspirant of a new, open process, committed (for tests that drive the app), by id."""
+    with session_scope(engine) as db:
+        aspirant_id = make_aspirant(db, process=make_process(db), name=name).id
+    assert aspirant_id is not None
+    return aspirant_id

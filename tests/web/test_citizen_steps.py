@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 from auth.roles import Role
 from core.db import session_scope
 from tests.conftest import SignedIn
-from tests.factories.accounts import make_account
+from tests.factories.accounts import citizen_account_id, make_account
 from tests.factories.photos import BackPhoto, ready_back
-from tests.factories.processes import make_aspirant, make_process
+from tests.factories.processes import open_aspirant_id
 from tests.web.citizen_pages import (
     Journey,
     body_of,
@@ -44,18 +44,12 @@ def good_back() -> BackPhoto:
 
 @pytest.fixture
 def aspirant_id(app: Starlette) -> int:
-    with session_scope(app.state.engine) as db:
-        process = make_process(db)
-        aspirant_id = make_aspirant(db, process=process, name="Ana Aspirante").id
-    assert aspirant_id is not None
-    return aspirant_id
+    return open_aspirant_id(app.state.engine)
 
 
 @pytest.fixture
 def citizen(app: Starlette, client: TestClient, sign_in: Callable[..., SignedIn]) -> SignedIn:
-    with session_scope(app.state.engine) as db:
-        account_id = make_account(db, name="Carmen Ciudadana", email="carmen@correo.mx", role=Role.CITIZEN).id
-    assert account_id is not None
+    account_id = citizen_account_id(app.state.engine)
     return sign_in(client, account_id)
 
 

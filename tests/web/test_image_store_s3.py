@@ -18,8 +18,8 @@ from core.settings import Settings
 from registry.images import image_store_from_settings
 from registry.models import StoredImage, Support
 from tests.conftest import TEST_ORIGIN, SignedIn
-from tests.factories.accounts import make_account
-from tests.factories.processes import make_aspirant, make_process
+from tests.factories.accounts import citizen_account_id
+from tests.factories.processes import open_aspirant_id
 from tests.loopback_s3 import LoopbackS3, closed_port_url, loopback_s3
 from tests.web.citizen_pages import Journey, one, quick_code
 
@@ -40,17 +40,12 @@ def settings(settings: Settings, s3_server: LoopbackS3) -> Settings:
 
 @pytest.fixture
 def aspirant_id(app: Starlette) -> int:
-    with session_scope(app.state.engine) as db:
-        aspirant_id = make_aspirant(db, process=make_process(db), name="Ana Aspirante").id
-    assert aspirant_id is not None
-    return aspirant_id
+    return open_aspirant_id(app.state.engine)
 
 
 @pytest.fixture
 def citizen(app: Starlette, client: TestClient, sign_in: Callable[..., SignedIn]) -> SignedIn:
-    with session_scope(app.state.engine) as db:
-        account_id = make_account(db, name="Carmen Ciudadana", email="carmen@correo.mx", role=Role.CITIZEN).id
-    assert account_id is not None
+    account_id = citizen_account_id(app.state.engine)
     return sign_in(client, account_id)
 
 

@@ -11,12 +11,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from auth.roles import Role
 from core.db import session_scope
 from tests.factories import photos as made_photos
-from tests.factories.accounts import make_account
+from tests.factories.accounts import citizen_account_id
 from tests.factories.photos import BackPhoto, ready_back
-from tests.factories.processes import make_aspirant, make_field_auxiliary, make_process
+from tests.factories.processes import make_field_auxiliary, open_aspirant_id
 from tests.web.citizen_pages import Journey, Page, hidden, one, quick_code, step, switch_language, tree
 
 
@@ -27,17 +26,12 @@ def good_back() -> BackPhoto:
 
 @pytest.fixture
 def aspirant_id(app: Starlette) -> int:
-    with session_scope(app.state.engine) as db:
-        aspirant_id = make_aspirant(db, process=make_process(db), name="Ana Aspirante").id
-    assert aspirant_id is not None
-    return aspirant_id
+    return open_aspirant_id(app.state.engine)
 
 
 @pytest.fixture
 def citizen_id(app: Starlette, client: TestClient, sign_in: Callable[..., Any]) -> int:
-    with session_scope(app.state.engine) as db:
-        account_id = make_account(db, name="Carmen Ciudadana", email="carmen@correo.mx", role=Role.CITIZEN).id
-    assert account_id is not None
+    account_id = citizen_account_id(app.state.engine)
     sign_in(client, account_id)
     return account_id
 
