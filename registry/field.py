@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -80,20 +81,32 @@ class Prepared:
     flagged: bool = False  # accepted by the collection window, but for the mesa de control to look at
 
 
+class Asked(Protocol):
+    """What the checks before decoding need of a capture (a FieldCapture, or one form's fields)."""
+
+    @property
+    def aspirant_id(self) -> int: ...
+    @property
+    def client_key(self) -> str: ...
+    @property
+    def captured_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class _OneCapture:
+    aspirant_id: int
+    client_key: str
+    captured_at: datetime
+
+
 def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, client_key: str, captured_at: datetime,
                     now: datetime, rules: WindowRules) -> Prepared:
     """Before any decoding: a replay of a stored key is answered at once (even if the auxiliary was suspended
     or the window closed since: it was stored before); a suspended auxiliary's new captures are refused, and so
-    are captures outside the collection window."""
-    auxiliary = capturing_auxiliary(session=session, account_id=account_id, aspirant_id=aspirant_id)
-    assert auxiliary.id is not None
-    stored = stored_support(session, field_key(auxiliary.id, client_key))
-    if stored is not None:
-        return Prepared(auxiliary.id, receipt_of(stored, created=False))
-    if auxiliary.state not in CAN_CAPTURE:
-        raise Refused(Refusal.AUXILIARY_INACTIVE)
-    flagged = window_flag(session=session, aspirant_id=aspirant_id, captured_at=captured_at, now=now, rules=rules)
-    return Prepared(auxiliary.id, None, flagged)
+    are captures outside the collection window. The same checks as a batch's items (prepared_from)."""
+    capture = _OneCapture(aspirant_id, client_key, captured_at)
+    lookups = look_up_batch(session=session, account_id=account_id, captures=[capture])
+    return prepared_from(lookups, capture, now=now, rules=rules)
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ class BatchLookups:
     processes: dict[int, Process]  # by aspirant id
 
 
-def look_up_batch(*, session: Session, account_id: int, captures: Sequence[FieldCapture]) -> BatchLookups:
+def look_up_batch(*, session: Session, account_id: int, captures: Sequence[Asked]) -> BatchLookups:
     aspirant_ids = sorted({capture.aspirant_id for capture in captures})
     auxiliaries: dict[int, Auxiliary] = {}
     for auxiliary in session.exec(select(Auxiliary).where(Auxiliary.account_id == account_id,
@@ -124,8 +137,9 @@ def look_up_batch(*, session: Session, account_id: int, captures: Sequence[Field
     return BatchLookups(auxiliaries, stored, processes)
 
 
-def prepared_from(lookups: BatchLookups, capture: FieldCapture, *, now: datetime, rules: WindowRules) -> Prepared:
-    """prepare_capture's answer, in the same order of checks, from the batch's look-ups (no query)."""
+def prepared_from(lookups: BatchLookups, capture: Asked, *, now: datetime, rules: WindowRules) -> Prepared:
+    """The checks before decoding, in order, from look-ups already made (no query): the account's place on the
+    aspirant's team, a replay of a stored key, a suspended auxiliary, the collection window."""
     auxiliary = lookups.auxiliaries.get(capture.aspirant_id)
     if auxiliary is None or auxiliary.id is None:
         raise Refused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
@@ -134,13 +148,9 @@ def prepared_from(lookups: BatchLookups, capture: FieldCapture, *, now: datetime
         return Prepared(auxiliary.id, receipt_of(stored, created=False))
     if auxiliary.state not in CAN_CAPTURE:
         raise Refused(Refusal.AUXILIARY_INACTIVE)
-    process = lookups.processes.get(capture.aspirant_id)
-    if process is None:
-        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
-    verdict = judge(process, captured=capture.captured_at, received=now, rules=rules)
-    if verdict.refusal is not None:
-        raise Refused(verdict.refusal)
-    return Prepared(auxiliary.id, None, verdict.flagged)
+    flagged = _window_flagged(lookups.processes.get(capture.aspirant_id), captured_at=capture.captured_at,
+                              now=now, rules=rules)
+    return Prepared(auxiliary.id, None, flagged)
 
 
 def window_flag(*, session: Session, aspirant_id: int, captured_at: datetime, now: datetime,
@@ -149,6 +159,10 @@ def window_flag(*, session: Session, aspirant_id: int, captured_at: datetime, no
     whether it is accepted but flagged (see registry.field_window)."""
     aspirant = session.get(Aspirant, aspirant_id)
     process = session.get(Process, aspirant.process_id) if aspirant else None
+    return _window_flagged(process, captured_at=captured_at, now=now, rules=rules)
+
+
+def _window_flagged(process: Process | None, *, captured_at: datetime, now: datetime, rules: WindowRules) -> bool:
     if process is None:
         raise Refused(Refusal.ASPIRANT_NOT_FOUND)
     verdict = judge(process, captured=captured_at, received=now, rules=rules)
