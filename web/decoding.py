@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import sys
 import threading
@@ -83,7 +84,8 @@ class Decoder:
         """`work` on a decode thread once one is free. Waiting for a turn can be cancelled; a started decode is
         awaited to its end, as `anyio.to_thread.run_sync` does, so the count of admitted photos stays true."""
         async with self._limiter:
-            future = self._threads.submit(work)
+            # In a copy of this context, as anyio's threads run: the request id reaches the decode's log lines.
+            future = self._threads.submit(contextvars.copy_context().run, work)
             with anyio.CancelScope(shield=True):
                 await asyncio.wrap_future(future)
             return future.result()

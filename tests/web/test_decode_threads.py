@@ -18,6 +18,7 @@ from capture.result import Reason
 from registry.intake.reading import ImageLimits
 from tests.factories.photos import plain_photo
 from web.decoding import DECODE_NICENESS, Decoder, lower_thread_priority
+from web.logs import current_request_id, request_id_bound
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are Linux's")
 
@@ -86,3 +87,14 @@ def test_decode_threads_read_a_real_photo_and_every_one_of_them_is_nicer() -> No
     decode_threads = [t for t in threading.enumerate() if t.name.startswith("decode") and t.native_id is not None]
     assert decode_threads
     assert {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in decode_threads} == {expected_nicer(before)}
+
+
+def test_a_decode_thread_carries_the_request_id_of_the_request_it_decodes_for() -> None:
+    """Log lines written while a photo is decoded say which request they belong to, as anyio's threads do."""
+    decoder = Decoder(workers=1, budget_ms=60_000, limits=LIMITS)
+
+    async def scenario() -> str:
+        with request_id_bound("peticion-de-prueba"):
+            return await decoder._run(current_request_id)
+
+    assert run_async(scenario) == "peticion-de-prueba"
