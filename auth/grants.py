@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from auth.models import RoleGrant
 from auth.roles import ASPIRANT_SCOPED, OPL_SCOPED, Role
+from auth.staff_policy import end_noncompliant_sessions
 from core.audit import record_audit
 
 OPL_STAFF = OPL_SCOPED | {Role.SYSTEM_ADMIN}
@@ -95,6 +96,10 @@ def grant_role(*, session: Session, account_id: int, role: Role, now: datetime, 
     grant = RoleGrant(account_id=account_id, role=role, opl_id=opl_id, aspirant_id=aspirant_id, created_at=now)
     session.add(grant)
     _audit(session, "role_granted", account_id, actor_account_id, f"role={role}; opl={wanted.opl_id}")
+    if role in OPL_SCOPED and opl_id is not None:  # new staff: their sessions must meet the OPL's sign-in policy
+        session.flush()
+        end_noncompliant_sessions(session=session, opl_id=opl_id, now=now, actor_account_id=actor_account_id,
+                                  account_ids=[account_id])
     return grant
 
 

@@ -57,3 +57,19 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
     revoked_at: datetime | None = Field(default=None, sa_type=utc_datetime())
+    # Which provider this session was started through and whether it proved a second factor: the staff sign-in
+    # policy (auth/staff_policy.py) is checked against them, also for sessions already open.
+    provider: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
+    second_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+
+
+class StaffSignInPolicy(SQLModel, table=True):
+    """An OPL's rule for its reviewers and admins: sign in only through its provider, with a second factor."""
+
+    __tablename__ = "staff_sign_in_policy"
+
+    opl_id: int = Field(primary_key=True, foreign_key="opl.id")
+    provider: str = Field(max_length=40)
+    require_second_factor: bool = True
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=utc_datetime())
+    updated_by_account_id: int | None = Field(default=None, foreign_key="account.id")

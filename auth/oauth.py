@@ -1,5 +1,6 @@
-"""Sign-in providers through Authlib's Starlette client: Google and the local provider as OpenID Connect
-(discovery, nonce, id_token verification, PKCE S256), Facebook as OAuth 2.0 with the Graph API.
+"""Sign-in providers through Authlib's Starlette client: Google, the institutional providers of
+`REGISTRO_OIDC_PROVIDERS` and the local provider as OpenID Connect (discovery, nonce, id_token verification,
+PKCE S256), Facebook as OAuth 2.0 with the Graph API.
 
 The local provider (development/test) is registered exactly like Google: the login runs the same code path.
 A provider without credentials is not registered, so it is not offered. Every way a login can go wrong ends
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.starlette_client import OAuth
@@ -22,6 +24,7 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 
 from auth.demo_people import LOCAL_PROVIDER
+from core.oidc_providers import OidcProviderConfig
 from core.settings import Settings
 from core.text import has_unsafe_characters, without_unsafe_characters
 
@@ -42,6 +45,7 @@ PROVIDER_TIMEOUT_SECONDS = 10.0
 LOGIN_STATE_COOKIE = "registro_acceso"
 LOGIN_STATE_MAX_AGE = 600
 NEXT_KEY = "siguiente"
+LOCAL_AMR_VALUES = ("mfa", "otp", "hwk")
 # What a host[:port] may look like in a CSP source: nothing that could end the directive or the header.
 _ORIGIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
@@ -56,6 +60,9 @@ class FailureReason(StrEnum):
     UNVERIFIED = "no_verificado"
     DISABLED = "cuenta_desactivada"
     LINKED_ELSEWHERE = "vinculada"
+    STAFF_ONLY = "solo_personal"  # a staff-only provider, and the account holds none of its roles
+    STAFF_PROVIDER_REQUIRED = "proveedor_institucional"  # the OPL's policy names another provider
+    SECOND_FACTOR_REQUIRED = "segundo_factor"  # the OPL's policy wants a second factor the provider did not assert
 
 
 class LoginFailure(Exception):
@@ -73,6 +80,7 @@ class ProviderIdentity:
     subject: str
     display_name: str
     email: str | None
+    second_factor: bool = False  # the id_token's acr/amr meet the provider's configured values
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,9 @@ class ProviderSpec:
     # Origins the provider's own redirects pass through before its page shows: Chromium checks form-action on
     # every redirect that follows our sign-in form, not only on the first.
     extra_form_action: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # non-empty: staff-only, for accounts holding one of these roles
+    acr_values: tuple[str, ...] = ()  # an id_token whose acr is one of these proves a second factor...
+    amr_values: tuple[str, ...] = ()  # ... or whose amr holds one of these
 
     @property
     def authorization_origin(self) -> str:
@@ -118,9 +129,23 @@ def provider_specs(settings: Settings, local: LocalClientCredentials | None) -> 
         specs.append(_google(settings))
     if settings.facebook_client_id and settings.facebook_client_secret:
         specs.append(_facebook(settings))
+    specs.extend(_institutional(config) for config in settings.oidc_providers)
     if local is not None:
         specs.append(_local(local))
     return specs
+
+
+def _institutional(config: OidcProviderConfig) -> ProviderSpec:
+    """A provider of REGISTRO_OIDC_PROVIDERS: the same OpenID code path as Google."""
+    return ProviderSpec(
+        name=config.name, label=config.display_name, openid=True, roles=config.roles,
+        acr_values=config.acr_values, amr_values=config.amr_values,
+        registration={
+            "client_id": config.client_id, "client_secret": config.client_secret.get_secret_value(),
+            "server_metadata_url": config.discovery_url,
+            "client_kwargs": {"scope": config.scope, "code_challenge_method": "S256"},
+        },
+    )
 
 
 def _google(settings: Settings) -> ProviderSpec:
@@ -150,8 +175,10 @@ def _facebook(settings: Settings) -> ProviderSpec:
 
 
 def _local(local: LocalClientCredentials) -> ProviderSpec:
+    # Its id_tokens carry no amr unless a test sets one (LocalProvider.id_token_overrides), so a development
+    # sign-in never proves a second factor by itself.
     return ProviderSpec(
-        name=LOCAL_PROVIDER, label="Proveedor local de pruebas", openid=True,
+        name=LOCAL_PROVIDER, label="Proveedor local de pruebas", openid=True, amr_values=LOCAL_AMR_VALUES,
         registration={
             "client_id": local.client_id, "client_secret": local.client_secret,
             "server_metadata_url": f"{local.issuer}/.well-known/openid-configuration",
@@ -188,6 +215,29 @@ class LoginProviders:
 
     def _client(self, name: str) -> Any:
         return self._oauth.create_client(name)
+
+    async def end_session_url(self, name: str, *, post_logout_redirect_uri: str) -> str | None:
+        """OpenID Connect RP-Initiated Logout: where to send the browser once our own session has ended, when
+        provider `name` publishes an end_session_endpoint on its own origin (the CSP's form-action lets the
+        sign-out form's redirect go only there); None otherwise, and when its metadata cannot be read (the
+        person is signed out here all the same). Never an id_token_hint: we do not keep id_tokens."""
+        spec = self._specs.get(name)
+        if spec is None or not spec.openid:
+            return None
+        client = self._client(name)
+        try:
+            metadata = await client.load_server_metadata()
+        except (http_client.HTTPError, ValueError, KeyError, TypeError, RuntimeError) as error:
+            log.warning("sign-out at %s skipped: %s", name, type(error).__name__)
+            return None
+        endpoint = metadata.get("end_session_endpoint")
+        own_origins = {spec.authorization_origin, *map(origin_of, spec.extra_form_action)} - {""}
+        if not isinstance(endpoint, str) or origin_of(endpoint) not in own_origins:
+            return None
+        parts = urlsplit(endpoint)
+        query = [*parse_qsl(parts.query, keep_blank_values=True), ("client_id", str(client.client_id)),
+                 ("post_logout_redirect_uri", post_logout_redirect_uri), ("state", secrets.token_urlsafe(16))]
+        return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
 
     async def authorization_url(self, name: str, request: Request, *, redirect_uri: str) -> str:
         """Where to send the browser; state, nonce and PKCE verifier are kept in the login-state cookie."""
@@ -233,7 +283,7 @@ class LoginProviders:
         token = await client.authorize_access_token(request, claims_options=options)
         if "userinfo" not in token:  # no id_token at all: nothing proves who signed in
             raise LoginFailure(FailureReason.UNVERIFIED, "missing id_token")
-        return openid_identity(spec.name, token["userinfo"])
+        return openid_identity(spec.name, token["userinfo"], spec=spec)
 
 
 async def _id_token_expectations(spec: ProviderSpec, client: Any) -> dict[str, dict[str, Any]]:
@@ -246,12 +296,22 @@ async def _id_token_expectations(spec: ProviderSpec, client: Any) -> dict[str, d
             "sub": {"essential": True}}
 
 
-def openid_identity(provider: str, claims: Mapping[str, Any]) -> ProviderIdentity:
+def openid_identity(provider: str, claims: Mapping[str, Any], *, spec: ProviderSpec | None = None) -> ProviderIdentity:
     subject = str(claims["sub"])
     # An address the provider has not verified is not kept (it could be anybody's); it may still name the person.
     email = claims.get("email") if claims.get("email_verified", True) is not False else None
     return ProviderIdentity(provider=provider, subject=subject, email=_clean_email(email),
-                            display_name=_display_name(claims.get("name"), claims.get("email")))
+                            display_name=_display_name(claims.get("name"), claims.get("email")),
+                            second_factor=spec is not None and proves_second_factor(spec, claims))
+
+
+def proves_second_factor(spec: ProviderSpec, claims: Mapping[str, Any]) -> bool:
+    """The id_token (already verified) asserts a second factor in the provider's own terms: its `acr` is one
+    of the configured values, or its `amr` list holds one. Anything malformed proves nothing."""
+    acr, amr = claims.get("acr"), claims.get("amr")
+    if isinstance(acr, str) and acr in spec.acr_values:
+        return True
+    return isinstance(amr, list) and any(isinstance(value, str) and value in spec.amr_values for value in amr)
 
 
 def graph_identity(provider: str, profile: Mapping[str, Any]) -> ProviderIdentity:

@@ -32,6 +32,7 @@ class Permission(StrEnum):
     OPL_PAPER_CREATE = "opl:paper:create"
     OPL_REVIEWER_MANAGE = "opl:reviewer:manage"
     OPL_CATALOGUE_MANAGE = "opl:catalogue:manage"
+    OPL_SIGN_IN_POLICY_MANAGE = "opl:sign_in_policy:manage"  # how the OPL's staff must sign in
     OPL_DECISION_DOUBLE_CHECK = "opl:decision:double_check"
     OPL_REPORT_VIEW = "opl:report:view"
     OPL_REPORT_EXPORT = "opl:report:export"  # citizens' names and claves for INE's roll office
@@ -64,6 +65,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.OPL_HOME_VIEW, Permission.OPL_PROCESS_MANAGE, Permission.OPL_ASPIRANT_MANAGE,
         Permission.OPL_ROLL_IMPORT, Permission.OPL_PAPER_CREATE, Permission.OPL_REVIEWER_MANAGE,
         Permission.OPL_CATALOGUE_MANAGE, Permission.OPL_DECISION_DOUBLE_CHECK, Permission.OPL_REPORT_EXPORT,
+        Permission.OPL_SIGN_IN_POLICY_MANAGE,
     },
     Role.SYSTEM_ADMIN: frozenset({
         Permission.ACCOUNT_SELF_VIEW, Permission.SYSTEM_HOME_VIEW, Permission.SYSTEM_ACCOUNT_MANAGE,

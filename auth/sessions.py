@@ -40,16 +40,18 @@ def hash_token(token: str) -> str:
 
 
 def start_session(*, session: Session, account_id: int, now: datetime, previous_token: str | None = None,
-                  max_live: int | None = None) -> str:
+                  max_live: int | None = None, provider: str = "", second_factor: bool = False) -> str:
     """A fresh session (new id: a login never reuses the token the browser had before); returns the token.
-    With `max_live`, the account's oldest open sessions end so that at most that many stay open."""
+    With `max_live`, the account's oldest open sessions end so that at most that many stay open. `provider` and
+    `second_factor` record how it was signed in, for the staff sign-in policy (auth/staff_policy.py)."""
     if previous_token:
         end_session(session=session, token=previous_token, now=now)
     if max_live is not None:
         _make_room(session, account_id, now, keep=max_live - 1)
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=hash_token(token), account_id=account_id,
-                            csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now))
+                            csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
+                            provider=provider, second_factor=second_factor))
     return token
 
 

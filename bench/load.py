@@ -11,7 +11,8 @@ an open process, four aspirants, auxiliaries, citizens with sessions, the later 
 1. decode phase (--decode-seconds): citizens complete the whole flow from a 12 MP photo of their credential's
    back (decoded on the server: the code), then the support with front photo, live photo and signature;
 2. load phase (--duration): citizens who have their code give their support (photos already taken: phone-sized
-   JPEGs), auxiliaries sync batches of 10 captures through the field API, and readers poll report pages;
+   JPEGs), auxiliaries sync batches of 10 captures through the field API (each capture another person, the
+   back's reading already in the decode cache: --field-people per auxiliary), and readers poll report pages;
 3. a health probe every 100 ms through both phases.
 
 Every client honours 429/503 Retry-After (with jitter) and counts it; anything else that is not 2xx/3xx, and
@@ -39,7 +40,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from load_report import Phase, Result, check_database, print_results
-from load_setup import CACHE, RUN_DB, SEED_DB, Photos, Seed, Server, environment, photos, recreate, seed
+from load_setup import (
+    CACHE,
+    RUN_DB,
+    SEED_DB,
+    Photos,
+    Seed,
+    Server,
+    distinct_field_backs,
+    environment,
+    photos,
+    recreate,
+    seed,
+)
 
 PG_DEFAULT = "postgresql://registro:registro@127.0.0.1:5432/registro"
 HIDDEN = {name: re.compile(rf'name="{name}" value="([^"]*)"') for name in ("flujo", "codigo_ref", "clave_idempotencia")}
@@ -289,7 +302,7 @@ async def drive(server: Server, seed_: Seed, photos_: Photos, options: argparse.
         else:
             await asyncio.gather(
                 submitting_citizens(server.url, seed_, photos_, record, until, options.citizens),
-                *(auxiliary(server.url, who, photos_, record, until, options.batch_every, 1000 * n)
+                *(auxiliary(server.url, who, photos_, record, until, options.batch_every, options.field_people * n)
                   for n, who in enumerate(seed_.auxiliaries)),
                 *(reader(server.url, who, record, until) for who in seed_.readers))
         phases[name] = Phase(time.monotonic() - started, server.cpu_seconds() - cpu, time.process_time() - client_cpu,
@@ -328,6 +341,9 @@ def main() -> None:
     # Auxiliaries bring most supports (a day's captures synced at once, when the phone finds signal): each one
     # flushes its queue batch after batch, so the server, not the generator, sets the pace.
     parser.add_argument("--auxiliaries", type=int, default=8)
+    parser.add_argument("--field-people", type=int, default=60,
+                        help="distinct people per auxiliary (their backs' readings in the decode cache); more "
+                             "captures than this repeat people, refused as duplicates")
     parser.add_argument("--batch-every", type=float, default=0.0, help="seconds between an auxiliary's batches "
                         "(0: back to back, a queue flushed)")
     parser.add_argument("--backs", type=int, default=240, help="distinct 12 MP back photos (one per person)")
@@ -344,12 +360,17 @@ def main() -> None:
     extra = dict(item.split("=", 1) for item in options.set)
     seed_url = options.postgres.rsplit("/", 1)[0] + "/" + SEED_DB
     run_url = options.postgres.rsplit("/", 1)[0] + "/" + RUN_DB
-    photos_ = photos(options.backs, 20)
+    photos_ = photos(options.backs, 1)  # the field backs: one base photo, made another person's per capture
     print("seeding ...", flush=True)
     recreate(options.postgres, SEED_DB)
     submitters = int(options.duration * 90) + 200  # more than 50/s needs: a faster server runs out last
     seed_ = seed(seed_url, environment(seed_url, options.redis, 1, extra), decoders=options.backs,
                  submitters=submitters, auxiliaries=options.auxiliaries)
+    # One back per field capture, each another person's with its reading in the decode cache (copied with the
+    # seed): the field path stores supports instead of refusing repeated people as duplicates.
+    photos_ = replace(photos_, field_backs=distinct_field_backs(
+        seed_url, environment(seed_url, options.redis, 1, extra), photos_.field_backs[0],
+        options.field_people * options.auxiliaries))
     results = {}
     try:
         for workers in counts:

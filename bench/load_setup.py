@@ -108,6 +108,57 @@ def photos(backs: int, field_backs: int) -> Photos:
                   live=_textured_jpeg(2, (1280, 960)), signature=_signature_png())
 
 
+def distinct_field_backs(url: str, env: dict[str, str], base: bytes, count: int) -> list[bytes]:
+    """`count` field backs, each another person's, so every field item is a support stored, not a duplicate refused:
+    `base` with a comment naming it (other bytes and SHA-256, the same pixels), its reading placed in the shared
+    decode cache of the database at `url` under a fresh synthetic identity, as a phone that read the back online
+    first leaves it (the base is decoded once, here; decoding is bench/decode.py's business). The entries outlive a
+    whole bench run, so the copies of a seed database have them too."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("REGISTRO_")})
+    import hashlib
+
+    from core.clock import to_local, utcnow
+    from core.db import make_engine
+    from core.settings import load_settings
+    from registry.images import image_fernet
+    from registry.intake.decode_cache import SharedReadingCache
+    from registry.intake.reading import ImageLimits, decode_back
+    settings = load_settings()
+    today = to_local(utcnow()).date()  # the day the field API decides vigencia on (web/routes/field_api.py)
+    decoded = decode_back(base, today=today, limits=ImageLimits(max_bytes=15_000_000, max_pixels=50_000_000),
+                          budget_ms=60_000)
+    if not decoded.reading.ok:
+        raise RuntimeError(f"the base field back does not read: {decoded.reading.reason}")
+    engine = make_engine(url)
+    # Sealed as the app seals it (registry/images.image_fernet); kept 6 h: a bench's seed outlives 15 minutes.
+    cache = SharedReadingCache(engine, image_fernet(image_key=settings.image_key, secret_key=settings.secret_key),
+                               seconds=6 * 3600)
+    rng, backs = random.Random(1014), []
+    for n in range(count):
+        comment = f"bench field back {n}".encode()
+        data = base[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + base[2:]
+        sha256 = hashlib.sha256(data).hexdigest()
+        cache.put((sha256, today), _as_another_person(decoded, rng, sha256))
+        backs.append(data)
+    engine.dispose()
+    return backs
+
+
+def _as_another_person(decoded: Any, rng: random.Random, sha256: str) -> Any:
+    """The same reading with another synthetic person's CIC, identificador, OCR and QR (check digits valid)."""
+    from dataclasses import replace
+
+    from capture.qr import parse_ine_url
+    from capture.specimens.identity import random_identity
+    from registry.intake.reading import BackDecode
+    person, reading = random_identity(rng, "H"), decoded.reading
+    fields = replace(reading.mrz.fields, cic=person.cic, identificador_ciudadano=person.identificador_ciudadano,
+                     ocr=person.ocr)
+    qr = replace(reading.qr, url=parse_ine_url(person.qr_url))
+    image = replace(decoded.image, sha256=sha256) if decoded.image is not None else None
+    return BackDecode(reading=replace(reading, qr=qr, mrz=replace(reading.mrz, fields=fields)), image=image)
+
+
 # ---------------------------------------------------------------------------------------------- database
 
 def environment(url: str, redis_url: str, workers: int, extra: dict[str, str]) -> dict[str, str]:

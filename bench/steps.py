@@ -11,8 +11,9 @@ codes, one auxiliary); httpx.AsyncClient drives it over ASGITransport, so client
 `time.process_time()` around one request (every thread: the handlers' database work runs in the thread pool) is
 the server's CPU plus httpx's small share, the same for every step. SQL statements are counted on the app's engine
 (`before_cursor_execute`). Redirects are followed by hand, so each POST and the GET it leads to are measured apart.
-The field backs come from bench/load_setup.py's cache; their decodes are made once before the measured batches
-(as on a phone that read the back online first), so the batches measure intake, not decoding (bench/decode.py).
+The field backs are one per item, each another person's (bench/load_setup.distinct_field_backs), with their
+readings placed in the decode cache before the measured batches (as on a phone that read the back online first),
+so the batches measure intake of stored supports, not decoding (bench/decode.py) nor duplicates refused.
 The database registro_bench_steps is dropped at the end."""
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from load_setup import CACHE, Photos, environment, photos, recreate, seed
+from load_setup import CACHE, Photos, distinct_field_backs, environment, photos, recreate, seed
 
 PG_DEFAULT = "postgresql://registro:registro@127.0.0.1:5432/registro"
 DB_NAME = "registro_bench_steps"
@@ -204,8 +206,6 @@ async def field(meter: Meter, app: Any, who: tuple[int, str, str, int], photos_:
     received = 0
     async with client_for(app, token, csrf) as client:
         client.headers["Accept"] = "application/json"
-        for back in photos_.field_backs:  # the phone read each back online first: the decode cache has them
-            await client.post("/api/campo/leer", files={"reverso": ("reverso.jpg", back, "image/jpeg")})
         for b in range(batches):
             data, files = batch_files(photos_, aspirant_id, 10 * b)
             answer = await meter.request(client, "field batch of 10", "POST", "/api/campo/lote", data=data,
@@ -269,10 +269,14 @@ def main() -> None:
     env = environment(url, "memory://", 1, {"REGISTRO_DATA_DIR": str(CACHE / "steps-data"),
                                             "REGISTRO_LOG_FORMAT": "json"})
     env["REGISTRO_BASE_URL"] = "https://127.0.0.1"
-    photos_ = photos(0, 20)
+    photos_ = photos(0, 1)
     recreate(options.postgres, DB_NAME)
     try:
         seeded = seed(url, env, decoders=0, submitters=options.citizens, auxiliaries=1)
+        # One back per field item, each another person's, its reading in the decode cache (a phone that read it
+        # online first): every item a support stored, none refused as a duplicate.
+        photos_ = replace(photos_, field_backs=distinct_field_backs(url, env, photos_.field_backs[0],
+                                                                    10 * options.batches))
         import logging
         logging.disable(logging.WARNING)  # the access log (and "mail waits") would drown the table
         asyncio.run(drive(options, env, photos_, seeded))

@@ -23,7 +23,12 @@ from PIL import Image
 # Shorter blurs are read without help, and every photo shows a weak cepstral minimum a few
 # pixels out (its own softness, resampling): only longer, pronounced echoes are shake.
 MIN_SHAKE_PX: Final = 11.0
-MAX_SHAKE_PX: Final = 48.0
+# A strong shake (4 mm) of a card filling most of a 12 MP photo smears 75 px on the 2000 px
+# working image; the MRZ reads again once restored, so the echo is looked for that far out.
+MAX_SHAKE_PX: Final = 80.0
+# The echo's score is measured against the cepstrum within this radius whatever the search
+# reach: over a wider ring the spread shrinks and defocused photos' weak minima pass for shake.
+SCORE_RING_PX: Final = 49.0
 # How far (standard deviations of the cepstrum around it) the echo must stand out; shaken
 # synthetic photos score 7-15, sharp ones with long minima (distant cards) 3-5.
 MIN_ECHO_SCORE: Final = 6.0
@@ -66,7 +71,8 @@ def estimate_shake(image: Image.Image) -> Shake | None:
     ring = (radius >= 4) & (radius <= MAX_SHAKE_PX + _ECHO_TO_LENGTH_PX) & (ys >= 0)
     values = cepstrum[ring]
     deepest = int(np.argmin(values))
-    score = float((values.mean() - values[deepest]) / (values.std() + 1e-9))
+    reference = cepstrum[ring & (radius <= SCORE_RING_PX)]
+    score = float((reference.mean() - values[deepest]) / (reference.std() + 1e-9))
     length = float(radius[ring][deepest]) - _ECHO_TO_LENGTH_PX
     angle = math.degrees(math.atan2(float(ys[ring][deepest]), float(xs[ring][deepest]))) % 180
     if length < MIN_SHAKE_PX or score < MIN_ECHO_SCORE:
@@ -95,7 +101,7 @@ def remove_defocus(image: Image.Image, sigma: float = DEFOCUS_SIGMA_PX) -> Image
 def wiener(image: Image.Image, kernel: np.ndarray, *, nsr: float = WIENER_NSR) -> Image.Image:
     """The greyscale image deconvolved by `kernel` (Wiener filter, about 60 ms at 1600 px)."""
     grey = np.asarray(image.convert("L"), dtype=np.float32)
-    transfer = _centred_transfer(kernel, grey.shape)
+    transfer = centred_transfer(kernel, grey.shape)
     restored = np.fft.irfft2(np.fft.rfft2(grey) * np.conj(transfer) / (np.abs(transfer) ** 2 + nsr), s=grey.shape)
     return Image.fromarray(np.clip(np.rint(restored), 0, 255).astype(np.uint8))
 
@@ -122,7 +128,7 @@ def segment_kernel(length: float, angle: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _centred_transfer(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def centred_transfer(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The kernel's transfer function on an image of `shape`, its centre moved to the origin
     (so the restored image is not shifted)."""
     rows, cols = kernel.shape

@@ -14,7 +14,7 @@ re-encodes it from pixels. A stream that ends before its end-of-image marker rai
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 _SOI: Final = b"\xff\xd8"
@@ -39,12 +39,26 @@ class Truncated(Exception):
 
 
 @dataclass(frozen=True)
+class Scan:
+    """One scan's header (SOS): which components, which coefficients (spectral selection Ss..Se) and the
+    successive approximation bits (Ah, Al), enough to tell whether the scans together make the whole image."""
+
+    ids: tuple[int, ...]
+    start: int
+    end: int
+    high: int
+    low: int
+
+
+@dataclass(frozen=True)
 class StrippedJpeg:
     data: bytes
     width: int
     height: int
     components: int
     progressive: bool
+    ids: tuple[int, ...] = ()  # the frame's component ids
+    scans: tuple[Scan, ...] = ()
 
 
 @dataclass
@@ -55,6 +69,7 @@ class _Header:
     ids: tuple[int, ...] = ()
     progressive: bool = False
     jfif: bool = False
+    scans: list[Scan] = field(default_factory=list)
 
 
 def strip_metadata(data: bytes) -> StrippedJpeg | None:
@@ -76,10 +91,11 @@ def strip_metadata(data: bytes) -> StrippedJpeg | None:
             break
     if header.components == 0:
         return None  # a scan before any frame header
-    if not _copy_scans(data, position, kept):
+    if not _copy_scans(data, position, kept, header):
         return None
     return StrippedJpeg(data=b"".join(kept), width=header.width, height=header.height,
-                        components=header.components, progressive=header.progressive)
+                        components=header.components, progressive=header.progressive, ids=header.ids,
+                        scans=tuple(header.scans))
 
 
 def _marker_at(data: bytes, position: int) -> tuple[int | None, int]:
@@ -122,7 +138,7 @@ def _take_header_segment(marker: int, segment: bytes, header: _Header, kept: lis
         return _take_frame(marker, segment, header, kept)
     if marker in _TABLES or marker == _SOS:
         kept.append(segment)
-        return bool(header.components) or marker != _SOS
+        return marker != _SOS or (bool(header.components) and _take_scan(segment, header))
     return False  # DAC, DNL, DHP, EXP, JPGn...: not a phone's photo
 
 
@@ -141,7 +157,7 @@ def _take_frame(marker: int, segment: bytes, header: _Header, kept: list[bytes])
     return True
 
 
-def _copy_scans(data: bytes, position: int, kept: list[bytes]) -> bool:
+def _copy_scans(data: bytes, position: int, kept: list[bytes], header: _Header) -> bool:
     """Entropy-coded data copied as is, with the tables and scan headers between progressive scans; APPn and COM
     between scans dropped; the end at the end-of-image marker (anything after it is dropped)."""
     while True:
@@ -156,8 +172,22 @@ def _copy_scans(data: bytes, position: int, kept: list[bytes]) -> bool:
             return False
         if marker in _TABLES or marker == _SOS:
             kept.append(segment)
+            if marker == _SOS and not _take_scan(segment, header):
+                return False
         elif not (0xE0 <= marker <= 0xEF or marker == _COM):
             return False
+
+
+def _take_scan(segment: bytes, header: _Header) -> bool:
+    """Record one SOS header; False when it is malformed (not the plain case)."""
+    count = segment[4] if len(segment) > 4 else 0
+    if count == 0 or len(segment) != 8 + 2 * count:
+        return False
+    ids = tuple(segment[5 + 2 * index] for index in range(count))
+    tail = 5 + 2 * count
+    start, end, approximation = segment[tail], segment[tail + 1], segment[tail + 2]
+    header.scans.append(Scan(ids=ids, start=start, end=end, high=approximation >> 4, low=approximation & 0x0F))
+    return True
 
 
 def _next_marker(data: bytes, position: int) -> tuple[int, int]:

@@ -261,15 +261,18 @@ def read_mrz(
     reader: LineReader | None = None,
     load_full: Loader | None = None,
     names: bool = False,
+    attempts: MrzAttempts | None = None,
 ) -> MrzReading:
     """Locate the MRZ (guided by `hint`, from the QR stage, when given) and read it.
 
-    Attempts come cheapest first from `MrzAttempts`; none starts after `deadline`.
+    Attempts come cheapest first from `MrzAttempts` (or the `attempts` given, which must be
+    made on `working`); none starts after `deadline`.
     """
     started = time.perf_counter()
     reader = reader or default_reader()
     tally = ReadingTally()
-    attempts = MrzAttempts(working, hint=hint, reader=reader, load_full=load_full, names=names, deadline=deadline)
+    if attempts is None:
+        attempts = MrzAttempts(working, hint=hint, reader=reader, load_full=load_full, names=names, deadline=deadline)
     line1_at: Quad | None = None
     for lines in attempts:
         tally.add(lines)

@@ -22,7 +22,10 @@ from capture.deblur import CRISP_NSR, QR_DEFOCUS_SIGMA_PX, estimate_shake, remov
 from capture.intake import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IntakeError, WorkingImage, load_image
 from capture.mrz import read_mrz
 from capture.mrz_ocr import LineReader, card_hint, default_reader
+from capture.mrz_whole import read_mrz_full_resolution
+from capture.perspective import read_qr_flat
 from capture.qr import Region, read_qr, read_qr_region
+from capture.qr_restore import read_restored_region
 from capture.result import BackReading, MrzReading, QrReading, Quad, Reason, SymbolKind, Timings
 
 # A 12 MP photo decodes at half size (2000 px): enough for the QR and the MRZ of a card
@@ -43,6 +46,9 @@ QR_REGION_SIDE: Final = 0.32
 # A restored image gets one QR pass and escalations for this long: shaken photos' QRs read
 # on the first pass once restored, defocused ones hardly ever.
 STEADIED_QR_S: Final = 0.15
+# The flat card's QR pass may run this far past the QR share (one warp, one zxing pass and
+# its escalations: a strongly foreshortened card that would otherwise not read at all).
+FLAT_QR_SHARE: Final = 0.1
 BLUR_PROBE_SIDE: Final = 800
 BLURRY_BELOW: Final = 0.6
 
@@ -116,8 +122,16 @@ def _read(data: bytes, working: WorkingImage, *, started: float, budget_from: fl
     if not mrz.ok and steady is not None and budget.now() < deadline:
         # The restored photo may mislead the detector: read the photo as taken too.
         mrz = read(working, load_full)
+    # The band failed: the card may be too small for the working image. On a sharp photo that pass comes first
+    # (a line 1 it finds guides the QR's rescue); on a blurred or shaken one the QR's rescue does.
+    full_size_pass = partial(_full_resolution_mrz, working=working, load_full=load_full, deadline=deadline,
+                             today=today, reader=reader)
+    if not mrz.ok and steady is None and budget.now() < deadline:
+        mrz = full_size_pass(mrz, qr=qr)
     if not qr.ok:
         qr = _rescue_qr(qr, mrz, working, steady, deadline=deadline)
+    if not mrz.ok and steady is not None and budget.now() < deadline:
+        mrz = full_size_pass(mrz, qr=qr)
     reasons = _reasons(qr, mrz, today=today, out_of_time=budget.now() > deadline)
     if (not qr.ok or not mrz.ok) and looks_blurry(working):
         reasons += (Reason.IMAGE_BLURRY,)
@@ -129,19 +143,24 @@ def _rescue_qr(
     qr: QrReading, mrz: MrzReading, working: WorkingImage, steady: WorkingImage | None, *, deadline: float
 ) -> QrReading:
     """Retries for a QR the first stage missed: the restored photo and one restored for the
-    QR's fine modules, then where the MRZ says the small QR is, in each of them and in the
-    photo as taken (the restoration that rescues the MRZ's large characters can ruin the
-    QR's small modules)."""
+    QR's fine modules, then where the MRZ says the small QR is: in the latter, in that square
+    deconvolved several ways, then in the other restoration and in the photo as taken (the
+    restoration that rescues the MRZ's large characters can ruin the QR's small modules)."""
     images = [working]
     if steady is not None and budget.now() < deadline:
         qr = _with_retry(qr, read_qr(steady, deadline=min(deadline, budget.now() + STEADIED_QR_S)))
         crisper = _restored_for_qr(working) if not qr.ok and budget.now() < deadline else None
         if crisper is not None:
             qr = _with_retry(qr, read_qr(crisper, deadline=budget.now()))
-        images += [steady] if crisper is None else [steady, crisper]
-    for image in images:
+        # Restored first: the region's own sharpening rarely rescues a photo that needed restoring.
+        images = [steady, working] if crisper is None else [crisper, steady, working]
+    for index, image in enumerate(images):
         if not qr.ok and mrz.line1 is not None and budget.now() < deadline:
             qr = _with_retry(qr, read_qr_region(image, small_qr_region(mrz.line1), deadline=deadline))
+        if index == 0 and not qr.ok and steady is not None and mrz.line1 is not None and budget.now() < deadline:
+            # Next to the restored photo's square: the square alone, deconvolved with kernels around
+            # the estimate at several strengths (before the photo as taken, which rarely reads then).
+            qr = _with_retry(qr, read_restored_region(working, small_qr_region(mrz.line1), deadline=deadline))
     return qr
 
 
@@ -174,6 +193,27 @@ def _read_mrz(
     )
 
 
+def _full_resolution_mrz(
+    mrz: MrzReading,
+    working: WorkingImage,
+    load_full: _Loader,
+    *,
+    qr: QrReading,
+    deadline: float,
+    today: date,
+    reader: LineReader | None,
+) -> MrzReading:
+    """The located band failed: look again where the card is, in the full-size photo (a distant card's
+    characters are too small in the working image); a failure keeps the first reading's reason."""
+    layout = g_or_h_layout(qr)
+    hint = card_hint(qr.symbols, g_or_h_layout=layout)
+    again = read_mrz_full_resolution(working, load_full, hint=hint, deadline=deadline, today=today,
+                                     g_or_h_layout=layout, reader=reader)
+    if again is None:
+        return mrz
+    return replace(again if again.ok else mrz, ms=mrz.ms + again.ms)
+
+
 def steadied(working: WorkingImage) -> WorkingImage | None:
     """The working image with camera shake or defocus removed, if the photo looks shaken
     or blurred (asked for photos whose QR did not read: blur defeats the QR first)."""
@@ -187,12 +227,22 @@ def steadied(working: WorkingImage) -> WorkingImage | None:
 
 def _read_qr(working: WorkingImage, *, budget_from: float, budget_ms: int, load_full: _Loader) -> QrReading:
     small = max(working.image.size) <= SMALL_IMAGE_SIDE
-    return read_qr(
+    qr = read_qr(
         working,
         deadline=budget_from + budget_ms * QR_BUDGET_SHARE / 1000,
         load_full=load_full,
         classify_ms=CLASSIFY_MS_SMALL if small else 0.0,
     )
+    flat_deadline = budget_from + budget_ms * (QR_BUDGET_SHARE + FLAT_QR_SHARE) / 1000
+    if qr.ok or qr.reason == Reason.SEVERAL_CREDENTIALS or budget.now() > flat_deadline:
+        return qr
+    # A strongly tilted card: its QR read again from the card warped flat.
+    flat = read_qr_flat(working, load_full, deadline=flat_deadline)
+    if flat is None or flat.url is None:
+        return qr if flat is None else replace(qr, ms=qr.ms + flat.ms)
+    # Its URL, but not its corners: mapped back through the tilt, they give the MRZ search a skewed
+    # text angle and too small a window (the MRZ read on the photo as it was, then lost).
+    return replace(qr, url=flat.url, reason=None, ms=qr.ms + flat.ms)
 
 
 _Loader = Callable[[], WorkingImage | None]

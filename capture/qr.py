@@ -325,14 +325,14 @@ class Region:
     angle: float
 
 
-def read_qr_region(working: WorkingImage, region: Region, *, deadline: float) -> QrReading:
+def read_qr_region(working: WorkingImage, region: Region, *, deadline: float, sharpened: bool = True) -> QrReading:
     """Retry where the small QR must be (from the card's geometry, e.g. the MRZ's place):
-    the square is cut out upright and upscaled, then sharpened and binarised several ways.
+    the square is cut out upright and upscaled, then (`sharpened`) sharpened and binarised several ways.
     Rescues blurred photos on which zxing does not even find the symbol by itself."""
     started = time.perf_counter()
     view = _region_view(working, region)
     collector = _Collector()
-    images = (
+    images = (view.image,) if not sharpened else (
         view.image,
         view.image.filter(ImageFilter.UnsharpMask(6, 300, 0)),
         _enhanced_image(view.image).filter(ImageFilter.UnsharpMask(4, 200, 2)),

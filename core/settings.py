@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from enum import StrEnum
@@ -11,8 +12,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvParsingError
 
 from core.files import private_directory, write_private
+from core.oidc_providers import OidcProviderConfig, check_oidc_providers
 from core.secret_strength import weakness
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -85,6 +88,8 @@ class Settings(BaseSettings):
     # Google's OpenID discovery document; changed only to sign in against a stand-in (tests, staging).
     google_discovery_url: str = Field(default="https://accounts.google.com/.well-known/openid-configuration",
                                       pattern=r"^https?://[^\s;,'\"]+$")
+    # Institutional OpenID Connect providers (core/oidc_providers.py; README "Staff sign-in"), JSON list.
+    oidc_providers: list[OidcProviderConfig] = Field(default_factory=list)
     facebook_client_id: str = ""
     facebook_client_secret: str = ""
     smtp_host: str = ""
@@ -124,6 +129,7 @@ class Settings(BaseSettings):
         # Discovery names the keys that sign id_tokens: over plain http anybody on the path could forge logins.
         if self.env is Environment.PRODUCTION and not self.google_discovery_url.startswith("https://"):
             raise ValueError("REGISTRO_GOOGLE_DISCOVERY_URL must be an https:// address in production")
+        check_oidc_providers(self.oidc_providers, production=self.env is Environment.PRODUCTION)
         return self
 
     @model_validator(mode="after")
@@ -234,6 +240,10 @@ def _read(overrides: dict[str, object]) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(f"invalid configuration: {_describe(error)}") from None
+    except EnvParsingError as error:  # a JSON setting that is not JSON: name it, never echo the value
+        field = re.search(r'field "(\w+)"', str(error))
+        name = f"REGISTRO_{field.group(1).upper()}" if field else "a REGISTRO_ setting"
+        raise SettingsError(f"invalid configuration: {name} is not valid JSON") from None
 
 
 def _resolve_environment(settings: Settings) -> Settings:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from registry.images import ImageStore
+from registry.images import ImageStore, viewable
 from registry.models import CredentialReading, PaperForm, Process, StoredImage, Support
 from registry.states import ImageKind
 
@@ -56,4 +56,5 @@ def read_evidence(*, session: Session, store: ImageStore, support: Support | Non
     image = session.get(StoredImage, image_id) if image_id is not None else None
     if image is None:
         return None
-    return Evidence(content_type=image.content_type, data=store.get(image.storage_key))
+    content_type, data = viewable(image.content_type, store.get(image.storage_key))
+    return Evidence(content_type=content_type, data=data)

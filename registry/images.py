@@ -1,5 +1,6 @@
 """The image store: credential photos, live photos and signatures without metadata (a plain phone JPEG kept as
-sent minus its metadata segments, anything else re-encoded from its pixels) and encrypted at rest (Fernet,
+sent minus its metadata segments, a drawn signature's plain PNG minus its ancillary chunks, anything else
+re-encoded from its pixels) and encrypted at rest (Fernet,
 AES-128-CBC + HMAC) on the local disk or, encrypted the same way, in an S3-compatible bucket (registry/s3_images.py).
 The database keeps only the key, the hash and the size.
 
@@ -15,6 +16,7 @@ import io
 import os
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -23,10 +25,14 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from PIL import Image
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from capture.intake import IntakeError, WorkingImage, load_image, open_checked, sanitized_jpeg
+from capture.jpeg_complete import Completeness, completeness
 from capture.jpeg_strip import StrippedJpeg, Truncated, strip_metadata
+from capture.png_strip import SIGNATURE as PNG_SIGNATURE
+from capture.png_strip import Truncated as PngTruncated
+from capture.png_strip import strip_png
 from capture.result import Reason
 from core.files import private_directory, write_private
 from registry.models import StoredImage
@@ -169,17 +175,22 @@ class CleanImage:
 
     sha256: str  # of the upload as sent: the same bytes sent twice are stored once
     kind: ImageKind
-    jpeg: bytes
+    jpeg: bytes  # the bytes to store: a JPEG, or a signature's PNG kept as sent (`content_type`)
     width: int
     height: int
+    content_type: str = "image/jpeg"
 
 
 def clean_image(data: bytes, *, kind: ImageKind, max_bytes: int, max_pixels: int) -> CleanImage:
     """Check (capture's intake rules) and clean an upload for the store: a plain JPEG already upright and no
-    bigger than the stored size is kept as sent without its metadata (`kept_as_sent`), anything else is decoded
-    and re-encoded. Pure CPU work, no session. Raises capture.intake.IntakeError for bad input."""
+    bigger than the stored size is kept as sent without its metadata (`kept_as_sent`), as is a signature's plain
+    PNG (`kept_signature`); anything else is decoded and re-encoded. Pure CPU work, no session. Raises
+    capture.intake.IntakeError for bad input."""
     sha256 = hashlib.sha256(data).hexdigest()
-    kept = kept_as_sent(data, sha256=sha256, kind=kind, max_bytes=max_bytes, max_pixels=max_pixels)
+    kept = None
+    if kind is ImageKind.SIGNATURE:
+        kept = kept_signature(data, sha256=sha256, max_bytes=max_bytes, max_pixels=max_pixels)
+    kept = kept or kept_as_sent(data, sha256=sha256, kind=kind, max_bytes=max_bytes, max_pixels=max_pixels)
     if kept is not None:
         return kept
     with _full_decodes:
@@ -191,14 +202,50 @@ def clean_image(data: bytes, *, kind: ImageKind, max_bytes: int, max_pixels: int
 
 def kept_as_sent(data: bytes, *, sha256: str, kind: ImageKind, max_bytes: int,
                  max_pixels: int) -> CleanImage | None:
-    """The upload's own compressed pixels without any metadata (capture/jpeg_strip.py), after a scaled decode
-    that reads every scan (a cut-off file is refused); None when it must be re-encoded (`_plain_jpeg`). Raises
-    IntakeError like `load_image`."""
+    """The upload's own compressed pixels without any metadata (capture/jpeg_strip.py), once every scan is known
+    to be there and to read to its end (capture/jpeg_complete.py: a cut-off file is refused); None when it must be
+    re-encoded (`_plain_jpeg`, or a stream libjpeg finds damaged: the full decode judges it). Raises IntakeError
+    like `load_image`."""
     stripped = _plain_jpeg(data, open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels))
     if stripped is None:
         return None
-    _check_decodes(stripped)
+    verdict = completeness(stripped)
+    if verdict is Completeness.CUT_OFF:
+        raise IntakeError(Reason.IMAGE_TRUNCATED)
+    if verdict is Completeness.DAMAGED:
+        return None
     return _kept(stripped, sha256=sha256, kind=kind)
+
+
+def kept_signature(data: bytes, *, sha256: str, max_bytes: int, max_pixels: int) -> CleanImage | None:
+    """A drawn signature's PNG kept as sent without its ancillary chunks, once it is known whole
+    (capture/png_strip.py); None for anything else, which is decoded and re-encoded as before. Its transparent
+    background is flattened on white when it is shown (`viewable`), not here: most signatures are never looked at.
+    Raises IntakeError like `load_image` (the same limits, from the header)."""
+    if not data.startswith(PNG_SIGNATURE):
+        return None
+    open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    try:
+        stripped = strip_png(data, max_side=STORED_LONG_SIDE)
+    except PngTruncated as error:
+        raise IntakeError(Reason.IMAGE_TRUNCATED) from error
+    if stripped is None:
+        return None
+    return CleanImage(sha256=sha256, kind=ImageKind.SIGNATURE, jpeg=stripped.data, width=stripped.width,
+                      height=stripped.height, content_type="image/png")
+
+
+def viewable(content_type: str, data: bytes) -> tuple[str, bytes]:
+    """The stored image as it is shown: a PNG kept as sent is flattened on white first, since a browser shows an
+    image opened on its own over a dark background, where black strokes on a transparent canvas would vanish."""
+    if content_type != "image/png":
+        return content_type, data
+    with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+        image.load()
+        flat = _on_white(image.convert("RGBA"))
+    out = io.BytesIO()
+    flat.save(out, "PNG", compress_level=1)
+    return "image/png", out.getvalue()
 
 
 def _plain_jpeg(data: bytes, image: Image.Image) -> StrippedJpeg | None:
@@ -227,21 +274,6 @@ def _turned(image: Image.Image) -> bool:
         return image.getexif().get(0x0112, 1) in range(2, 9)
     except Exception:  # a broken EXIF block: let the full decode judge the file
         return True
-
-
-def _check_decodes(stripped: StrippedJpeg) -> None:
-    """Decode at 1/8 scale: libjpeg still reads every Huffman-coded block of every scan, so a cut-off or broken
-    stream fails here, for a fraction of a full decode. Raises IntakeError."""
-    try:
-        image = Image.open(io.BytesIO(stripped.data), formats=["JPEG"])
-        image.draft("L" if stripped.components == 1 else "RGB",
-                    (max(1, stripped.width // 8), max(1, stripped.height // 8)))
-        image.load()
-    except OSError as error:
-        reason = Reason.IMAGE_TRUNCATED if "truncated" in str(error) else Reason.NOT_AN_IMAGE
-        raise IntakeError(reason, type(error).__name__) from error
-    except Exception as error:  # Pillow's decoders raise many types on hostile data; all mean "not an image"
-        raise IntakeError(Reason.NOT_AN_IMAGE, type(error).__name__) from error
 
 
 def clean_decoded(working: WorkingImage, *, sha256: str, kind: ImageKind,
@@ -273,10 +305,37 @@ def store_image(*, session: Session, store: ImageStore, image: CleanImage) -> St
     if existing is not None:
         return existing
     row = StoredImage(sha256=image.sha256, kind=image.kind, storage_key=store.put(image.jpeg),
-                      byte_size=len(image.jpeg), width=image.width, height=image.height)
+                      content_type=image.content_type, byte_size=len(image.jpeg), width=image.width,
+                      height=image.height)
     session.add(row)
     session.flush()
     return row
+
+
+def store_images(*, session: Session, store: ImageStore,
+                 images: Mapping[ImageKind, CleanImage]) -> dict[ImageKind, StoredImage]:
+    """`store_image` for several uploads at once (a field capture's four): one look-up of those already stored and
+    one insert of the others, instead of a look-up and an insert each."""
+    if not images:
+        return {}
+    found: dict[tuple[str, ImageKind], StoredImage] = {}
+    query = select(StoredImage).where(col(StoredImage.sha256).in_({image.sha256 for image in images.values()}))
+    for stored in session.exec(query.order_by(col(StoredImage.id))):
+        found.setdefault((stored.sha256, stored.kind), stored)  # the first stored, as `store_image` finds it
+    rows: dict[ImageKind, StoredImage] = {}
+    new: list[StoredImage] = []
+    for kind, image in images.items():
+        row = found.get((image.sha256, image.kind))
+        if row is None:
+            row = StoredImage(sha256=image.sha256, kind=image.kind, storage_key=store.put(image.jpeg),
+                              content_type=image.content_type, byte_size=len(image.jpeg), width=image.width,
+                              height=image.height)
+            found[(image.sha256, image.kind)] = row
+            new.append(row)
+        rows[kind] = row
+    session.add_all(new)
+    session.flush()  # one INSERT ... RETURNING for all of them (SQLAlchemy's insertmanyvalues)
+    return rows
 
 
 def _on_white(image: Image.Image) -> Image.Image:

@@ -26,7 +26,9 @@ from core.sealing import install_sealer, sealer_from_settings
 from core.settings import Environment, Settings, load_settings
 from registry import migrate
 from registry.reports.counters import counter_differences
+from tests.auth.institution import Institution, app_with_institution
 from tests.factories.accounts import make_account
+from tests.factories.processes import make_opl
 from web.app import create_app
 from web.security import CSRF_HEADER
 
@@ -202,3 +204,19 @@ def app_engine(engine: Engine, database_url: str) -> Iterator[Engine]:
     worker_engine = make_engine(database_url)
     yield worker_engine
     worker_engine.dispose()
+
+
+@pytest.fixture
+def institution_client(settings: Settings) -> Iterator[tuple[TestClient, Institution]]:
+    """The app with an OPL's own OpenID provider configured (tests/auth/institution.py)."""
+    with app_with_institution(settings) as pair:
+        yield pair
+
+
+@pytest.fixture
+def opl_id(engine: Engine) -> int:
+    """A fresh OPL's id."""
+    with session_scope(engine) as db:
+        opl = make_opl(db)
+        assert opl.id is not None
+        return opl.id

@@ -32,6 +32,8 @@ from capture.specimens.scene import (
 
 PHONE_FRAME = (4000, 3000)  # 12 MP, the usual rear-camera size
 DISTANT_FRAME = (2000, 1500)
+# Low-resolution phone photos (a messaging app's copy, an old or front camera), 640-1000 px long.
+TINY_FRAMES = ((640, 480), (800, 600), (960, 720), (1000, 750))
 _EXIF_ORIENTATION_TAG = 0x0112
 _CARD_BOX = BoxMM(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
 
@@ -47,6 +49,11 @@ class Condition(StrEnum):
     JPEG = "jpeg"
     DISTANCE = "distance"
     MIXED = "mixed"
+    # Harder than the above, calibrated so that a fraction of the photos stays physically readable.
+    HEAVY_BLUR = "heavy_blur"
+    STRONG_SHAKE = "strong_shake"
+    VERY_FAR = "very_far"
+    TINY = "tiny"
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ def plan_shot(rng: random.Random, condition: Condition) -> Shot:
         return _rotate(shot, rng, 0.3)
     if condition is Condition.NOMINAL:
         return shot
+    if condition in _HARD_MODIFIERS:
+        return _HARD_MODIFIERS[condition](shot, rng)
     return _MODIFIERS[condition](shot, rng, 1.0)
 
 
@@ -162,6 +171,43 @@ _MODIFIERS = {
     Condition.GLARE: _glare,
     Condition.JPEG: _compress,
     Condition.DISTANCE: _step_back,
+}
+
+
+def _heavy_defocus(shot: Shot, rng: random.Random) -> Shot:
+    return replace(shot, blur_mm=rng.uniform(0.4, 0.75))
+
+
+def _strong_shake(shot: Shot, rng: random.Random) -> Shot:
+    return replace(shot, motion_mm=rng.uniform(2.2, 4.0), motion_angle=rng.uniform(0, 180))
+
+
+def _very_far(shot: Shot, rng: random.Random) -> Shot:
+    """A 12 MP photo of a card filling 8-18% of its width (3.7-8.4 px/mm)."""
+    fraction = rng.uniform(0.08, 0.18)
+    return _at_least_pixel_blur(replace(shot, width_fraction=fraction, offset=(rng.uniform(-0.8, 0.8),
+                                                                               rng.uniform(-0.8, 0.8))))
+
+
+def _tiny(shot: Shot, rng: random.Random) -> Shot:
+    """A low-resolution phone photo (3.7-9.3 px/mm on the card), recompressed harder."""
+    shot = replace(shot, frame=rng.choice(TINY_FRAMES), jpeg_quality=rng.randint(70, 88))
+    return _at_least_pixel_blur(shot)
+
+
+def _at_least_pixel_blur(shot: Shot) -> Shot:
+    """A sensor pixel integrates light over its whole area: with the card drawn far below its
+    own resolution, blur of less than about half a photo pixel would alias like no camera does."""
+    pixel_mm = CARD_WIDTH_MM / (shot.frame[0] * shot.width_fraction)
+    return replace(shot, blur_mm=max(shot.blur_mm, 0.45 * pixel_mm))
+
+
+# Not among _MODIFIERS: MIXED samples from those, and its photos must stay what they were.
+_HARD_MODIFIERS = {
+    Condition.HEAVY_BLUR: _heavy_defocus,
+    Condition.STRONG_SHAKE: _strong_shake,
+    Condition.VERY_FAR: _very_far,
+    Condition.TINY: _tiny,
 }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from sqlmodel import Session
 
 from capture.intake import IntakeError
-from registry.images import CleanImage, ImageStore, clean_image, store_image
+from registry.images import CleanImage, ImageStore, clean_image, store_images
 from registry.intake.reading import ImageLimits
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind
@@ -39,8 +39,7 @@ def store_photos(*, session: Session, store: ImageStore,
                  images: Mapping[ImageKind, CleanImage]) -> dict[ImageKind, int]:
     """Each photo stored once (the same upload twice gives the same row); their ids by kind."""
     ids: dict[ImageKind, int] = {}
-    for kind, image in images.items():
-        row = store_image(session=session, store=store, image=image)
+    for kind, row in store_images(session=session, store=store, images=images).items():
         assert row.id is not None
         ids[kind] = row.id
     return ids

@@ -222,6 +222,22 @@ def preview_invitation(*, session: Session, token: str, now: datetime) -> Invita
     return InvitationPreview(role=Role.REVIEWER, opl_name=opl.name, process_name=None)
 
 
+def invitation_is_for(*, session: Session, token: str, email: str | None, secret: str, now: datetime) -> bool:
+    """Whether `token` is a pending invitation (valid, unexpired, not yet used) sent to `email`: lets the person
+    it names sign in through the OPL's staff-only provider before they hold the role (auth/staff_policy.py)."""
+    try:
+        kind, number, issued = _parts(token, now)
+    except InvitationRefused:
+        return False
+    expected = _signature(kind, number, email, issued, secret) if email else ""
+    if not email or not hmac.compare_digest(token.rsplit("-", 1)[1], expected):
+        return False
+    if kind == "a":
+        aspirant = session.get(Aspirant, number)
+        return aspirant is not None and aspirant.account_id is None and aspirant.is_active
+    return session.get(Opl, number) is not None
+
+
 def accept_invitation(*, session: Session, token: str, secret: str, account_id: int, now: datetime) -> Role:
     """Grant the invited role to the signed-in account; raises InvitationRefused (refusals are audited by
     grant_role when it is the role rule that refuses)."""

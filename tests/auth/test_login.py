@@ -135,12 +135,16 @@ def test_a_disabled_account_cannot_sign_in(client: TestClient, session: Session)
     assert "Esta cuenta está desactivada" in client.get(answer.headers["location"]).text
 
 
-def test_a_signed_in_person_links_a_second_identity_to_their_account(client: TestClient,
-                                                                       session: Session) -> None:
+def test_a_sign_in_while_signed_in_never_links_the_identity(client: TestClient, session: Session) -> None:
+    """Only the accounts page's explicit "link" links (tests/web/test_account_access.py): someone else signing
+    in on a computer where a session was left open gets their own account, and that session ends."""
     sign_in_through_provider(client, "demo-ciudadana")
-    sign_in_through_provider(client, "demo-revisora")  # while signed in: linked, not a new account
+    first_token = client.cookies.get(SESSION_COOKIE)
+    sign_in_through_provider(client, "demo-revisora")
     identities = session.exec(select(OAuthIdentity)).all()
-    assert len(identities) == 2 and identities[0].account_id == identities[1].account_id
+    assert len(identities) == 2 and identities[0].account_id != identities[1].account_id
+    ended = session.get(UserSession, hash_token(first_token or ""))
+    assert ended is not None and ended.revoked_at is not None
 
 
 def test_the_english_sign_in_page(client: TestClient) -> None:

@@ -60,9 +60,20 @@ def _serve(app: Starlette, sock: socket.socket) -> tuple[uvicorn.Server, threadi
 
 
 @pytest.fixture
-def live_server(settings: Settings) -> Iterator[LiveServer]:
+def live_socket() -> Iterator[socket.socket]:
+    """The live server's listening socket, bound before the app is made: a provider on another origin can be
+    told the app's redirect URIs before the app is told the provider's address (tests/browser/oidc_provider.py)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def live_server(settings: Settings, live_socket: socket.socket) -> Iterator[LiveServer]:
+    sock = live_socket
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_app(settings.model_copy(update={"base_url": url}))
     with session_scope(app.state.engine) as session:
@@ -73,7 +84,6 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture(scope="session")

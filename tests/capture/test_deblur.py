@@ -6,6 +6,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from capture.deblur import (
+    MAX_SHAKE_PX,
     MIN_SHAKE_PX,
     Shake,
     estimate_shake,
@@ -14,6 +15,7 @@ from capture.deblur import (
     segment_kernel,
     wiener,
 )
+from capture.intake import load_image
 from capture.pipeline import read_back
 from capture.specimens import Condition, make_sample, random_identity, render_back
 
@@ -55,6 +57,28 @@ def test_shake_length_and_direction_are_estimated(sharp: Image.Image, length: fl
     assert shake is not None
     assert abs(shake.length - length) <= 2
     assert abs((shake.angle - angle + 90) % 180 - 90) <= 4
+
+
+@pytest.mark.parametrize(("length", "angle"), [(60.0, 30.0), (75.0, 150.0)])
+def test_a_strong_shake_beyond_the_old_reach_is_estimated(sharp: Image.Image, length: float, angle: float) -> None:
+    # A 4 mm shake of a card filling most of a 12 MP photo smears about 75 px on the working image.
+    shake = estimate_shake(shaken(sharp, length, angle))
+    assert shake is not None and shake.length <= MAX_SHAKE_PX
+    assert abs(shake.length - length) <= 2
+    assert abs((shake.angle - angle + 90) % 180 - 90) <= 4
+
+
+@pytest.mark.parametrize("sigma", [2.0, 3.0, 4.0, 6.0])
+def test_defocus_is_not_called_shaken(sharp: Image.Image, sigma: float) -> None:
+    # Its weak cepstral minima must not pass for an echo now that the search reaches further out.
+    assert estimate_shake(sharp.filter(ImageFilter.GaussianBlur(sigma))) is None
+
+
+def test_a_defocused_photo_is_not_called_shaken() -> None:
+    # Seed 1's third defocused photo has a cepstral minimum 21 px out that, scored against the
+    # wider ring searched for strong shakes, passed for an echo; scored as before it does not.
+    sample = make_sample(1, Condition.BLUR, 2, "E")
+    assert estimate_shake(load_image(sample.data, long_side=1600).image) is None
 
 
 def test_sharp_or_slightly_shaken_image_is_not_called_shaken(sharp: Image.Image) -> None:

@@ -8,15 +8,7 @@ import pytest
 from PIL import Image
 
 from capture.jpeg_strip import JFIF_APP0, Truncated, strip_metadata
-from tests.factories.phone_jpegs import GPS_IFD, SECRETS, phone_jpeg, picture, pixels
-
-VARIANTS = {
-    "baseline": {},
-    "progressive": {"progressive": True},
-    "restart markers": {"restart": True},
-    "grey": {"mode": "L"},
-    "odd size": {"size": (1001, 757), "progressive": True},
-}
+from tests.factories.phone_jpegs import GPS_IFD, SECRETS, VARIANTS, phone_jpeg, picture, pixels
 
 
 @pytest.mark.parametrize("options", VARIANTS.values(), ids=VARIANTS.keys())

@@ -47,3 +47,13 @@ def pixels(data: bytes) -> bytes:
     """The decoded pixels as Pillow gives them (no orientation applied)."""
     with Image.open(io.BytesIO(data)) as image:
         return image.tobytes()
+
+
+# Encoder choices a phone may make, by name: each test of the JPEG code runs over all of them.
+VARIANTS: dict[str, dict[str, object]] = {
+    "baseline": {},
+    "progressive": {"progressive": True},
+    "restart markers": {"restart": True},
+    "grey": {"mode": "L"},
+    "odd size": {"size": (1001, 757), "progressive": True},
+}

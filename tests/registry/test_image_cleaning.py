@@ -16,7 +16,7 @@ from PIL import Image, PngImagePlugin
 import registry.images
 from capture.jpeg_strip import strip_metadata
 from capture.result import Reason
-from registry.images import FULL_DECODES_AT_ONCE, STORED_LONG_SIDE, CleanImage, clean_image
+from registry.images import FULL_DECODES_AT_ONCE, STORED_LONG_SIDE, CleanImage, clean_image, viewable
 from registry.intake.photos import clean_photo
 from registry.intake.reading import ImageLimits, decode_back
 from registry.intake.refusals import Refused
@@ -73,6 +73,28 @@ def test_a_cut_off_jpeg_is_refused_as_truncated_as_before(progressive: bool, cut
     assert refused.value.reason is Reason.IMAGE_TRUNCATED
 
 
+@pytest.mark.parametrize("progressive", [False, True])
+@pytest.mark.parametrize("tail", [b"", b"zeros"], ids=["closed again", "zero-filled"])
+def test_a_cut_off_jpeg_closed_again_is_refused_not_kept(calls: Counter[str], progressive: bool,
+                                                          tail: bytes) -> None:
+    """A transfer cut short whose file still ends with the end-of-image marker (the scaled decode of before kept
+    it, half grey, as evidence): the citizen is asked to send it again."""
+    upload = phone_jpeg(progressive=progressive, trailer=False)
+    keep = int(len(upload) * 0.6)
+    with pytest.raises(Refused) as refused:
+        clean(upload[:keep] + (bytes(len(upload) - keep - 2) if tail else b"") + b"\xff\xd9")
+    assert refused.value.reason is Reason.IMAGE_TRUNCATED and calls == {}
+
+
+def test_a_damaged_jpeg_is_judged_by_the_full_decode_not_kept(calls: Counter[str]) -> None:
+    upload = phone_jpeg(trailer=False)
+    # Bytes no block needs before the end marker (no 0xFF: no marker made up): libjpeg's "extraneous bytes".
+    damaged = upload[:-2] + bytes(range(1, 255)) * 4 + upload[-2:]
+    cleaned, stripped = clean(damaged), strip_metadata(damaged)
+    assert stripped is not None and cleaned.jpeg != stripped.data
+    assert calls == {"load_image": 1, "sanitized_jpeg": 1}
+
+
 def png_with_text() -> bytes:
     text = PngImagePlugin.PngInfo()
     text.add_text("Comment", "a private comment")
@@ -88,11 +110,49 @@ def webp() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("upload", [png_with_text, webp, signature_png], ids=["png", "webp", "signature"])
+def palette_signature() -> bytes:
+    """A signature PNG that is not the plain case (a palette), with a private comment."""
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "a private comment")
+    out = io.BytesIO()
+    Image.open(io.BytesIO(signature_png())).convert("P").save(out, "PNG", pnginfo=text)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("upload", [png_with_text, webp, palette_signature],
+                         ids=["png", "webp", "odd signature"])
 def test_png_and_webp_still_take_the_decode_and_re_encode(calls: Counter[str], upload: Callable[[], bytes]) -> None:
-    cleaned = clean(upload(), ImageKind.SIGNATURE if upload is signature_png else ImageKind.FRONT)
+    cleaned = clean(upload(), ImageKind.SIGNATURE if upload is palette_signature else ImageKind.FRONT)
     assert calls == {"load_image": 1, "sanitized_jpeg": 1}
     assert cleaned.jpeg.startswith(b"\xff\xd8") and not [secret for secret in SECRETS if secret in cleaned.jpeg]
+    assert cleaned.content_type == "image/jpeg"
+
+
+def test_a_drawn_signature_is_kept_as_sent_without_its_text_chunks(calls: Counter[str]) -> None:
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "a private comment")
+    out = io.BytesIO()
+    Image.open(io.BytesIO(signature_png())).save(out, "PNG", pnginfo=text)
+    kept = clean(out.getvalue(), ImageKind.SIGNATURE)
+    assert calls == {} and kept.content_type == "image/png" and (kept.width, kept.height) == (700, 300)
+    assert b"private" not in kept.jpeg and pixels(kept.jpeg) == pixels(signature_png())
+
+
+def test_a_signature_cut_off_is_refused_as_truncated(calls: Counter[str]) -> None:
+    upload = signature_png()
+    with pytest.raises(Refused) as refused:
+        clean(upload[:len(upload) // 2], ImageKind.SIGNATURE)
+    assert refused.value.reason is Reason.IMAGE_TRUNCATED
+
+
+def test_a_kept_signature_is_shown_flattened_on_white() -> None:
+    """Opened on its own, a browser shows an image over a dark background: the strokes must not vanish."""
+    kept = clean(signature_png(), ImageKind.SIGNATURE)
+    content_type, shown = viewable(kept.content_type, kept.jpeg)
+    with Image.open(io.BytesIO(shown)) as image:
+        assert content_type == "image/png" and image.mode == "RGB" and image.size == (700, 300)
+        assert image.getpixel((5, 5)) == (255, 255, 255) and image.convert("L").getextrema() == (0, 255)
+    assert viewable("image/jpeg", b"jpeg bytes") == ("image/jpeg", b"jpeg bytes")
 
 
 def test_a_photo_turned_by_its_orientation_is_re_encoded_upright(calls: Counter[str]) -> None:

@@ -4,6 +4,7 @@ from starlette.routing import BaseRoute
 
 import web.convertors  # noqa: F401  (registers the `row_id` path convertor before any route is built)
 from web.routes import (
+    account,
     aspirant,
     aspirant_supports,
     auth,
@@ -32,6 +33,7 @@ ALL_ROUTES: list[BaseRoute] = [
     *verify_support.routes,
     *help_guides.routes,
     *auth.routes,
+    *account.routes,
     *citizen.routes,
     *field.routes,
     *aspirant.routes,

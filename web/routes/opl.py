@@ -25,7 +25,7 @@ from web.body_limit import accepts_body
 from web.fields import as_typed
 from web.i18n import gettext as _
 from web.notices import done_notice
-from web.routes import opl_catalogue, opl_people
+from web.routes import opl_catalogue, opl_people, opl_sign_in
 from web.routes.opl_common import chosen_process, download_endpoint, in_opl, opl_of, posted_form, render
 from web.routes.opl_messages import file_problem_message, process_problem_message
 from web.security import requires
@@ -160,4 +160,5 @@ routes = [
     Route("/opl/procesos/{process_id:row_id}", update, methods=["POST"], name="opl_process_update"),
     *opl_people.routes,
     *opl_catalogue.routes,
+    *opl_sign_in.routes,
 ]

@@ -17,6 +17,7 @@ from capture.specimens.identity import random_identity
 from capture.specimens.photo import (
     DISTANT_FRAME,
     PHONE_FRAME,
+    TINY_FRAMES,
     Condition,
     Shot,
     photograph,
@@ -42,6 +43,8 @@ def test_every_condition_gives_a_jpeg_of_the_claimed_size(small_corpus: list[Sam
         size = open_jpeg(sample.data).size
         if sample.condition is Condition.MIXED:  # may or may not include stepping back
             assert size in (PHONE_FRAME, DISTANT_FRAME)
+        elif sample.condition is Condition.TINY:
+            assert size in TINY_FRAMES, sample.name
         else:
             assert size == (DISTANT_FRAME if sample.condition is Condition.DISTANCE else PHONE_FRAME), sample.name
 
@@ -90,6 +93,32 @@ def test_each_condition_changes_what_it_names() -> None:
     assert all(shot.glare is not None for shot in plans(Condition.GLARE))
     assert all(shot.frame == DISTANT_FRAME and shot.width_fraction <= 0.4 for shot in plans(Condition.DISTANCE))
     assert {round(shot.pose.roll / 90) % 4 for shot in plans(Condition.ROTATION, 60)} == {0, 1, 2, 3}
+
+
+def test_the_hard_conditions_go_beyond_the_ordinary_ones() -> None:
+    assert all(shot.blur_mm >= 0.4 for shot in plans(Condition.HEAVY_BLUR))
+    assert all(shot.motion_mm >= 2.2 for shot in plans(Condition.STRONG_SHAKE))
+    for shot in plans(Condition.VERY_FAR):
+        assert shot.frame == PHONE_FRAME and shot.width_fraction <= 0.18
+        # Blur of at least about half a photo pixel: a sensor does not alias like a point sampler.
+        assert shot.blur_mm >= 0.45 * 85.6 / (shot.frame[0] * shot.width_fraction) - 1e-9
+    assert all(shot.frame in TINY_FRAMES and max(shot.frame) <= 1000 for shot in plans(Condition.TINY))
+
+
+def test_mixed_photos_never_take_the_hard_conditions() -> None:
+    # MIXED draws from the ordinary conditions at half strength; its photos stay the ones tuned on before.
+    for shot in plans(Condition.MIXED, 80):
+        assert shot.frame in (PHONE_FRAME, DISTANT_FRAME) and shot.width_fraction >= 0.35
+        assert shot.blur_mm <= 0.275 and shot.motion_mm <= 1.3
+
+
+@pytest.mark.parametrize("condition", [Condition.HEAVY_BLUR, Condition.STRONG_SHAKE, Condition.VERY_FAR,
+                                       Condition.TINY])
+def test_the_hard_conditions_are_deterministic(condition: Condition) -> None:
+    card = render_back(random_identity(random.Random(3), "H"), px_per_mm=8)
+    first = photograph(card, random.Random(7), condition)
+    assert photograph(card, random.Random(7), condition) == first
+    assert photograph(card, random.Random(8), condition) != first
 
 
 def test_nominal_plans_stay_gentle() -> None:
