@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 from authlib.oauth2 import OAuth2Error
+from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,6 +48,10 @@ def provider_config(*, roles: tuple[str, ...] = STAFF_ROLES, client_id: str = "r
 class Institution:
     def __init__(self, redirect_uri: str) -> None:
         self.provider = LocalProvider(issuer=ISSUER, redirect_uri=redirect_uri)
+        # Test hooks for key rotation: how often the app fetched the JWKS, and a key set to publish instead of
+        # the signing key's (a token signed by a key the provider never published).
+        self.jwks_requests = 0
+        self.published_jwks: dict[str, Any] | None = None
 
     def config(self, *, roles: tuple[str, ...] = STAFF_ROLES) -> OidcProviderConfig:
         client = self.provider.client
@@ -56,7 +61,13 @@ class Institution:
         return JSONResponse(self.provider.metadata())
 
     async def jwks(self, request: Request) -> Response:
-        return JSONResponse(self.provider.jwks())
+        self.jwks_requests += 1
+        return JSONResponse(self.published_jwks or self.provider.jwks())
+
+    def sign_with(self, key: RSAKey) -> None:
+        """From now on the provider signs id_tokens with `key` (and, unless `published_jwks` says otherwise,
+        publishes only it): a key rotation."""
+        self.provider.signing_key = key
 
     async def token(self, request: Request) -> Response:
         return await self.provider.token_response(request)
