@@ -20,15 +20,15 @@ def account_for_identity(*, session: Session, identity: ProviderIdentity, signed
     """The account to sign in: the one this identity belongs to; else, when someone is already signed in,
     theirs (the identity is linked to it); else a new citizen account. Raises LoginFailure when the account is
     disabled, or when a signed-in person brings an identity that belongs to somebody else."""
-    linked = _identity(session, identity)
+    linked = linked_identity(session, identity)
     if linked is not None:
         if signed_in_account_id is not None and linked.account_id != signed_in_account_id:
             raise LoginFailure(FailureReason.LINKED_ELSEWHERE, identity.provider)
         linked.email = identity.email
         session.add(linked)
-        return _active(session, linked.account_id)
+        return active_account(session, linked.account_id)
     if signed_in_account_id is not None:
-        account = _active(session, signed_in_account_id)
+        account = active_account(session, signed_in_account_id)
         _link(session, account, identity, now)
         return account
     return create_citizen(session=session, identity=identity, now=now)
@@ -63,12 +63,12 @@ def linked_providers(*, session: Session, account_id: int) -> list[str]:
     return sorted(set(rows))
 
 
-def _identity(session: Session, identity: ProviderIdentity) -> OAuthIdentity | None:
+def linked_identity(session: Session, identity: ProviderIdentity) -> OAuthIdentity | None:
     return session.exec(select(OAuthIdentity).where(OAuthIdentity.provider == identity.provider,
                                                     OAuthIdentity.subject == identity.subject)).first()
 
 
-def _active(session: Session, account_id: int) -> Account:
+def active_account(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None or not account.is_active:
         raise LoginFailure(FailureReason.DISABLED, str(account_id))

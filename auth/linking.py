@@ -14,9 +14,11 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from auth.models import Account, OAuthIdentity, RoleGrant, StaffSignInPolicy, UserSession
+from auth.accounts import active_account, linked_identity
+from auth.models import Account, OAuthIdentity, UserSession
 from auth.oauth import FailureReason, LoginFailure, ProviderIdentity
-from auth.roles import OPL_SCOPED
+from auth.sessions import revoke_sessions
+from auth.staff_policy import holds_any_role, policies_over
 from core.audit import OutboxMessage, record_audit
 
 # (provider's display name, when) -> (subject, body): the web layer writes the mail in the person's language.
@@ -57,15 +59,11 @@ def link_identity(*, session: Session, account_id: int, identity: ProviderIdenti
     """Link `identity` to the signed-in account; True when it was linked now, False when it already was.
     Raises LoginFailure LINKED_ELSEWHERE (it opens another account: nothing changes), DISABLED, or STAFF_ONLY
     (`staff_roles`: the provider is staff-only and the account holds none of those roles)."""
-    existing = session.exec(select(OAuthIdentity).where(OAuthIdentity.provider == identity.provider,
-                                                        OAuthIdentity.subject == identity.subject)).first()
+    existing = linked_identity(session, identity)
     if existing is not None and existing.account_id != account_id:
         raise LoginFailure(FailureReason.LINKED_ELSEWHERE, identity.provider)
-    account = session.get(Account, account_id)
-    if account is None or not account.is_active:
-        raise LoginFailure(FailureReason.DISABLED, str(account_id))
-    if staff_roles and not session.exec(select(RoleGrant.id).where(RoleGrant.account_id == account_id,
-                                                                   col(RoleGrant.role).in_(staff_roles))).first():
+    account = active_account(session, account_id)
+    if staff_roles and not holds_any_role(session=session, account_id=account_id, roles=staff_roles):
         raise LoginFailure(FailureReason.STAFF_ONLY, identity.provider)
     if existing is not None:
         return False
@@ -106,15 +104,8 @@ def unlink_identity(*, session: Session, account_id: int, identity_id: int, labe
 
 def providers_required_by_staff_policy(*, session: Session, account_id: int) -> frozenset[str]:
     """The providers this account must keep: an OPL in which it is a reviewer or an admin has a staff sign-in
-    policy (auth/staff_policy.py; a row in its table means on) making its staff sign in only through them."""
-    opl_ids = session.exec(select(RoleGrant.opl_id).where(RoleGrant.account_id == account_id,
-                                                          col(RoleGrant.role).in_(OPL_SCOPED),
-                                                          col(RoleGrant.opl_id).is_not(None))).all()
-    if not opl_ids:
-        return frozenset()
-    policies = session.exec(select(StaffSignInPolicy.provider)
-                            .where(col(StaffSignInPolicy.opl_id).in_(set(opl_ids)))).all()
-    return frozenset(policies)
+    policy naming them."""
+    return frozenset(policy.provider for policy in policies_over(session=session, account_id=account_id))
 
 
 def _end_sessions_through(session: Session, account_id: int, provider: str, now: datetime, *,
@@ -122,11 +113,7 @@ def _end_sessions_through(session: Session, account_id: int, provider: str, now:
     rows = session.exec(select(UserSession).where(UserSession.account_id == account_id,
                                                   UserSession.provider == provider,
                                                   col(UserSession.revoked_at).is_(None))).all()
-    ended = [row for row in rows if row.token_hash != keep]
-    for row in ended:
-        row.revoked_at = now
-        session.add(row)
-    return len(ended)
+    return revoke_sessions(session, [row for row in rows if row.token_hash != keep], now)
 
 
 def _mail(session: Session, account: Account, subject_and_body: tuple[str, str]) -> None:

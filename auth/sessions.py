@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,21 +72,26 @@ def _make_room(session: Session, account_id: int, now: datetime, *, keep: int) -
     open_rows = session.exec(select(UserSession).where(UserSession.account_id == account_id,
                                                        UserSession.revoked_at.is_(None))  # type: ignore[union-attr]
                              .order_by(col(UserSession.created_at).desc(), col(UserSession.token_hash))).all()
-    ended = open_rows[max(keep, 0):]
-    for row in ended:
-        row.revoked_at = now
-        session.add(row)
+    ended = revoke_sessions(session, open_rows[max(keep, 0):], now)
     if ended:
         record_audit(session, action="sessions_capped", actor_account_id=account_id, object_type="account",
-                     object_id=account_id, after=f"ended={len(ended)}")
+                     object_id=account_id, after=f"ended={ended}")
 
 
 def end_all_sessions(*, session: Session, account_id: int, now: datetime) -> None:
     rows = session.exec(select(UserSession).where(UserSession.account_id == account_id,
                                                   UserSession.revoked_at.is_(None)))  # type: ignore[union-attr]
+    revoke_sessions(session, rows, now)
+
+
+def revoke_sessions(session: Session, rows: Iterable[UserSession], now: datetime) -> int:
+    """End each of these sessions at `now`; returns how many were ended."""
+    ended = 0
     for row in rows:
         row.revoked_at = now
         session.add(row)
+        ended += 1
+    return ended
 
 
 def resolve_session(*, session: Session, token: str, now: datetime, lifetime: SessionLifetime) -> ActiveSession | None:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from auth.models import RoleGrant, StaffSignInPolicy, UserSession
 from auth.oauth import FailureReason, LoginFailure, ProviderIdentity
 from auth.roles import OPL_SCOPED
+from auth.sessions import revoke_sessions
 from core.audit import record_audit
 
 
@@ -99,14 +100,12 @@ def end_noncompliant_sessions(*, session: Session, opl_id: int, now: datetime, a
         staff = staff.where(col(RoleGrant.account_id).in_(account_ids))
     rows = session.exec(select(UserSession).where(col(UserSession.account_id).in_(staff),
                                                   col(UserSession.revoked_at).is_(None))).all()
-    ended = [row for row in rows if not meets(policy, provider=row.provider, second_factor=row.second_factor)]
-    for row in ended:
-        row.revoked_at = now
-        session.add(row)
+    refused = [row for row in rows if not meets(policy, provider=row.provider, second_factor=row.second_factor)]
+    ended = revoke_sessions(session, refused, now)
     if ended:
         record_audit(session, action="staff_sessions_ended", actor_account_id=actor_account_id, object_type="opl",
-                     object_id=opl_id, after=f"sessions={len(ended)}")
-    return len(ended)
+                     object_id=opl_id, after=f"sessions={ended}")
+    return ended
 
 
 def admit(*, session: Session, account_id: int, identity: ProviderIdentity, staff_roles: Collection[str],
@@ -114,15 +113,22 @@ def admit(*, session: Session, account_id: int, identity: ProviderIdentity, staf
     """Raise LoginFailure when this account may not sign in with this identity: STAFF_ONLY for a staff-only
     provider the account holds no role for (unless `invited`), STAFF_PROVIDER_REQUIRED or SECOND_FACTOR_REQUIRED
     (detail: the provider to use) when an OPL it is staff of has a policy the sign-in does not meet."""
-    grants = session.exec(select(RoleGrant).where(RoleGrant.account_id == account_id)).all()
-    if staff_roles and not invited and not any(grant.role in staff_roles for grant in grants):
+    if staff_roles and not invited and not holds_any_role(session=session, account_id=account_id, roles=staff_roles):
         raise LoginFailure(FailureReason.STAFF_ONLY, identity.provider)
-    opls = sorted({grant.opl_id for grant in grants if grant.role in OPL_SCOPED and grant.opl_id is not None})
-    for opl_id in opls:
-        policy = session.get(StaffSignInPolicy, opl_id)
-        if policy is None:
-            continue
+    for policy in policies_over(session=session, account_id=account_id):
         if identity.provider != policy.provider:
             raise LoginFailure(FailureReason.STAFF_PROVIDER_REQUIRED, policy.provider)
         if policy.require_second_factor and not identity.second_factor:
             raise LoginFailure(FailureReason.SECOND_FACTOR_REQUIRED, policy.provider)
+
+
+def holds_any_role(*, session: Session, account_id: int, roles: Collection[str]) -> bool:
+    return session.exec(select(RoleGrant.id).where(RoleGrant.account_id == account_id,
+                                                   col(RoleGrant.role).in_(roles))).first() is not None
+
+
+def policies_over(*, session: Session, account_id: int) -> list[StaffSignInPolicy]:
+    """The sign-in policies of the OPLs in which the account is a reviewer or an admin, by OPL."""
+    staff_opls = select(RoleGrant.opl_id).where(RoleGrant.account_id == account_id, col(RoleGrant.role).in_(OPL_SCOPED))
+    return list(session.exec(select(StaffSignInPolicy).where(col(StaffSignInPolicy.opl_id).in_(staff_opls))
+                             .order_by(col(StaffSignInPolicy.opl_id))).all())

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,14 +101,21 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+@contextmanager
+def phone_page(browser: Any) -> Iterator[Any]:
+    """One person's browser (its own cookies): a phone, in Spanish."""
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX")
     context.set_default_timeout(15_000)
     try:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    with phone_page(browser) as phone:
+        yield phone
 
 
 SignInAs = Callable[[Any, Role], None]

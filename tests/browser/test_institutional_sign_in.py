@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -25,7 +24,7 @@ from auth.roles import Role
 from auth.sessions import SESSION_COOKIE, hash_token
 from core.audit import AuditEvent, OutboxMessage
 from core.settings import Settings, load_settings
-from tests.browser.conftest import PHONE, LiveServer, SignInAs
+from tests.browser.conftest import LiveServer, SignInAs, phone_page
 from tests.browser.oidc_provider import SUBJECTS, IndependentProvider, oidc_provider  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
@@ -71,13 +70,18 @@ def sign_in_at_provider(page: Any, live_server: LiveServer, provider: Independen
     """From the app's sign-in page through the provider's login page; returns once the browser is back."""
     page.goto(live_server.path("/entrar"))
     page.get_by_role("button", name=f"Entrar con {provider.display_name}").click()
+    log_in_at_provider(page, provider, username, second_factor=second_factor)
+    page.wait_for_url(re.compile("^" + re.escape(live_server.url)))
+    page.wait_for_load_state()
+
+
+def log_in_at_provider(page: Any, provider: IndependentProvider, username: str, *, second_factor: bool) -> None:
+    """On the provider's own login page (the browser really left the site: another origin)."""
     page.wait_for_url(re.compile("^" + re.escape(provider.issuer + "/interaction/")))
     page.get_by_label("Usuario").fill(username)
     if second_factor:
         page.get_by_label("Comprobé el segundo factor").check()
     page.get_by_role("button", name="Entrar", exact=True).click()
-    page.wait_for_url(re.compile("^" + re.escape(live_server.url)))
-    page.wait_for_load_state()
 
 
 def refused_with(page: Any, live_server: LiveServer, reason: str) -> str:
@@ -123,11 +127,7 @@ def test_under_the_policy_a_reviewer_with_a_second_factor_gets_in(
     blocked = csp_reports(page)
     page.goto(live_server.path("/entrar"))
     page.get_by_role("button", name=f"Entrar con {oidc_provider.display_name}").click()
-    # The browser really left the site: the provider's own page, on its own origin.
-    page.wait_for_url(re.compile("^" + re.escape(oidc_provider.issuer + "/interaction/")))
-    page.get_by_label("Usuario").fill("revisora")
-    page.get_by_label("Comprobé el segundo factor").check()
-    page.get_by_role("button", name="Entrar", exact=True).click()
+    log_in_at_provider(page, oidc_provider, "revisora", second_factor=True)
     page.wait_for_url(live_server.path("/mesa"))
     assert blocked == []
     (row,) = live_sessions(session, reviewer)
@@ -163,7 +163,7 @@ def test_an_opl_admin_turns_the_policy_on_only_from_a_session_that_meets_it(
         sign_in_as: SignInAs, session: Session) -> None:
     admin, reviewer = demo_account_id(session, Role.OPL_ADMIN), demo_account_id(session, Role.REVIEWER)
     link_at_provider(session, admin, oidc_provider, "admin-opl")
-    with new_page(browser) as reviewers_page:  # the reviewer, signed in the old way before the rule
+    with phone_page(browser) as reviewers_page:  # the reviewer, signed in the old way before the rule
         sign_in_as(reviewers_page, Role.REVIEWER)
         assert reviewers_page.url == live_server.path("/mesa")
 
@@ -194,17 +194,6 @@ def choose_the_rule(page: Any, live_server: LiveServer, provider: IndependentPro
     page.get_by_label(f"Solo con {provider.display_name}").check()
     page.get_by_label("Pedir un segundo factor de autenticación").check()
     page.get_by_role("button", name="Guardar").click()
-
-
-@contextmanager
-def new_page(browser: Any) -> Iterator[Any]:
-    """A second person's browser (its own cookies), phone-sized like `page`."""
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX")
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def test_signing_out_reaches_the_provider_and_comes_back(
@@ -246,10 +235,7 @@ def test_linking_the_provider_from_the_accounts_page_and_unlinking_it(
     page.goto(live_server.path("/cuenta/accesos"))
     blocked = csp_reports(page)
     page.get_by_role("button", name=f"Vincular con {oidc_provider.display_name}").click()
-    page.wait_for_url(re.compile("^" + re.escape(oidc_provider.issuer + "/interaction/")))
-    page.get_by_label("Usuario").fill("revisora")
-    page.get_by_label("Comprobé el segundo factor").check()
-    page.get_by_role("button", name="Entrar", exact=True).click()
+    log_in_at_provider(page, oidc_provider, "revisora", second_factor=True)
     page.wait_for_url(live_server.path("/cuenta/accesos?hecho=vinculada"))
     assert blocked == []
     assert page.get_by_role("button", name=f"Desvincular {oidc_provider.display_name}").is_visible()
