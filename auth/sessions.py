@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from auth.models import Account, RoleGrant, UserSession
@@ -102,23 +103,35 @@ def resolve_session(*, session: Session, token: str, now: datetime, lifetime: Se
     return active
 
 
+# One round trip, not three: every signed-in request runs this (bench/load.py counted the statements). Built once
+# with a bound parameter and reading plain columns, not whole rows: no statement to build per request, no ORM
+# objects to make, and the cached compiled form is found without working out its key again.
+_SESSION_WITH_GRANTS = (
+    sa.select(*(col(column) for column in (
+        UserSession.csrf_token, UserSession.created_at, UserSession.last_seen_at, UserSession.revoked_at,
+        Account.id, Account.display_name, Account.is_active, RoleGrant.role, RoleGrant.opl_id, RoleGrant.aspirant_id)))
+    .join(Account, col(Account.id) == col(UserSession.account_id))
+    .outerjoin(RoleGrant, col(RoleGrant.account_id) == col(UserSession.account_id))
+    .where(col(UserSession.token_hash) == sa.bindparam("token_hash"))
+    .order_by(col(RoleGrant.id))
+)
+
+
 def lookup_session(*, session: Session, token: str, now: datetime, lifetime: SessionLifetime) -> ActiveSession | None:
     """Like resolve_session, but never writes (a read-only transaction); `touch_due` says the caller should
     call touch_session in a write transaction of its own."""
-    # One round trip, not three: every signed-in request runs this (bench/load.py counted the statements).
-    found = session.exec(select(UserSession, Account, RoleGrant)
-                         .join(Account, col(Account.id) == col(UserSession.account_id))
-                         .outerjoin(RoleGrant, col(RoleGrant.account_id) == col(UserSession.account_id))
-                         .where(col(UserSession.token_hash) == hash_token(token))
-                         .order_by(col(RoleGrant.id))).all()
+    token_hash = hash_token(token)
+    found = session.execute(_SESSION_WITH_GRANTS, {"token_hash": token_hash}).all()
     if not found:
         return None
-    row, account, _grant = found[0]
-    if not _is_live(row, now, lifetime) or not account.is_active:
+    csrf_token, created_at, last_seen_at, revoked_at, account_id, display_name, is_active = found[0][:7]
+    if not _is_live(revoked_at, created_at, last_seen_at, now, lifetime) or not is_active:
         return None
-    return ActiveSession(principal=_principal(account, [grant for _r, _a, grant in found if grant is not None]),
-                         csrf_token=row.csrf_token, token_hash=row.token_hash,
-                         touch_due=now - as_utc(row.last_seen_at) > TOUCH_INTERVAL)
+    grants = tuple(Grant(role=role, opl_id=opl_id, aspirant_id=aspirant_id)
+                   for *_session, role, opl_id, aspirant_id in found if role is not None)
+    return ActiveSession(principal=Principal(account_id=account_id, display_name=display_name, grants=grants),
+                         csrf_token=csrf_token, token_hash=token_hash,
+                         touch_due=now - as_utc(last_seen_at) > TOUCH_INTERVAL)
 
 
 def touch_session(*, session: Session, token_hash: str, now: datetime) -> None:
@@ -128,10 +141,11 @@ def touch_session(*, session: Session, token_hash: str, now: datetime) -> None:
         session.add(row)
 
 
-def _is_live(row: UserSession, now: datetime, lifetime: SessionLifetime) -> bool:
-    if row.revoked_at is not None:
+def _is_live(revoked_at: datetime | None, created_at: datetime, last_seen_at: datetime, now: datetime,
+             lifetime: SessionLifetime) -> bool:
+    if revoked_at is not None:
         return False
-    return now - as_utc(row.created_at) < lifetime.absolute and now - as_utc(row.last_seen_at) < lifetime.idle
+    return now - as_utc(created_at) < lifetime.absolute and now - as_utc(last_seen_at) < lifetime.idle
 
 
 def load_principal(*, session: Session, account: Account) -> Principal:

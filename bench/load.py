@@ -13,7 +13,8 @@ an open process, four aspirants, auxiliaries, citizens with sessions, the later 
 2. load phase (--duration): citizens who have their code give their support (photos already taken: phone-sized
    JPEGs), auxiliaries sync batches of 10 captures through the field API (each capture another person, the
    back's reading already in the decode cache: --field-people per auxiliary), and readers poll report pages;
-3. a health probe every 100 ms through both phases.
+3. a health probe every 100 ms through both phases, from a process of its own (as a load balancer's); the same
+   probe from the load client's loop is shown beside it, slowed by the clients' own backlog.
 
 Every client honours 429/503 Retry-After (with jitter) and counts it; anything else that is not 2xx/3xx, and
 every timeout, is an error. Afterwards the database is read: every support acknowledged (a folio on a receipt,
@@ -31,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -276,25 +279,65 @@ async def reader(base: str, who: tuple[int, str, str, str], record: Record, unti
         await flow.close()
 
 
-async def health_probe(base: str, record: Record, stop: asyncio.Event) -> None:
+PROBE = "health probe"
+CLIENT_PROBE = "health probe, in the load client's loop"  # shows the clients' own backlog, not the server's
+
+
+def probe_in_own_process(base: str, stop: Any, out: Any) -> None:
+    """GET /healthz every 100 ms from a process of its own, as a load balancer does: a probe sharing the load
+    client's event loop waits behind the simulated phones' work and measures that backlog, not the server.
+    Puts [(monotonic time sent, seconds, status or error name)] on `out` once `stop` is set."""
+    samples: list[tuple[float, float, str]] = []
+    with httpx.Client(base_url=base, timeout=TIMEOUT) as client:
+        while not stop.is_set():
+            sent = time.monotonic()
+            try:
+                status = str(client.get("/healthz").status_code)
+            except httpx.HTTPError as error:
+                status = type(error).__name__
+            samples.append((sent, time.monotonic() - sent, status))
+            stop.wait(max(0.0, 0.1 - (time.monotonic() - sent)))
+    out.put(samples)
+
+
+async def client_probe(base: str, stop: asyncio.Event, phases: list[Record]) -> None:
+    """The same probe in the load client's own loop, for comparison with earlier runs (latencies only)."""
     async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as client:
         while not stop.is_set():
             started = time.perf_counter()
-            try:
-                response = await client.get("/healthz")
-                record.statuses["health probe"][str(response.status_code)] += 1
-                record.latencies["health probe"].append(time.perf_counter() - started)
-            except httpx.HTTPError as error:
-                record.statuses["health probe"][type(error).__name__] += 1
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get("/healthz")
+                phases[-1].latencies[CLIENT_PROBE].append(time.perf_counter() - started)
             await asyncio.sleep(0.1)
 
 
+def probe_record(samples: list[tuple[float, float, str]], windows: dict[str, tuple[float, float]],
+                 phases: dict[str, Phase]) -> Record:
+    """The probe over the whole run, and each answered probe's latency in the phase it was sent in."""
+    health = Record()
+    for sent, seconds, status in samples:
+        health.statuses[PROBE][status] += 1
+        if not status.isdigit():
+            continue
+        health.latencies[PROBE].append(seconds)
+        for name, (start, end) in windows.items():
+            if start <= sent < end:
+                phases[name].record.latencies[PROBE].append(seconds)
+    return health
+
+
 async def drive(server: Server, seed_: Seed, photos_: Photos, options: argparse.Namespace) -> Result:
-    health, stop = Record(), asyncio.Event()
-    probe = asyncio.create_task(health_probe(server.url, health, stop))
+    context = multiprocessing.get_context("spawn")  # nothing of this process's loop or sockets in the probe's
+    probe_stop, probe_out = context.Event(), context.Queue()
+    probe = context.Process(target=probe_in_own_process, args=(server.url, probe_stop, probe_out), daemon=True)
+    probe.start()
+    stop, records = asyncio.Event(), [Record()]
+    in_client = asyncio.create_task(client_probe(server.url, stop, records))
     phases: dict[str, Phase] = {}
+    windows: dict[str, tuple[float, float]] = {}
     for name, seconds in (("decode", options.decode_seconds), ("load", options.duration)):
         record = Record()
+        records.append(record)
         cpu, client_cpu, started = server.cpu_seconds(), time.process_time(), time.monotonic()
         until = started + seconds
         if name == "decode":
@@ -305,11 +348,15 @@ async def drive(server: Server, seed_: Seed, photos_: Photos, options: argparse.
                 *(auxiliary(server.url, who, photos_, record, until, options.batch_every, options.field_people * n)
                   for n, who in enumerate(seed_.auxiliaries)),
                 *(reader(server.url, who, record, until) for who in seed_.readers))
+        windows[name] = (started, time.monotonic())
         phases[name] = Phase(time.monotonic() - started, server.cpu_seconds() - cpu, time.process_time() - client_cpu,
                              record)
     stop.set()
-    await probe
-    return Result(phases=phases, health=health)
+    probe_stop.set()
+    await in_client
+    samples = await asyncio.to_thread(probe_out.get, timeout=60)  # a probe that died raises here, not hangs
+    probe.join()
+    return Result(phases=phases, health=probe_record(samples, windows, phases))
 
 
 def run(workers: int, options: argparse.Namespace, photos_: Photos, seed_: Seed, env: dict[str, str]) -> Result:
@@ -318,7 +365,7 @@ def run(workers: int, options: argparse.Namespace, photos_: Photos, seed_: Seed,
     shutil.rmtree(CACHE / "data", ignore_errors=True)  # the last run's stored photos
     shutil.rmtree(FAILURES, ignore_errors=True)
     recreate(options.postgres, RUN_DB, template=SEED_DB)
-    server = Server(env, workers, options.port)
+    server = Server(env, workers, options.port, options.serve_option)
     try:
         server.wait_ready()
         print(f"--workers {workers}: ready; driving ...", flush=True)
@@ -351,6 +398,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("REGISTRO_BENCH_DATABASE_URL", PG_DEFAULT))
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--port", type=int, default=18_014)
+    parser.add_argument("--serve-option", action="append", default=[], metavar="OPTION",
+                        help="extra `registro serve` argument, e.g. --serve-option=--loop=asyncio")
     parser.add_argument("--set", action="append", default=[], metavar="REGISTRO_X=V", help="extra server setting")
     options = parser.parse_args()
     if options.quick:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from base64 import b64encode
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -304,10 +305,10 @@ def seed(url: str, env: dict[str, str], *, decoders: int, submitters: int, auxil
 class Server:
     """`registro serve --workers N` in its own process group, on loopback."""
 
-    def __init__(self, env: dict[str, str], workers: int, port: int) -> None:
+    def __init__(self, env: dict[str, str], workers: int, port: int, options: Sequence[str] = ()) -> None:
         self.url = f"http://127.0.0.1:{port}"
         command = [str(Path(sys.executable).parent / "registro"), "serve", "--workers", str(workers),
-                   "--port", str(port)]
+                   "--port", str(port), *options]
         self.log = (CACHE / f"server-{workers}.log").open("wb")
         self.process = subprocess.Popen(command, env={**env, "REGISTRO_BASE_URL": self.url}, cwd=ROOT,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -5,7 +5,9 @@ RapidOCR's detector runs on a small copy (512 px, then 640) of the region where 
 card's angle), the MRZ is picked out as 2-3 long parallel text lines (looked at again
 closer when small, or re-levelled when tilted), and only those lines are cut out straight
 from the larger working image and recognised. That costs a fraction of a whole-photo OCR
-pass (~100 ms instead of ~1 s on one core) and works at any rotation.
+pass (~100 ms instead of ~1 s on one core) and works at any rotation. When the small QR was
+read, the band below it where the MRZ must be is tried first (capture.mrz_band): a third of
+the detector's pixels.
 """
 
 from __future__ import annotations
@@ -14,22 +16,25 @@ import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Final
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from capture import budget
+from capture.card_hint import RE_AIM_DEGREES, CardHint
+from capture.card_hint import card_hint as card_hint  # re-exported: where callers have always found it
 from capture.intake import WorkingImage
+from capture.mrz_band import band_lines
 from capture.mrz_ctc import OcrLine, ShapeDecoder, greedy
 from capture.mrz_lines import LineBox, cut_line, enhance, find_mrz_lines, line_box, refine_extent, with_neighbours
-from capture.result import Point, Quad, Symbol, SymbolKind
+from capture.result import Point, Quad
 
 # Detector input sizes: 512 px finds the MRZ on most photos in ~40 ms, 640 px on more in
 # ~80 ms; 1024 px (whole image) is the last resort for small, distant cards.
 _DET_SIDES: Final = (512, 640, 1024)
 _MAX_TILT: Final = math.sin(math.radians(20))  # of a line in the turned detector image
-_RE_AIM_DEGREES: Final = 4.0
 # Lines thinner than this in the detector's input are looked at again closer, at about
 # _CLOSE_UP_THICKNESS_PX (what the detector handles best).
 _CLOSE_UP_BELOW_PX: Final = 12
@@ -123,9 +128,10 @@ class LineReader:
         images = [_bgr(c) for c in crops]
         _, height, width = recognizer.rec_image_shape
         ratio = max(width / height, *(image.shape[1] / image.shape[0] for image in images))
-        batch = np.concatenate([recognizer.resize_norm_img(image, ratio)[None] for image in images])
-        probabilities = recognizer.session(batch.astype(np.float32))[0]
-        return [greedy(p, self._charset) for p in probabilities]
+        # One strip per run, padded to the common width as a batch would be (the same outputs, bit for bit):
+        # one-thread onnxruntime spends ~15% more CPU on a batch of long strips than on the strips one by one.
+        strips = (recognizer.resize_norm_img(image, ratio)[None].astype(np.float32) for image in images)
+        return [greedy(recognizer.session(strip)[0][0], self._charset) for strip in strips]
 
 
 _DEFAULT_READER = LineReader()
@@ -138,47 +144,6 @@ def default_reader() -> LineReader:
 def _bgr(image: Image.Image) -> np.ndarray:
     grey = np.asarray(image.convert("L"))
     return np.ascontiguousarray(np.stack([grey, grey, grey], axis=-1))
-
-
-@dataclass(frozen=True)
-class CardHint:
-    """Where the QR stage saw the card: QR positions and likely text directions (degrees,
-    image y pointing down), most likely first."""
-
-    anchors: tuple[Quad, ...] = ()
-    text_angles: tuple[float, ...] = (0.0, 90.0)
-    # True when the first angle is known to the half turn (from the small QR), so text found
-    # at that angle is upright and the orientation classifier need not be asked.
-    upright: bool = False
-
-
-def card_hint(symbols: tuple[Symbol, ...], *, g_or_h_layout: bool) -> CardHint:
-    """The small QR's edges give the card's rotation.
-
-    It is printed upright on models D-F and turned a quarter on G/H: on INE's G/H specimen
-    its top edge points down the card, so the MRZ runs 90 degrees anticlockwise from it.
-    Which layout a photo shows is not always known (the large QRs may go unseen), so both
-    directions are tried, the likelier first; only the upright D-F case fixes the half turn.
-    Other decoded symbols give the angle modulo 90 degrees only, and the photo's own axes
-    are tried after them. Unreadable symbols are not trusted: their corners may be noise.
-    """
-    url_qr = next((s for s in symbols if s.kind == SymbolKind.INE_URL_QR), None)
-    if url_qr is not None:
-        angle = _top_edge_angle(url_qr.position)
-        if g_or_h_layout:
-            return CardHint(anchors=(url_qr.position,), text_angles=(angle - 90, angle))
-        return CardHint(anchors=(url_qr.position,), text_angles=(angle, angle - 90), upright=True)
-    decoded = next((s for s in symbols if s.kind != SymbolKind.UNREADABLE_QR), None)
-    if decoded is None:
-        return CardHint()
-    angle = (_top_edge_angle(decoded.position) + 45) % 90 - 45
-    angles = (angle, angle + 90) if abs(angle) < _RE_AIM_DEGREES else (angle, angle + 90, 0.0, 90.0)
-    anchors = (decoded.position,) if decoded.kind != SymbolKind.CODE128 else ()
-    return CardHint(anchors=anchors, text_angles=angles)
-
-
-def _top_edge_angle(quad: Quad) -> float:
-    return math.degrees(math.atan2(quad.top_right.y - quad.top_left.y, quad.top_right.x - quad.top_left.x))
 
 
 def _anchor_window(working: WorkingImage, anchors: tuple[Quad, ...]) -> tuple[int, int, int, int] | None:
@@ -237,6 +202,8 @@ class MrzAttempts:
     deadline or at the first check-digit-valid reading wastes nothing.
     """
 
+    band_first = True  # subclasses searching elsewhere (capture.mrz_whole) skip the band
+
     def __init__(
         self,
         working: WorkingImage,
@@ -256,6 +223,7 @@ class MrzAttempts:
         self.load_full = load_full
 
     def __iter__(self) -> Iterator[list[OcrLine]]:
+        yield from self._band_readings()
         for search in self._searches():
             if budget.now() + _SEARCH_COST_S.get(search.side, 0.0) > self.deadline:
                 return
@@ -263,6 +231,18 @@ class MrzAttempts:
             if lines is not None:
                 yield from self._readings(lines, upright=search.upright)
                 return
+
+    def _band_readings(self) -> Iterator[list[OcrLine]]:
+        """The first readings, of the lines found in the band the small QR places (capture.mrz_band): a third
+        of a search's detector CPU. Only the cheapest readings: if they fail, the usual searches follow."""
+        if not (self.band_first and self.hint.placed) or budget.now() > self.deadline:
+            return
+        angle = self.hint.text_angles[0]
+        lines = band_lines(self.working.image, self.hint.anchors[0], self.working.scale, angle, self.reader.detect)
+        if lines is not None:
+            upright = self.hint.upright
+            yield from islice(self._readings(refine_extent(self.working.image, lines), upright=upright),
+                              1 if upright else 2)
 
     def _searches(self) -> Iterator[_Search]:
         whole = (0, 0, *self.working.image.size)
@@ -287,7 +267,7 @@ class MrzAttempts:
         if lines is None:
             return None
         tilt = _tilt(lines[0], search.angle)
-        if abs(tilt) > _RE_AIM_DEGREES:
+        if abs(tilt) > RE_AIM_DEGREES:
             lines = self._detect_in(search.region, search.side, search.angle + tilt) or lines
         if self._seen_small(lines, search):
             lines = self._close_up(lines, search.angle + tilt) or lines

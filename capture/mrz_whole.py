@@ -43,6 +43,8 @@ Box = tuple[int, int, int, int]
 class WindowAttempts(MrzAttempts):
     """`MrzAttempts` on the full-size photo, searching only the given windows (full-size pixels)."""
 
+    band_first = False  # the working image's band was tried already
+
     def __init__(self, full: WorkingImage, windows: Sequence[Box], *, hint: CardHint, reader: LineReader,
                  deadline: float) -> None:
         super().__init__(full, hint=hint, reader=reader, deadline=deadline)

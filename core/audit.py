@@ -55,6 +55,20 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
 
 
+DEFERRED_ROWS = "registro_deferred_rows"  # session.info: rows a batch adds together at its end (registry.field)
+
+
+def add_or_defer(session: Session, row: object) -> None:
+    """Add a row nothing reads back before the commit, or, when the caller collects such rows (a batch of many
+    writes: `session.info[DEFERRED_ROWS]`, a list), leave it to be added with the others: flushed together, rows
+    of one table go in one INSERT instead of one each."""
+    deferred = session.info.get(DEFERRED_ROWS)
+    if deferred is None:
+        session.add(row)
+    else:
+        deferred.append(row)
+
+
 def record_audit(
     session: Session,
     *,
@@ -70,5 +84,5 @@ def record_audit(
         action=action, actor_account_id=actor_account_id, object_type=object_type,
         object_id=str(object_id), before_summary=before[:2000], after_summary=after[:2000],
     )
-    session.add(event)
+    add_or_defer(session, event)
     return event

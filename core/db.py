@@ -60,13 +60,22 @@ def make_engine(url: str, *, sqlite_write_lock_at_begin: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
+_VIEW = "_registro_read_only_view"
+
+
 def _read_only(engine: Engine) -> Engine:
     """The same engine (same pool) with transactions that only read: a plain deferred BEGIN on SQLite, and on
     PostgreSQL a READ ONLY transaction, so a reader that writes by mistake fails loudly there."""
-    options: dict[str, Any] = {READ_ONLY: True}
-    if engine.dialect.name == "postgresql":
-        options["postgresql_readonly"] = True
-    return engine.execution_options(**options)
+    # Made once per engine and kept on it: a fresh view per unit of work cost a third of a millisecond more of CPU
+    # on every signed-in request (each reads its session through one).
+    view: Engine | None = engine.__dict__.get(_VIEW)
+    if view is None:
+        options: dict[str, Any] = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        view = engine.execution_options(**options)
+        setattr(engine, _VIEW, view)
+    return view
 
 
 @contextmanager

@@ -150,14 +150,19 @@ def _choice(aspirant: Aspirant, process: Process, opl: Opl) -> AspirantChoice:
 def statement_of_will(*, session: Session, aspirant_id: int, now: datetime) -> AspirantChoice:
     """Who, for which office, in which process: what the statement names. Raises Refused when that
     aspirant cannot be supported now."""
-    aspirant = session.get(Aspirant, aspirant_id)
-    process = session.get(Process, aspirant.process_id) if aspirant else None
-    opl = session.get(Opl, process.opl_id) if process else None
-    if aspirant is None or process is None or opl is None or not aspirant.is_active:
+    return _statement_of_will(session, aspirant_id, now)[0]
+
+
+def _statement_of_will(session: Session, aspirant_id: int, now: datetime) -> tuple[AspirantChoice, Aspirant]:
+    """The statement's data and the aspirant row, in one query (it was three gets)."""
+    row = session.exec(select(Aspirant, Process, Opl).join(Process, col(Process.id) == Aspirant.process_id)
+                       .join(Opl, col(Opl.id) == Process.opl_id).where(Aspirant.id == aspirant_id)).first()
+    if row is None or not row[0].is_active:
         raise Refused(Refusal.ASPIRANT_NOT_FOUND)
+    aspirant, process, opl = row
     if not is_open(process, now):
         raise Refused(Refusal.PROCESS_CLOSED)
-    return _choice(aspirant, process, opl)
+    return _choice(aspirant, process, opl), aspirant
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,12 @@ def conflict_for(*, session: Session, account_id: int, code_id: int, aspirant_id
     aspirant = session.get(Aspirant, aspirant_id)
     if aspirant is None:
         raise Refused(Refusal.ASPIRANT_NOT_FOUND)
-    refusal, earlier = find_conflict(session=session, aspirant_id=aspirant_id, process_id=aspirant.process_id,
+    return _conflict_view(session, code, aspirant)
+
+
+def _conflict_view(session: Session, code: ActivationCode, aspirant: Aspirant) -> ConflictView:
+    assert aspirant.id is not None
+    refusal, earlier = find_conflict(session=session, aspirant_id=aspirant.id, process_id=aspirant.process_id,
                                      cic=code.cic, clave_elector=None)
     earlier_aspirant = session.get(Aspirant, earlier) if earlier else None
     return ConflictView(already_supported=refusal is Refusal.ALREADY_SUPPORTED,
@@ -205,9 +215,24 @@ class Confirmation:
 def confirmation(*, session: Session, account_id: int, code_id: int, aspirant_id: int,
                  now: datetime) -> Confirmation:
     """Raises Refused when the aspirant cannot be supported now."""
-    choice = statement_of_will(session=session, aspirant_id=aspirant_id, now=now)
-    conflict = conflict_for(session=session, account_id=account_id, code_id=code_id, aspirant_id=aspirant_id)
-    return Confirmation(choice=choice, conflict=conflict)
+    choice, aspirant = _statement_of_will(session, aspirant_id, now)
+    return Confirmation(choice=choice, conflict=_conflict_view(session, _own_code(session, account_id, code_id),
+                                                               aspirant))
+
+
+def checked_confirmation(*, session: Session, account_id: int, code_id: int, aspirant_id: int,
+                         now: datetime) -> Confirmation:
+    """A wizard step's look-ups in one transaction (each was its own, and every step pays for it): raises
+    CodeRefused first, as soon as the code stops working, then Refused when the aspirant cannot be supported."""
+    code = open_code(session=session, account_id=account_id, code_id=code_id, now=now)
+    choice, aspirant = _statement_of_will(session, aspirant_id, now)
+    return Confirmation(choice=choice, conflict=_conflict_view(session, code, aspirant))
+
+
+def aspirant_choices(*, session: Session, account_id: int, code_id: int, now: datetime) -> list[AspirantChoice]:
+    """The aspirant step's page in one transaction: raises CodeRefused once the code stops working."""
+    open_code(session=session, account_id=account_id, code_id=code_id, now=now)
+    return open_aspirants(session=session, now=now)
 
 
 def _own_code(session: Session, account_id: int, code_id: int) -> ActivationCode:
@@ -227,9 +252,8 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
                  compose_receipt: ReceiptComposer | None = None) -> SupportReceipt:
     """The citizen's support: consumes the code and calls submit_support in one transaction, queueing the receipt
     e-mail with it. The same key sent again (double tap, reload) returns the first receipt and mails nothing."""
-    code = _own_code(session, account_id, draft.code_id)
     # Kept referenced until the end, so submit_support and the receipt find them in the session, not the database.
-    reading = session.get(CredentialReading, code.reading_id) if code.reading_id else None
+    code, reading, _account = _code_with_reading(session, account_id, draft.code_id)
     submission = _submission(account_id, code, reading, draft, idempotency_key, now)
     prechecked: Prechecked | None = None
     if stored_support(session, idempotency_key) is None:
@@ -246,6 +270,18 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
     if receipt.created and compose_receipt is not None:
         _queue_receipt(session, account_id, draft.aspirant_id, receipt, compose_receipt)
     return receipt
+
+
+def _code_with_reading(session: Session, account_id: int,
+                       code_id: int) -> tuple[ActivationCode, CredentialReading | None, Account | None]:
+    """The account's code with its reading and the account (for the receipt's address) in one query, not three."""
+    row = session.exec(select(ActivationCode, CredentialReading, Account)
+                       .outerjoin(CredentialReading, col(CredentialReading.id) == ActivationCode.reading_id)
+                       .outerjoin(Account, col(Account.id) == ActivationCode.account_id)
+                       .where(ActivationCode.id == code_id)).first()
+    if row is None or row[0].account_id != account_id:
+        raise CodeRefused(CodeOutcome.NONE_OPEN)
+    return row[0], row[1], row[2]
 
 
 def _conflict_checked(session: Session, code: ActivationCode, aspirant_id: int, acknowledged: bool) -> Prechecked:

@@ -4,21 +4,23 @@ auxiliary typed) becomes a SupportSubmission on the AUXILIARY channel, stored th
 The device's own reading is never trusted: every back photo is decoded by the server (registry.intake.reading, once
 per photo: the instant read and the batch share it). Client idempotency keys are
 namespaced by the auxiliary (`campo:<auxiliary id>:<key>`), so one auxiliary's keys can never collide with, or
-probe, another's. The batch the phones send is processed item by item, each in its own transaction, so one
-failure never undoes or blocks the others, and an item answered "received" is already committed. The
+probe, another's. The batch the phones send is checked, decoded and cleaned item by item outside any transaction,
+then written in one transaction with a savepoint per item, so one item's refusal or failure undoes only its own
+writes, and answered after the commit, so an item answered "received" is already committed. The
 collection window (`registry.field_window`) is checked before any photo is decoded or stored."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Protocol
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.audit import DEFERRED_ROWS
 from core.db import session_scope
 from registry.field_batch import (
     FieldCapture,
@@ -28,147 +30,42 @@ from registry.field_batch import (
     received,
     refused,
 )
-from registry.field_window import WindowRules, judge
-from registry.images import CleanImage, ImageStore
+from registry.field_checks import BatchLookups, Prepared, field_key, look_up_batch, prepare_capture, prepared_from
+from registry.field_checks import capturing_auxiliary as capturing_auxiliary
+from registry.field_checks import window_flag as window_flag
+from registry.field_views import Membership as Membership
+from registry.field_views import OwnCapture as OwnCapture
+from registry.field_views import memberships as memberships
+from registry.field_views import own_captures as own_captures
+from registry.field_window import WindowRules
+from registry.images import KNOWN_IMAGES, CleanImage, ImageStore, already_stored
 from registry.intake.credential import Credential, CredentialData, credential_from_reading
 from registry.intake.photos import clean_photos, store_photos
 from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.receipts import receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
-from registry.models import Aspirant, Auxiliary, Opl, Process, Support
+from registry.models import Aspirant, Auxiliary, Process, Support
+from registry.reports.counters import DEFERRED_MOVES, count_transitions
 from registry.review.flags import add_flag
 from registry.states import (
-    CAN_CAPTURE,
     Channel,
     ImageKind,
-    InvitationState,
     ReviewFlag,
     SignatureMethod,
-    SupportStatus,
 )
 from registry.supports import (
+    KnownSupports,
     Prechecked,
     SupportReceipt,
     SupportSubmission,
     aspirant_with_process,
     find_conflict,
+    known_supports,
+    replay_of_clash,
     submit_support,
 )
 
 log = logging.getLogger(__name__)
-
-
-def field_key(auxiliary_id: int, client_key: str) -> str:
-    return f"campo:{auxiliary_id}:{client_key}"
-
-
-# ---------------------------------------------------------------- who is capturing
-
-
-def capturing_auxiliary(*, session: Session, account_id: int, aspirant_id: int) -> Auxiliary:
-    """The signed-in account's place on this aspirant's team; refused when it has none."""
-    auxiliary = session.exec(select(Auxiliary).where(Auxiliary.account_id == account_id,
-                                                     Auxiliary.aspirant_id == aspirant_id)).first()
-    if auxiliary is None or auxiliary.id is None:
-        raise Refused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
-    return auxiliary
-
-
-@dataclass(frozen=True)
-class Prepared:
-    auxiliary_id: int
-    stored: SupportReceipt | None  # this key was already stored: answer with its folio, change nothing
-    flagged: bool = False  # accepted by the collection window, but for the mesa de control to look at
-
-
-class Asked(Protocol):
-    """What the checks before decoding need of a capture (a FieldCapture, or one form's fields)."""
-
-    @property
-    def aspirant_id(self) -> int: ...
-    @property
-    def client_key(self) -> str: ...
-    @property
-    def captured_at(self) -> datetime: ...
-
-
-@dataclass(frozen=True)
-class _OneCapture:
-    aspirant_id: int
-    client_key: str
-    captured_at: datetime
-
-
-def prepare_capture(*, session: Session, account_id: int, aspirant_id: int, client_key: str, captured_at: datetime,
-                    now: datetime, rules: WindowRules) -> Prepared:
-    """Before any decoding: a replay of a stored key is answered at once (even if the auxiliary was suspended
-    or the window closed since: it was stored before); a suspended auxiliary's new captures are refused, and so
-    are captures outside the collection window. The same checks as a batch's items (prepared_from)."""
-    capture = _OneCapture(aspirant_id, client_key, captured_at)
-    lookups = look_up_batch(session=session, account_id=account_id, captures=[capture])
-    return prepared_from(lookups, capture, now=now, rules=rules)
-
-
-@dataclass(frozen=True)
-class BatchLookups:
-    """What a batch's items need before decoding, read for the whole batch in one read-only transaction with one
-    query per table (not five statements per item): the account's place on each aspirant's team, the supports
-    already stored under the batch's keys, and each aspirant's process for the collection window."""
-
-    auxiliaries: dict[int, Auxiliary]  # by aspirant id
-    stored: dict[str, Support]  # by namespaced key (field_key)
-    processes: dict[int, Process]  # by aspirant id
-
-
-def look_up_batch(*, session: Session, account_id: int, captures: Sequence[Asked]) -> BatchLookups:
-    aspirant_ids = sorted({capture.aspirant_id for capture in captures})
-    auxiliaries: dict[int, Auxiliary] = {}
-    for auxiliary in session.exec(select(Auxiliary).where(Auxiliary.account_id == account_id,
-                                                          col(Auxiliary.aspirant_id).in_(aspirant_ids))
-                                  .order_by(col(Auxiliary.id))):
-        auxiliaries.setdefault(auxiliary.aspirant_id, auxiliary)  # the first, as capturing_auxiliary's
-    keys = [field_key(auxiliaries[capture.aspirant_id].id or 0, capture.client_key) for capture in captures
-            if capture.aspirant_id in auxiliaries]
-    stored = {support.idempotency_key: support for support in session.exec(
-        select(Support).where(col(Support.idempotency_key).in_(keys)))} if keys else {}
-    processes = {aspirant.id or 0: process for aspirant, process in session.exec(
-        select(Aspirant, Process).join(Process, col(Process.id) == Aspirant.process_id)
-        .where(col(Aspirant.id).in_(aspirant_ids)))}
-    return BatchLookups(auxiliaries, stored, processes)
-
-
-def prepared_from(lookups: BatchLookups, capture: Asked, *, now: datetime, rules: WindowRules) -> Prepared:
-    """The checks before decoding, in order, from look-ups already made (no query): the account's place on the
-    aspirant's team, a replay of a stored key, a suspended auxiliary, the collection window."""
-    auxiliary = lookups.auxiliaries.get(capture.aspirant_id)
-    if auxiliary is None or auxiliary.id is None:
-        raise Refused(Refusal.AUXILIARY_NOT_OF_ASPIRANT)
-    stored = lookups.stored.get(field_key(auxiliary.id, capture.client_key))
-    if stored is not None:
-        return Prepared(auxiliary.id, receipt_of(stored, created=False))
-    if auxiliary.state not in CAN_CAPTURE:
-        raise Refused(Refusal.AUXILIARY_INACTIVE)
-    flagged = _window_flagged(lookups.processes.get(capture.aspirant_id), captured_at=capture.captured_at,
-                              now=now, rules=rules)
-    return Prepared(auxiliary.id, None, flagged)
-
-
-def window_flag(*, session: Session, aspirant_id: int, captured_at: datetime, now: datetime,
-                rules: WindowRules) -> bool:
-    """Raises Refused (a window code) when the collection window refuses this capture; otherwise
-    whether it is accepted but flagged (see registry.field_window)."""
-    aspirant = session.get(Aspirant, aspirant_id)
-    process = session.get(Process, aspirant.process_id) if aspirant else None
-    return _window_flagged(process, captured_at=captured_at, now=now, rules=rules)
-
-
-def _window_flagged(process: Process | None, *, captured_at: datetime, now: datetime, rules: WindowRules) -> bool:
-    if process is None:
-        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
-    verdict = judge(process, captured=captured_at, received=now, rules=rules)
-    if verdict.refusal is not None:
-        raise Refused(verdict.refusal)
-    return verdict.flagged
 
 
 def flag_device_time(session: Session, receipt: SupportReceipt) -> None:
@@ -187,13 +84,16 @@ def flag_device_time(session: Session, receipt: SupportReceipt) -> None:
 
 def record_capture(*, session: Session, store: ImageStore, images: Mapping[ImageKind, CleanImage],
                    capture: FieldCapture, credential: Credential, auxiliary_id: int, actor_account_id: int,
-                   now: datetime, flagged: bool = False) -> SupportReceipt:
+                   now: datetime, flagged: bool = False, known: KnownSupports | None = None,
+                   in_savepoint: bool = False) -> SupportReceipt:
     """Store the photos and the support, in the caller's transaction; `flagged` (from prepare_capture) marks
     its device time for the mesa de control; `images` are the capture's photos, cleaned beforehand outside the
-    transaction (registry.intake.photos.clean_photos). Raises Refused."""
+    transaction (registry.intake.photos.clean_photos); `known`: a batch's supports of its credentials, read
+    beforehand; `in_savepoint`: the caller's savepoint turns a clash of keys into a replay (submit_support's
+    Prechecked). Raises Refused."""
     # Held until the end, so submit_support finds them in the session rather than reading them again.
-    aspirant, _process = aspirant_with_process(session, capture.aspirant_id)
-    conflict, other_aspirant = _known_duplicate(session, aspirant, credential.data)
+    aspirant, _process = _aspirant_of(session, capture.aspirant_id)
+    conflict, other_aspirant = _known_duplicate(session, aspirant, credential.data, known)
     if conflict is not None:
         # A retry of this very key that raced us (the phone gave up waiting and sent it again) is a replay.
         raced = stored_support(session, field_key(auxiliary_id, capture.client_key))
@@ -205,10 +105,18 @@ def record_capture(*, session: Session, store: ImageStore, images: Mapping[Image
                                   aspirant_id=capture.aspirant_id, captured_at=capture.captured_at,
                                   credential=credential, image_ids=ids, signature_method=capture.signature_method)
     receipt = submit_support(session=session, submission=submission, actor_account_id=actor_account_id, now=now,
-                             prechecked=Prechecked(other_aspirant=other_aspirant))
+                             prechecked=Prechecked(other_aspirant=other_aspirant, in_savepoint=in_savepoint))
     if flagged:
         flag_device_time(session, receipt)
     return receipt
+
+
+def _aspirant_of(session: Session, aspirant_id: int) -> tuple[Aspirant | None, Process | None]:
+    """From the session when a batch holds them (`_hold_teams`), else both in one query."""
+    aspirant = session.identity_map.get(session.identity_key(Aspirant, aspirant_id))
+    if isinstance(aspirant, Aspirant):
+        return aspirant, session.get(Process, aspirant.process_id)
+    return aspirant_with_process(session, aspirant_id)
 
 
 def field_submission(*, auxiliary_id: int, client_key: str, aspirant_id: int, captured_at: datetime,
@@ -223,11 +131,13 @@ def field_submission(*, auxiliary_id: int, client_key: str, aspirant_id: int, ca
         signature_method=signature_method, manual_capture=credential.manual)
 
 
-def _known_duplicate(session: Session, aspirant: Aspirant | None,
-                     credential: CredentialData) -> tuple[Refusal | None, int | None]:
+def _known_duplicate(session: Session, aspirant: Aspirant | None, credential: CredentialData,
+                     known: KnownSupports | None = None) -> tuple[Refusal | None, int | None]:
     # Checked before the photos are written, so a refused duplicate leaves no orphan files in the store.
     if aspirant is None or aspirant.id is None:
         return Refusal.ASPIRANT_NOT_FOUND, None
+    if known is not None:
+        return known.conflict(aspirant_id=aspirant.id, cic=credential.cic, clave_elector=credential.clave_elector)
     return find_conflict(session=session, aspirant_id=aspirant.id, process_id=aspirant.process_id,
                          cic=credential.cic, clave_elector=credential.clave_elector)
 
@@ -258,17 +168,36 @@ class BatchContext:
 
 
 def process_batch(context: BatchContext, items: Sequence[FieldCapture | MalformedItem]) -> list[ItemAnswer]:
-    """One answer per item, in order. Nothing raised by one item reaches another, or the caller."""
+    """One answer per item, in order. Nothing raised by one item reaches another, or the caller. Every item is
+    checked, decoded and cleaned first, outside any transaction; then those left are written in one transaction,
+    each in a savepoint of its own (`_write_ready`)."""
     lookups = _look_up(context, [item for item in items if isinstance(item, FieldCapture)])
-    answers: list[ItemAnswer] = []
+    answers: dict[int, ItemAnswer] = {}
+    ready: dict[int, _Ready] = {}
     seen: set[tuple[int, str]] = set()
-    for item in items:
+    for position, item in enumerate(items):
         repeated = isinstance(item, FieldCapture) and (item.aspirant_id, item.client_key) in seen
         # A key repeated in the batch is looked up again when its turn comes: its first item may have stored it.
-        answers.append(_answer(context, item, None if repeated else lookups))
+        outcome = _answer(context, item, None if repeated else lookups, repeated=repeated)
+        if isinstance(outcome, _Ready):
+            ready[position] = outcome
+        else:
+            answers[position] = outcome
         if isinstance(item, FieldCapture):
             seen.add((item.aspirant_id, item.client_key))
-    return answers
+    answers |= _write_ready(context, ready)
+    return [answers[position] for position in range(len(items))]
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """An item past every check, its back read and its photos cleaned: what its write needs."""
+
+    item: FieldCapture
+    prepared: Prepared
+    credential: Credential
+    images: Mapping[ImageKind, CleanImage]
+    repeated: bool  # its key came earlier in this batch: stored there, it is a replay
 
 
 def _look_up(context: BatchContext, captures: Sequence[FieldCapture]) -> BatchLookups | None:
@@ -283,11 +212,12 @@ def _look_up(context: BatchContext, captures: Sequence[FieldCapture]) -> BatchLo
         return None
 
 
-def _answer(context: BatchContext, item: FieldCapture | MalformedItem, lookups: BatchLookups | None) -> ItemAnswer:
+def _answer(context: BatchContext, item: FieldCapture | MalformedItem, lookups: BatchLookups | None, *,
+            repeated: bool) -> ItemAnswer | _Ready:
     if isinstance(item, MalformedItem):
         return error(item.index, item.client_key, item.code, item.field, retryable=item.retryable)
     try:
-        return _process(context, item, lookups)
+        return _process(context, item, lookups, repeated=repeated)
     except Refused as refusal:
         return refused(item.index, item.client_key, refusal)
     except Exception:  # a server fault: the phone keeps the item and sends it again later
@@ -304,7 +234,8 @@ def _prepare(context: BatchContext, item: FieldCapture, lookups: BatchLookups | 
                                rules=context.window)
 
 
-def _process(context: BatchContext, item: FieldCapture, lookups: BatchLookups | None) -> ItemAnswer:
+def _process(context: BatchContext, item: FieldCapture, lookups: BatchLookups | None, *,
+             repeated: bool) -> ItemAnswer | _Ready:
     prepared = _prepare(context, item, lookups)
     if prepared.stored is not None:
         return received(item.index, item.client_key, prepared.stored, replay=True, manual=None)
@@ -312,65 +243,141 @@ def _process(context: BatchContext, item: FieldCapture, lookups: BatchLookups | 
     decoded = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
     credential = credential_from_reading(decoded.reading, item.typed, today=context.today)
     images = clean_photos(item.images.present(), context.limits, back=decoded.image)  # outside it too
-    with session_scope(context.engine) as session:
-        receipt = record_capture(session=session, store=context.store, images=images, capture=item,
-                                 credential=credential, auxiliary_id=prepared.auxiliary_id,
-                                 actor_account_id=context.account_id, now=context.clock(),
-                                 flagged=prepared.flagged)
-    return received(item.index, item.client_key, receipt, replay=not receipt.created, manual=credential.manual)
+    return _Ready(item, prepared, credential, images, repeated)
 
 
-# ---------------------------------------------------------------- what an auxiliary sees
+def _write_ready(context: BatchContext, ready: Mapping[int, _Ready]) -> dict[int, ItemAnswer]:
+    """The items' writes in one transaction (one commit, one chaining of the audit trail and the support events
+    for all of them, the aspirant's rows read once, the rows nothing reads back added together at the end: one
+    INSERT per table), each item in a savepoint, so a refused or failed item undoes only its own writes. Answers
+    leave only after the commit: an item answered "received" is stored. Should the commit itself fail, each item
+    is written again in a transaction of its own, as one item at a time always was."""
+    if not ready:
+        return {}
+    try:
+        with session_scope(context.engine) as session:
+            session.info[_HELD] = _hold_teams(session, ready.values())
+            known = _known_supports(session, ready.values())
+            session.info[KNOWN_IMAGES] = already_stored(session, (image.sha256 for one in ready.values()
+                                                                  for image in one.images.values()))
+            session.info[DEFERRED_ROWS], session.info[DEFERRED_MOVES] = [], []
+            answers = {position: _write_one(context, session, one, known) for position, one in ready.items()}
+            count_transitions(session=session, moves=session.info.pop(DEFERRED_MOVES))
+            rows = session.info.pop(DEFERRED_ROWS)
+            session.add_all(rows)
+            session.flush()  # while `rows` holds the supports: their events' streams are known (audit_chain)
+            return answers
+    except Exception:
+        log.exception("field batch commit failed; items are written one by one")
+    return {position: _write_alone(context, one) for position, one in ready.items()}
+
+
+_HELD = "registro_field_held"  # session.info: rows kept referenced, so the identity map keeps them
+
+
+def _write_alone(context: BatchContext, one: _Ready) -> ItemAnswer:
+    try:
+        with session_scope(context.engine) as session:
+            return _write_one(context, session, one)
+    except Exception:  # its commit failed too: the phone keeps the item and sends it again later
+        log.exception("field capture item %d failed at commit", one.item.index)
+        return error(one.item.index, one.item.client_key, "server_error", "", retryable=True)
+
+
+def _hold_teams(session: Session, ready: Iterable[_Ready]) -> list[object]:
+    """The batch's aspirants, processes and auxiliaries, loaded once; while referenced, every item's gets of
+    them (record_capture, submit_support's checks) come from the session instead of the database."""
+    held: list[object] = []
+    for aspirant_id in sorted({one.item.aspirant_id for one in ready}):
+        held.extend(aspirant_with_process(session, aspirant_id))
+    auxiliary_ids = sorted({one.prepared.auxiliary_id for one in ready})
+    auxiliaries = session.exec(select(Auxiliary).where(col(Auxiliary.id).in_(auxiliary_ids))).all()
+    return [*held, *auxiliaries]
+
+
+def _known_supports(session: Session, ready: Iterable[_Ready]) -> dict[int, KnownSupports]:
+    """Per aspirant, the supports already standing for the batch's credentials in its process: one query per
+    process instead of one per item (the aspirants are held: `_hold_teams`)."""
+    by_process: dict[int, list[_Ready]] = {}
+    for one in ready:
+        _aspirant, process = _aspirant_of(session, one.item.aspirant_id)
+        if process is not None and process.id is not None:
+            by_process.setdefault(process.id, []).append(one)
+    known: dict[int, KnownSupports] = {}
+    for process_id, items in by_process.items():
+        found = known_supports(session=session, process_id=process_id,
+                               credentials=[(one.credential.data.cic, one.credential.data.clave_elector)
+                                            for one in items])
+        known |= {one.item.aspirant_id: found for one in items}
+    return known
+
+
+def _write_one(context: BatchContext, session: Session, one: _Ready,
+               known: Mapping[int, KnownSupports] | None = None) -> ItemAnswer:
+    """One item's answer; what it leaves for the batch's end stays only when it stored a support."""
+    item = one.item
+    found = known.get(item.aspirant_id) if known is not None else None
+    undo = _Marks.of(session)
+    try:
+        answer = _write_in_savepoint(context, session, one, found)
+    except Refused as refusal:
+        answer = refused(item.index, item.client_key, refusal)
+    except Exception:  # a server fault: the phone keeps the item and sends it again later
+        log.exception("field capture item %d failed", item.index)
+        answer = error(item.index, item.client_key, "server_error", "", retryable=True)
+    if answer.status != "received" or answer.replay:
+        undo.roll_back()  # its rows went with its savepoint
+    elif found is not None:  # stored: from now on it stands for the batch's later items
+        found.add(aspirant_id=item.aspirant_id, cic=one.credential.data.cic,
+                  clave_elector=one.credential.data.clave_elector)
+    return answer
 
 
 @dataclass(frozen=True)
-class Membership:
-    auxiliary_id: int
-    aspirant_id: int
-    aspirant_name: str
-    process_name: str
-    state: InvitationState
-    office: str = ""
-    opl_name: str = ""  # office and OPL: what the statement of will names
+class _Marks:
+    """Where the batch's collections stood before an item, to forget what the item added if it stores nothing."""
 
-    @property
-    def can_capture(self) -> bool:
-        return self.state in CAN_CAPTURE
+    lists: tuple[tuple[list[object], int], ...]
+    images: dict[object, object]
+    images_before: frozenset[object]
 
+    @classmethod
+    def of(cls, session: Session) -> _Marks:
+        lists = [session.info.get(DEFERRED_ROWS, []), session.info.get(DEFERRED_MOVES, [])]
+        images = session.info.get(KNOWN_IMAGES, {})
+        return cls(tuple((rows, len(rows)) for rows in lists), images, frozenset(images))
 
-def memberships(*, session: Session, account_id: int) -> list[Membership]:
-    rows = session.exec(
-        select(Auxiliary, Aspirant, Process, Opl)
-        .join(Aspirant, col(Aspirant.id) == col(Auxiliary.aspirant_id))
-        .join(Process, col(Process.id) == col(Aspirant.process_id))
-        .join(Opl, col(Opl.id) == col(Process.opl_id))
-        .where(Auxiliary.account_id == account_id).order_by(col(Auxiliary.id))
-    ).all()
-    return [Membership(auxiliary_id=aux.id or 0, aspirant_id=asp.id or 0, aspirant_name=asp.full_name,
-                       process_name=process.name, state=aux.state, office=process.office, opl_name=opl.name)
-            for aux, asp, process, opl in rows]
+    def roll_back(self) -> None:
+        for rows, mark in self.lists:
+            del rows[mark:]
+        for key in set(self.images) - self.images_before:
+            del self.images[key]
 
 
-@dataclass(frozen=True)
-class OwnCapture:
-    folio: str
-    aspirant_name: str
-    captured_at: datetime
-    received_at: datetime
-    status: SupportStatus
-    manual_capture: bool
-    device_time_suspect: bool
+def _write_in_savepoint(context: BatchContext, session: Session, one: _Ready,
+                        known: KnownSupports | None) -> ItemAnswer:
+    item, prepared = one.item, one.prepared
+    try:
+        with session.begin_nested():
+            return _write(context, session, one, known)
+    except IntegrityError:  # a twin of this key (the phone gave up and sent it again) committed first: a replay
+        submission = field_submission(auxiliary_id=prepared.auxiliary_id, client_key=item.client_key,
+                                      aspirant_id=item.aspirant_id, captured_at=item.captured_at,
+                                      credential=one.credential, image_ids={},
+                                      signature_method=item.signature_method)
+        receipt = replay_of_clash(session, submission)
+        return received(item.index, item.client_key, receipt, replay=True, manual=one.credential.manual)
 
 
-def own_captures(*, session: Session, account_id: int, limit: int = 100) -> list[OwnCapture]:
-    """The signed-in auxiliary's own supports, newest first; never anybody else's."""
-    rows = session.exec(
-        select(Support, Aspirant)
-        .join(Auxiliary, col(Auxiliary.id) == col(Support.auxiliary_id))
-        .join(Aspirant, col(Aspirant.id) == col(Support.aspirant_id))
-        .where(Auxiliary.account_id == account_id)
-        .order_by(col(Support.received_at).desc(), col(Support.id).desc()).limit(limit)
-    ).all()
-    return [OwnCapture(folio=s.folio, aspirant_name=a.full_name, captured_at=s.captured_at,
-                       received_at=s.received_at, status=s.status, manual_capture=s.manual_capture,
-                       device_time_suspect=s.device_time_suspect) for s, a in rows]
+def _write(context: BatchContext, session: Session, one: _Ready, known: KnownSupports | None) -> ItemAnswer:
+    item, prepared = one.item, one.prepared
+    if one.repeated:  # stored by its first item in this very transaction: answered as a replay, as before
+        stored = stored_support(session, field_key(prepared.auxiliary_id, item.client_key))
+        if stored is not None:
+            return received(item.index, item.client_key, receipt_of(stored, created=False), replay=True,
+                            manual=None)
+    receipt = record_capture(session=session, store=context.store, images=one.images, capture=item,
+                             credential=one.credential, auxiliary_id=prepared.auxiliary_id,
+                             actor_account_id=context.account_id, now=context.clock(), flagged=prepared.flagged,
+                             known=known, in_savepoint=True)
+    return received(item.index, item.client_key, receipt, replay=not receipt.created, manual=one.credential.manual)

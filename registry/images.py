@@ -16,7 +16,7 @@ import io
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -312,16 +312,31 @@ def store_image(*, session: Session, store: ImageStore, image: CleanImage) -> St
     return row
 
 
+# session.info: the images a batch of captures may find already stored, looked up once for all of them
+# (`already_stored`) and completed as they are stored (registry.field).
+KNOWN_IMAGES = "registro_known_images"
+
+
+def already_stored(session: Session, sha256s: Iterable[str]) -> dict[tuple[str, ImageKind], StoredImage]:
+    """The stored images of these uploads by (sha256, kind), in one query: the first stored of each, as
+    `store_image` finds it."""
+    found: dict[tuple[str, ImageKind], StoredImage] = {}
+    query = select(StoredImage).where(col(StoredImage.sha256).in_(set(sha256s)))
+    for stored in session.exec(query.order_by(col(StoredImage.id))):
+        found.setdefault((stored.sha256, stored.kind), stored)
+    return found
+
+
 def store_images(*, session: Session, store: ImageStore,
                  images: Mapping[ImageKind, CleanImage]) -> dict[ImageKind, StoredImage]:
-    """`store_image` for several uploads at once (a field capture's four): one look-up of those already stored and
-    one insert of the others, instead of a look-up and an insert each."""
+    """`store_image` for several uploads at once (a field capture's four): one look-up of those already stored
+    (none when the caller looked them up for a whole batch: `KNOWN_IMAGES`) and one insert of the others, instead
+    of a look-up and an insert each."""
     if not images:
         return {}
-    found: dict[tuple[str, ImageKind], StoredImage] = {}
-    query = select(StoredImage).where(col(StoredImage.sha256).in_({image.sha256 for image in images.values()}))
-    for stored in session.exec(query.order_by(col(StoredImage.id))):
-        found.setdefault((stored.sha256, stored.kind), stored)  # the first stored, as `store_image` finds it
+    found = session.info.get(KNOWN_IMAGES)
+    if found is None:
+        found = already_stored(session, (image.sha256 for image in images.values()))
     rows: dict[ImageKind, StoredImage] = {}
     new: list[StoredImage] = []
     for kind, image in images.items():

@@ -5,15 +5,16 @@ transaction, so every count in a report can be traced to the events behind it.""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.audit import record_audit
-from core.sealing import blind_match
+from core.audit import add_or_defer, record_audit
+from core.sealing import blind_in, blind_match, current_sealer
 from registry.intake.credential import CredentialData, store_reading
 from registry.intake.receipts import SupportReceipt, receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
@@ -26,7 +27,7 @@ from registry.models import (
     Support,
     SupportEvent,
 )
-from registry.reports.counters import Standing, count_transition, local_day
+from registry.reports.counters import DEFERRED_MOVES, Move, Standing, count_transitions, local_day
 from registry.review.flags import flag_on_intake
 from registry.states import (
     CAN_CAPTURE,
@@ -63,9 +64,11 @@ class Prechecked:
     find_conflict's answer for this credential (the channel raised its refusal itself; `other_aspirant` is the
     aspirant of the same office supported earlier), and the idempotency key found not stored. A twin with the same
     key that commits after that look-up still stores nothing: the key is unique, and the insert's savepoint turns
-    the clash into a replay."""
+    the clash into a replay (`in_savepoint`: the caller's own savepoint around this call, which then rolls back the
+    clash and calls `replay_of_clash`, saving a savepoint per support in a batch)."""
 
     other_aspirant: int | None
+    in_savepoint: bool = False
 
 
 def submit_support(*, session: Session, submission: SupportSubmission, actor_account_id: int | None,
@@ -80,17 +83,26 @@ def submit_support(*, session: Session, submission: SupportSubmission, actor_acc
     other_aspirant = prechecked.other_aspirant if prechecked else _other_aspirant(session, submission, process)
     if isinstance(other_aspirant, Support):
         return _replay(other_aspirant, submission)
-    try:
-        with session.begin_nested():  # a concurrent retry with the same key loses here, not the whole request
-            support = _insert(session, submission, process, now, other_aspirant)
-    except IntegrityError:
-        stored = stored_support(session, submission.idempotency_key)
-        if stored is None:
-            raise
-        return _replay(stored, submission)
+    if prechecked is not None and prechecked.in_savepoint:
+        support = _insert(session, submission, process, now, other_aspirant)
+    else:
+        try:
+            with session.begin_nested():  # a concurrent retry with the same key loses here, not the whole request
+                support = _insert(session, submission, process, now, other_aspirant)
+        except IntegrityError:
+            return replay_of_clash(session, submission)
     record_audit(session, action="support_received", actor_account_id=actor_account_id, object_type="support",
                  object_id=support.id, after=f"channel={submission.channel} aspirant={aspirant.id}")
     return receipt_of(support, created=True)
+
+
+def replay_of_clash(session: Session, submission: SupportSubmission) -> SupportReceipt:
+    """After an insert's IntegrityError, rolled back to its savepoint: the twin with this key that won is a replay;
+    with none, the error was another one and is raised again."""
+    stored = stored_support(session, submission.idempotency_key)
+    if stored is None:
+        raise
+    return _replay(stored, submission)
 
 
 def _other_aspirant(session: Session, submission: SupportSubmission, process: Process) -> int | Support | None:
@@ -190,6 +202,57 @@ def find_conflict(*, session: Session, aspirant_id: int, process_id: int, cic: s
     return None, earlier[0].aspirant_id if earlier else None
 
 
+def _credential_key(cic: str | None, clave_elector: str | None) -> tuple[str, str]:
+    # find_conflict's match: the CIC when there is one, else the clave de elector.
+    return ("cic", cic) if cic else ("clave_elector", clave_elector or "")
+
+
+@dataclass
+class KnownSupports:
+    """find_conflict for many credentials of one process from one query (`known_supports`): the standing supports
+    of those credentials, oldest first, as (blind index purpose, blind index, aspirant), and those stored since by
+    the caller (`add`, once its write is sure to stay), by plaintext."""
+
+    rows: list[tuple[str, str | None, int]]
+    added: list[tuple[tuple[str, str], int]] = field(default_factory=list)
+
+    def conflict(self, *, aspirant_id: int, cic: str | None,
+                 clave_elector: str | None) -> tuple[Refusal | None, int | None]:
+        """What find_conflict answers for this credential (its docstring)."""
+        purpose, value = _credential_key(cic, clave_elector)
+        indexes = set(current_sealer().blind_indexes(value, purpose))
+        earlier = [aspirant for kind, index, aspirant in self.rows if kind == purpose and index in indexes]
+        earlier += [aspirant for key, aspirant in self.added if key == (purpose, value)]
+        if aspirant_id in earlier:
+            return Refusal.ALREADY_SUPPORTED, None
+        return None, earlier[0] if earlier else None
+
+    def add(self, *, aspirant_id: int, cic: str | None, clave_elector: str | None) -> None:
+        for key in (("cic", cic), ("clave_elector", clave_elector)):
+            if key[1]:
+                self.added.append(((key[0], key[1]), aspirant_id))
+
+
+def known_supports(*, session: Session, process_id: int,
+                   credentials: Iterable[tuple[str | None, str | None]]) -> KnownSupports:
+    """The standing supports in the process of each (cic, clave_elector), in one query (`KnownSupports`)."""
+    keys = [_credential_key(cic, clave) for cic, clave in credentials]
+    cics = [value for purpose, value in keys if purpose == "cic"]
+    claves = [value for purpose, value in keys if purpose == "clave_elector"]
+    matches = [blind_in(col(Support.cic_bidx), cics, "cic")] if cics else []
+    matches += [blind_in(col(Support.clave_elector_bidx), claves, "clave_elector")] if claves else []
+    if not matches:
+        return KnownSupports([])
+    found = session.exec(
+        select(col(Support.cic_bidx), col(Support.clave_elector_bidx), col(Support.aspirant_id))
+        .where(or_(*matches), Support.process_id == process_id, Support.status != SupportStatus.INVALID)
+        .order_by(col(Support.received_at))).all()
+    rows: list[tuple[str, str | None, int]] = []
+    for cic_index, clave_index, aspirant in found:
+        rows += [("cic", cic_index, aspirant), ("clave_elector", clave_index, aspirant)]
+    return KnownSupports(rows)
+
+
 def _device_time_suspect(captured_at: datetime, process: Process, now: datetime) -> bool:
     tolerance = DEVICE_CLOCK_TOLERANCE
     in_future = captured_at > now + tolerance
@@ -216,7 +279,7 @@ def _insert(session: Session, submission: SupportSubmission, process: Process, n
     session.add(support)
     session.flush()
     assert support.id is not None
-    session.add(PendingVerification(support_id=support.id, process_id=process.id))  # for the compulsa
+    add_or_defer(session, PendingVerification(support_id=support.id, process_id=process.id))  # for the compulsa
     flag_on_intake(session=session, support=support, reading=reading, process=process, now=now)
     first = SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE if other_aspirant else SituacionRegistral.SIN_VERIFICAR
     record_transition(session=session, support=support, to_status=SupportStatus.RECEIVED, situacion=first,
@@ -265,8 +328,14 @@ def record_transition(*, session: Session, support: Support, to_status: SupportS
                          actor_account_id=actor_account_id, at=now, state_code=support.state_code,
                          district=support.district, municipality=support.municipality, seccion=support.seccion)
     before = None if initial else Standing(support.status, support.situacion_registral)
-    count_transition(session=session, support=support, before=before, after=Standing(to_status, situacion))
+    move = Move(support, before, Standing(to_status, situacion))
+    deferred = session.info.get(DEFERRED_MOVES) if initial else None
+    if deferred is not None:  # a batch's new supports, counted together before its commit (registry.field)
+        deferred.append(move)
+    else:
+        count_transitions(session=session, moves=[move])
     support.status, support.situacion_registral, support.updated_at = to_status, situacion, now
     session.add(support)
-    session.add(event)
+    add_or_defer(session, support)  # referenced until the event is flushed: its stream is known (audit_chain)
+    add_or_defer(session, event)
     return event

@@ -97,8 +97,12 @@ def demo_data(settings: Settings) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes (production).")
+# auto: uvloop and httptools (uvicorn[standard]), which spend less of the event loop's time per request than the
+# stdlib loop and the pure-Python h11 parser; the others stay for comparison (bench/load.py --serve-option).
+@click.option("--loop", default="auto", show_default=True, type=click.Choice(["auto", "asyncio", "uvloop"]))
+@click.option("--http", default="auto", show_default=True, type=click.Choice(["auto", "h11", "httptools"]))
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int, loop: str, http: str) -> None:
     """Run the web app."""
     if settings.implicit_development and host not in LOOPBACK_HOSTS:
         raise click.ClickException(
@@ -114,7 +118,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # The app writes its own access log (web/observe.py: route templates, no client address), so uvicorn's is off.
     with multiprocess_metrics(workers):  # N > 1: every worker's metrics in files that /metrics adds up
         uvicorn.run("web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                    proxy_headers=True, log_level="info", access_log=False,
+                    loop=loop, http=http, proxy_headers=True, log_level="info", access_log=False,
                     timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 

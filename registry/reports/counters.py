@@ -8,7 +8,7 @@ key order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -48,24 +48,47 @@ class Standing:
     situacion: SituacionRegistral
 
 
+@dataclass(frozen=True)
+class Move:
+    support: Support
+    before: Standing | None  # None: a new support
+    after: Standing
+
+
+# session.info: a list the caller (a field batch, registry.field) collects its new supports' moves in, to count them
+# all in one statement a table before it commits (`count_transitions`).
+DEFERRED_MOVES = "registro_deferred_moves"
+
+
 def count_transition(*, session: Session, support: Support, before: Standing | None, after: Standing) -> None:
     """Move one support between counter cells (before None: a new support). Its place does not change here: only
     the compulsa moves a support to another place."""
-    if support.received_day is None:
-        support.received_day = received_day_of(session, support)
-    place = {"state_code": support.state_code or 0, "district": support.district or 0,
-             "municipality": support.municipality or 0, "seccion": support.seccion or 0}
-    common = {"process_id": support.process_id, "aspirant_id": support.aspirant_id}
-    for table, key, extra in (("reportdaycount", _DAY_KEY, {"day": support.received_day}),
-                              ("reportplacecount", _PLACE_KEY, place)):
-        moves = [(after, 1)] + ([(before, -1)] if before is not None else [])
-        params: dict[str, object] = {}
-        selects = []
-        for i, (standing, delta) in enumerate(moves):
-            values = common | extra | {"status": standing.status.value, "situacion": standing.situacion.value}
-            params |= {f"{name}{i}": values[name] for name in key}
-            selects.append(f"SELECT {', '.join(f':{name}{i} AS {name}' for name in key)}, {delta} AS delta")
-        session.execute(text(_upsert(table, key, " UNION ALL ".join(selects))), params)
+    count_transitions(session=session, moves=[Move(support, before, after)])
+
+
+def count_transitions(*, session: Session, moves: Sequence[Move]) -> None:
+    """Several supports' moves, grouped into one statement a table (locked in key order, as the module says)."""
+    if not moves:
+        return
+    params: dict[str, dict[str, object]] = {"reportdaycount": {}, "reportplacecount": {}}
+    selects: dict[str, list[str]] = {"reportdaycount": [], "reportplacecount": []}
+    for move in moves:
+        support = move.support
+        if support.received_day is None:
+            support.received_day = received_day_of(session, support)
+        place = {"state_code": support.state_code or 0, "district": support.district or 0,
+                 "municipality": support.municipality or 0, "seccion": support.seccion or 0}
+        common = {"process_id": support.process_id, "aspirant_id": support.aspirant_id}
+        deltas = [(move.after, 1)] + ([(move.before, -1)] if move.before is not None else [])
+        for standing, delta in deltas:
+            for table, key, extra in (("reportdaycount", _DAY_KEY, {"day": support.received_day}),
+                                      ("reportplacecount", _PLACE_KEY, place)):
+                i = len(selects[table])
+                values = common | extra | {"status": standing.status.value, "situacion": standing.situacion.value}
+                params[table] |= {f"{name}{i}": values[name] for name in key}
+                selects[table].append(f"SELECT {', '.join(f':{name}{i} AS {name}' for name in key)}, {delta} AS delta")
+    for table, key in (("reportdaycount", _DAY_KEY), ("reportplacecount", _PLACE_KEY)):
+        session.execute(text(_upsert(table, key, " UNION ALL ".join(selects[table]))), params[table])
 
 
 _PLACE_OF_SUPPORT = ("COALESCE(s.state_code, 0)", "COALESCE(s.district, 0)", "COALESCE(s.municipality, 0)",

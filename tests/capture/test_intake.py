@@ -73,6 +73,19 @@ def test_exif_orientation_is_applied() -> None:
     assert right - left > 150
 
 
+@pytest.mark.parametrize("orientation", [None, 1, 9])
+def test_a_photo_that_needs_no_turn_is_kept_as_stored(orientation: int | None) -> None:
+    # No tag, "as stored", or a value no reader knows: the pixels as stored (no turn, no mirror).
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[_ORIENTATION] = orientation
+    working = load_image(encode(picture(), "JPEG", exif=exif.tobytes()), long_side=200, mode="RGB")
+    assert working.image.size == (200, 150)
+    left, right = working.image.getpixel((10, 75)), working.image.getpixel((190, 75))
+    assert isinstance(left, tuple) and isinstance(right, tuple)
+    assert right[0] - left[0] > 150
+
+
 def test_jpeg_is_decoded_downscaled_with_its_scale() -> None:
     data = encode(picture((1600, 1200)), "JPEG")
     working = load_image(data, long_side=400)

@@ -78,3 +78,27 @@ def test_concurrent_detections_of_different_sizes_equal_the_same_ones_in_turn(re
     with ThreadPoolExecutor(max_workers=2) as pool:
         together = list(pool.map(lambda i: _signature(reader.detect(images[i % 2])), range(16)))
     assert together == [alone[i % 2] for i in range(16)]
+
+
+def test_strips_recognised_one_by_one_read_as_one_batch_would() -> None:
+    # `recognize` runs each strip alone (cheaper) but padded to the batch's common width: the same probabilities.
+    import numpy as np
+
+    from capture.mrz_ocr import _bgr
+
+    reader = default_reader()
+    strips = [mrz_like(600, 48, "IDMEX1836577177<<0747116375842").crop((0, 10, 600, 40)),
+              mrz_like(300, 48, "8007050M2212315MEX<02<<12345<4").crop((0, 10, 300, 40))]
+    recognizer = reader._get().text_rec
+    images = [_bgr(strip) for strip in strips]
+    _, height, width = recognizer.rec_image_shape
+    ratio = max(width / height, *(image.shape[1] / image.shape[0] for image in images))
+    batch = np.concatenate([recognizer.resize_norm_img(image, ratio)[None] for image in images]).astype(np.float32)
+    together = recognizer.session(batch)[0]
+
+    lines = reader.recognize(strips)
+
+    assert [line.log_probs is not None for line in lines] == [True, True]
+    for line, probabilities in zip(lines, together, strict=True):
+        assert line.log_probs is not None
+        assert np.allclose(np.exp(line.log_probs), probabilities, atol=1e-5)

@@ -42,3 +42,10 @@ def test_postgresql_refuses_a_write_in_a_read_only_unit_of_work(app_engine: Engi
         pytest.skip("PostgreSQL's READ ONLY transactions")
     with pytest.raises(DBAPIError, match="read-only"), session_scope(app_engine, read_only=True) as session:
         session.execute(text("INSERT INTO opl (name, short_name, state_code) VALUES ('x', 'x', 1)"))
+
+
+def test_read_only_units_of_work_share_one_view_of_the_engine(app_engine: Engine) -> None:
+    """Every signed-in request reads through it: made once per engine, not once per unit of work."""
+    with session_scope(app_engine, read_only=True) as first, session_scope(app_engine, read_only=True) as second:
+        assert first.get_bind() is second.get_bind()
+        assert first.get_bind() is not app_engine and first.get_bind().engine.pool is app_engine.pool

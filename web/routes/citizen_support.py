@@ -5,6 +5,7 @@ the next step's page; a mistake re-renders the same step with the message and ke
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,13 +18,18 @@ from auth.permissions import Permission
 from capture.result import Reason
 from registry.citizen import (
     AcknowledgementNeeded,
+    AspirantChoice,
+    Confirmation,
     SupportDraft,
+    aspirant_choices,
     check_draft_code,
+    checked_confirmation,
     confirmation,
     give_support,
     open_aspirants,
 )
 from registry.codes import CodeOutcome, CodeRefused, check_code
+from registry.images import CleanImage
 from registry.intake.photos import store_photos
 from registry.intake.refusals import Refusal, Refused
 from registry.states import ImageKind, SignatureMethod
@@ -99,38 +105,63 @@ async def continue_sent(request: Request) -> Response:
                                                                    code_id=code_id))
 
 
-async def _flow(request: Request, form: FormData | None = None, *, needs: tuple[str, ...] = ()) -> Flow | Response:
-    """The step state if it is genuine and its code still works; otherwise the page that says why."""
+async def _flow(request: Request, form: FormData | None = None, *, needs: tuple[str, ...] = (),
+                checked: bool = True) -> Flow | Response:
+    """The step state if it is genuine and its code still works; otherwise the page that says why. `checked=False`
+    for a step that checks the code itself, in the same transaction as its own look-ups."""
     flow = read_flow(request, flow_token(request, form))
     if flow is None or flow.code_id is None or any(getattr(flow, name) is None for name in needs):
         return render(request, CODE_PAGE, {"code_error": _("Empecemos de nuevo: escribe tu código.")}, 400)
+    if not checked:
+        return flow
     try:
         await call_reader(request, check_draft_code, account_id=flow.account_id, code_id=flow.code_id,
                            now=now(request))
     except CodeRefused as refused:
-        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+        return _code_refused(request, refused)
     return flow
 
 
-async def _posted_flow(request: Request, *, needs: tuple[str, ...] = ()) -> tuple[FormData, Flow] | Response:
+def _code_refused(request: Request, refused: CodeRefused) -> Response:
+    return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+
+
+async def _posted_flow(request: Request, *, needs: tuple[str, ...] = (),
+                       checked: bool = True) -> tuple[FormData, Flow] | Response:
     """A step's POST: the parsed form and its genuine step state, or the page that says what went wrong."""
     form = await read_form(request)
     if isinstance(form, Response):
         return form
-    flow = await _flow(request, form, needs=needs)
+    flow = await _flow(request, form, needs=needs, checked=checked)
     return flow if isinstance(flow, Response) else (form, flow)
 
 
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
 async def aspirant_page(request: Request) -> Response:
-    flow = await _flow(request)
+    flow = await _flow(request, checked=False)
     if isinstance(flow, Response):
         return flow
-    return await _aspirant_render(request, flow)
+    return await _aspirant_checked(request, flow)
+
+
+async def _aspirant_checked(request: Request, flow: Flow, error: str | None = None) -> Response:
+    """The aspirant step with the code checked in the same transaction as the list (the page that says why the
+    code stopped working, otherwise)."""
+    assert flow.code_id is not None
+    try:
+        choices = await call_reader(request, aspirant_choices, account_id=flow.account_id, code_id=flow.code_id,
+                                    now=now(request))
+    except CodeRefused as refused:
+        return _code_refused(request, refused)
+    return _aspirant_page(request, flow, choices, error)
 
 
 async def _aspirant_render(request: Request, flow: Flow, error: str | None = None) -> Response:
     choices = await call_reader(request, open_aspirants, now=now(request))
+    return _aspirant_page(request, flow, choices, error)
+
+
+def _aspirant_page(request: Request, flow: Flow, choices: list[AspirantChoice], error: str | None) -> Response:
     context = {"flujo": sign_flow(request, flow), "choices": choices, "aspirant_error": error,
                "chosen": flow.aspirant_id}
     return render(request, "citizen/support_aspirant.html", context, 400 if error else 200)
@@ -138,17 +169,19 @@ async def _aspirant_render(request: Request, flow: Flow, error: str | None = Non
 
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
 async def aspirant_sent(request: Request) -> Response:
-    posted = await _posted_flow(request)
+    posted = await _posted_flow(request, checked=False)
     if isinstance(posted, Response):
         return posted
     form, flow = posted
     chosen = row_id(form, "aspirante")
     if chosen is None:
-        return await _aspirant_render(request, flow, _("Elige a quién quieres apoyar."))
+        return await _aspirant_checked(request, flow, _("Elige a quién quieres apoyar."))
     flow = flow.but(aspirant_id=chosen)
     try:
-        seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
+        seen = await call_reader(request, checked_confirmation, account_id=flow.account_id, code_id=flow.code_id,
                                   aspirant_id=flow.aspirant_id, now=now(request))
+    except CodeRefused as refused:
+        return _code_refused(request, refused)
     except Refused as refused:
         return await _aspirant_render(request, flow.but(aspirant_id=None), refusal_message(refused, Audience.CITIZEN))
     if seen.conflict.already_supported:
@@ -178,28 +211,32 @@ async def photos_sent(request: Request) -> Response:
         return posted
     form, flow = posted
     errors: dict[str, str] = {}
-    front, error = await _stored(request, form, "frente", ImageKind.FRONT, flow.front_image_id)
+    front, error = await _cleaned(request, form, "frente", ImageKind.FRONT, flow.front_image_id)
     errors |= {"front_error": error} if error else {}
-    live, error = await _stored(request, form, "foto_viva", ImageKind.LIVE_PHOTO, flow.live_photo_id)
+    live, error = await _cleaned(request, form, "foto_viva", ImageKind.LIVE_PHOTO, flow.live_photo_id)
     errors |= {"live_error": error} if error else {}
-    flow = flow.but(front_image_id=front, live_photo_id=live)
+    # Both new photos in one transaction (one each before): what was stored stays in the form.
+    new = {kind: clean for kind, clean in ((ImageKind.FRONT, front), (ImageKind.LIVE_PHOTO, live))
+           if isinstance(clean, CleanImage)}
+    ids = await call_service(request, store_photos, store=services(request).image_store, images=new) if new else {}
+    flow = flow.but(front_image_id=ids.get(ImageKind.FRONT, front if isinstance(front, int) else None),
+                    live_photo_id=ids.get(ImageKind.LIVE_PHOTO, live if isinstance(live, int) else None))
     if errors:
         return _photos_render(request, flow, errors)  # what was stored stays in the form: nothing to redo
     return redirect_to(request, "citizen_support_signature", flow)
 
 
-async def _stored(request: Request, form: FormData, field: str, kind: ImageKind,
-                  kept: int | None) -> tuple[int | None, str | None]:
-    """(stored image id, error): a new upload replaces the one kept from an earlier try."""
+async def _cleaned(request: Request, form: FormData, field: str, kind: ImageKind,
+                   kept: int | None) -> tuple[CleanImage | int | None, str | None]:
+    """(a new upload cleaned for the store, or else the image id kept from an earlier try; error): a new upload
+    replaces the one kept."""
     data = await upload_bytes(request, form, field)
     if data is None:
         return kept, None if kept else _missing_photo(kind)
     try:
-        clean = await clean_upload(request, data, kind)
+        return await clean_upload(request, data, kind), None
     except Refused as refused:
         return kept, advice(refused.reason or Reason.NOT_AN_IMAGE)
-    ids = await call_service(request, store_photos, store=services(request).image_store, images={kind: clean})
-    return ids[kind], None
 
 
 def _missing_photo(kind: ImageKind) -> str:
@@ -255,18 +292,26 @@ CONFIRM_NEEDS = ("aspirant_id", "front_image_id", "live_photo_id", "signature_me
 
 @requires(Permission.CITIZEN_SUPPORT_CREATE)
 async def confirm_page(request: Request) -> Response:
-    flow = await _flow(request, needs=CONFIRM_NEEDS)
+    flow = await _flow(request, needs=CONFIRM_NEEDS, checked=False)
     if isinstance(flow, Response):
         return flow
     # The key is made when the form is shown: a double tap or a resent form carries it again.
-    return await _confirm_render(request, flow, key=secrets.token_urlsafe(24))
+    # The code is checked in the confirmation's own transaction.
+    return await _confirm(request, flow, checked_confirmation, secrets.token_urlsafe(24), 200, {})
 
 
 async def _confirm_render(request: Request, flow: Flow, *, key: str, status_code: int = 200,
                           **extra: Any) -> Response:
+    return await _confirm(request, flow, confirmation, key, status_code, extra)
+
+
+async def _confirm(request: Request, flow: Flow, reader: Callable[..., Confirmation], key: str, status_code: int,
+                   extra: dict[str, Any]) -> Response:
     try:
-        seen = await call_reader(request, confirmation, account_id=flow.account_id, code_id=flow.code_id,
-                                  aspirant_id=flow.aspirant_id, now=now(request))
+        seen = await call_reader(request, reader, account_id=flow.account_id, code_id=flow.code_id,
+                                 aspirant_id=flow.aspirant_id, now=now(request))
+    except CodeRefused as refused:
+        return _code_refused(request, refused)
     except Refused as refused:
         return await _aspirant_render(request, flow.but(aspirant_id=None), refusal_message(refused, Audience.CITIZEN))
     context = {"flujo": sign_flow(request, flow), "flow": flow, "choice": seen.choice, "conflict": seen.conflict,
@@ -324,7 +369,7 @@ def _draft(flow: Flow) -> SupportDraft:
 async def _not_given(request: Request, flow: Flow, key: str,
                      refused: AcknowledgementNeeded | Refused | CodeRefused) -> Response:
     if isinstance(refused, CodeRefused):
-        return render(request, CODE_PAGE, {"code_error": code_outcome_message(refused.outcome)}, 400)
+        return _code_refused(request, refused)
     if isinstance(refused, AcknowledgementNeeded):
         message = _("Marca que entiendes que solo cuenta tu primer apoyo para este cargo, o elige a otra persona.")
         return await _confirm_render(request, flow, key=key, status_code=400, acknowledge_error=message)
