@@ -1,7 +1,8 @@
 """The phone's field queue honours Retry-After: a batch answered 503 (server overloaded) with Retry-After: 120 is
 sent again no sooner than 120 seconds later and within the bounded jitter after it, with the capture kept on the
 phone meanwhile, and then it arrives once. Chromium's clock is moved forward (page.clock), never waited for;
-the 503 comes from the network layer (page.route), so the queue's JavaScript sees a real HTTP answer."""
+the 503 comes from the network layer (page.route), so the queue's JavaScript sees a real HTTP answer. And a batch
+the server stored whose answer was lost on the way back (the connection reset) is sent again and stored once."""
 
 from __future__ import annotations
 
@@ -89,5 +90,42 @@ def test_a_batch_answered_503_waits_for_its_retry_after_and_the_capture_stays_qu
         assert answered == [503, 0]
         folio = page.locator("#cola-lista li[data-state=received]").get_attribute("data-folio")
         assert _stored_folios(live_server.app) == [folio]
+    finally:
+        context.close()
+
+
+def test_a_batch_stored_whose_answer_never_reached_the_phone_is_sent_again_and_stored_once(
+        live_server: Any, sign_in_as: SignInAs, browser: Any) -> None:
+    # The signal drops while the answer travels back: the server has stored the support, the phone heard nothing.
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX",
+                                  service_workers="block")
+    context.set_default_timeout(15_000)
+    answered: list[int] = []
+
+    def answer_lost_once(route: Any) -> None:
+        if not answered:
+            answered.append(route.fetch().status)  # the request reaches the server and is answered...
+            route.abort("connectionreset")  # ...but the answer never reaches the phone
+        else:
+            answered.append(0)
+            route.continue_()
+
+    try:
+        page = context.new_page()
+        page.route("**/api/campo/lote", answer_lost_once)
+        page.clock.install()
+        sign_in_as(page, Role.AUXILIARY)
+        page.goto(live_server.path("/campo/captura"))
+        with page.expect_request("**/api/campo/lote"):
+            _capture(page)
+        page.wait_for_function("() => !document.querySelector('#cola-lista li[data-state=sending]') && "
+                               "document.querySelectorAll('#cola-lista li[data-state=pending]').length === 1")
+        stored = _stored_folios(live_server.app)
+        assert answered == [200] and len(stored) == 1  # stored, though the phone still holds it as pending
+        page.clock.run_for(120_000)
+        page.wait_for_function("() => document.querySelectorAll('#cola-lista li[data-state=received]').length === 1",
+                               timeout=30_000)
+        folio = page.locator("#cola-lista li[data-state=received]").get_attribute("data-folio")
+        assert answered == [200, 0] and _stored_folios(live_server.app) == stored == [folio]
     finally:
         context.close()
