@@ -1,13 +1,15 @@
 """Registro Ciudadano, the citizen's side: what the server read from the credential's back, the activation code
-and its e-mail, the aspirants open for support now, the support itself (ending in `submit_support`) and the
-citizen's own list of supports with each one's current status."""
+and its e-mail, the aspirants open for support now, the support itself (ending in `submit_support`); the
+citizen's own list of supports is registry.citizen_supports."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from auth.models import Account
@@ -19,12 +21,13 @@ from registry.codes import (
     CodePolicy,
     CodeRefused,
     IssueResult,
-    consume_code,
+    consume_open_code,
     display_code,
     issue_code,
     open_code,
+    usable_code,
+    window_open,
 )
-from registry.disown import disowned_ids
 from registry.images import ImageStore, store_image
 from registry.intake.credential import CredentialData, credential_from_reading, store_reading
 from registry.intake.reading import BackDecode
@@ -34,19 +37,19 @@ from registry.models import (
     ActivationCode,
     Aspirant,
     CredentialReading,
-    InconsistencyType,
     Opl,
     Process,
-    ReviewDecision,
-    Support,
 )
 from registry.outbox import queue_mail
-from registry.states import Channel, ReadingSource, SignatureMethod, SituacionRegistral, SupportStatus
+from registry.states import (
+    Channel,
+    ReadingSource,
+    SignatureMethod,
+)
 from registry.supports import (
     Prechecked,
     SupportReceipt,
     SupportSubmission,
-    aspirant_with_process,
     find_conflict,
     is_open,
     submit_support,
@@ -150,16 +153,15 @@ def _choice(aspirant: Aspirant, process: Process, opl: Opl) -> AspirantChoice:
 def statement_of_will(*, session: Session, aspirant_id: int, now: datetime) -> AspirantChoice:
     """Who, for which office, in which process: what the statement names. Raises Refused when that
     aspirant cannot be supported now."""
-    return _statement_of_will(session, aspirant_id, now)[0]
-
-
-def _statement_of_will(session: Session, aspirant_id: int, now: datetime) -> tuple[AspirantChoice, Aspirant]:
-    """The statement's data and the aspirant row, in one query (it was three gets)."""
     row = session.exec(select(Aspirant, Process, Opl).join(Process, col(Process.id) == Aspirant.process_id)
                        .join(Opl, col(Opl.id) == Process.opl_id).where(Aspirant.id == aspirant_id)).first()
-    if row is None or not row[0].is_active:
+    return _statement(*(row or (None, None, None)), now=now)[0]
+
+
+def _statement(aspirant: Aspirant | None, process: Process | None, opl: Opl | None, *,
+               now: datetime) -> tuple[AspirantChoice, Aspirant]:
+    if aspirant is None or process is None or opl is None or not aspirant.is_active:
         raise Refused(Refusal.ASPIRANT_NOT_FOUND)
-    aspirant, process, opl = row
     if not is_open(process, now):
         raise Refused(Refusal.PROCESS_CLOSED)
     return _choice(aspirant, process, opl), aspirant
@@ -187,14 +189,6 @@ class AcknowledgementNeeded(Exception):
     """The citizen already supported another aspirant for this office and has not said they understand."""
 
 
-def conflict_for(*, session: Session, account_id: int, code_id: int, aspirant_id: int) -> ConflictView:
-    code = _own_code(session, account_id, code_id)
-    aspirant = session.get(Aspirant, aspirant_id)
-    if aspirant is None:
-        raise Refused(Refusal.ASPIRANT_NOT_FOUND)
-    return _conflict_view(session, code, aspirant)
-
-
 def _conflict_view(session: Session, code: ActivationCode, aspirant: Aspirant) -> ConflictView:
     assert aspirant.id is not None
     refusal, earlier = find_conflict(session=session, aspirant_id=aspirant.id, process_id=aspirant.process_id,
@@ -214,32 +208,52 @@ class Confirmation:
 
 def confirmation(*, session: Session, account_id: int, code_id: int, aspirant_id: int,
                  now: datetime) -> Confirmation:
-    """Raises Refused when the aspirant cannot be supported now."""
-    choice, aspirant = _statement_of_will(session, aspirant_id, now)
-    return Confirmation(choice=choice, conflict=_conflict_view(session, _own_code(session, account_id, code_id),
-                                                               aspirant))
+    """Raises Refused when the aspirant cannot be supported now (the code's state is not checked here)."""
+    row = _code_and_statement(session, code_id, aspirant_id, now)
+    if row is None:  # no such code: the aspirant's refusal first, as ever
+        statement_of_will(session=session, aspirant_id=aspirant_id, now=now)
+        raise CodeRefused(CodeOutcome.NONE_OPEN)
+    choice, aspirant = _statement(row[2], row[3], row[4], now=now)
+    if row[0].account_id != account_id:
+        raise CodeRefused(CodeOutcome.NONE_OPEN)
+    return Confirmation(choice=choice, conflict=_conflict_view(session, row[0], aspirant))
 
 
 def checked_confirmation(*, session: Session, account_id: int, code_id: int, aspirant_id: int,
                          now: datetime) -> Confirmation:
     """A wizard step's look-ups in one transaction (each was its own, and every step pays for it): raises
     CodeRefused first, as soon as the code stops working, then Refused when the aspirant cannot be supported."""
-    code = open_code(session=session, account_id=account_id, code_id=code_id, now=now)
-    choice, aspirant = _statement_of_will(session, aspirant_id, now)
+    row = _code_and_statement(session, code_id, aspirant_id, now)
+    code = usable_code(row[0] if row else None, account_id=account_id, window=bool(row and row[1]), now=now)
+    assert row is not None
+    choice, aspirant = _statement(row[2], row[3], row[4], now=now)
     return Confirmation(choice=choice, conflict=_conflict_view(session, code, aspirant))
 
 
+def _code_and_statement(session: Session, code_id: int, aspirant_id: int,
+                        now: datetime) -> tuple[Any, ...] | None:
+    """The code, whether a window is open, and the statement's aspirant, process and OPL: one query, not two."""
+    row = session.execute(sa.select(ActivationCode, window_open(now), Aspirant, Process, Opl)
+                          .select_from(ActivationCode).outerjoin(Aspirant, col(Aspirant.id) == aspirant_id)
+                          .outerjoin(Process, col(Process.id) == col(Aspirant.process_id))
+                          .outerjoin(Opl, col(Opl.id) == col(Process.opl_id))
+                          .where(col(ActivationCode.id) == code_id)).first()
+    return tuple(row) if row is not None else None
+
+
 def aspirant_choices(*, session: Session, account_id: int, code_id: int, now: datetime) -> list[AspirantChoice]:
-    """The aspirant step's page in one transaction: raises CodeRefused once the code stops working."""
-    open_code(session=session, account_id=account_id, code_id=code_id, now=now)
-    return open_aspirants(session=session, now=now)
-
-
-def _own_code(session: Session, account_id: int, code_id: int) -> ActivationCode:
-    code = session.get(ActivationCode, code_id)
-    if code is None or code.account_id != account_id:
-        raise CodeRefused(CodeOutcome.NONE_OPEN)
-    return code
+    """The aspirant step's page: raises CodeRefused once the code stops working. The code, the window and the open
+    aspirants in one query (they were two): a row per aspirant with the code beside it, the code alone if none."""
+    listed = sa.join(Aspirant, Process, col(Process.id) == col(Aspirant.process_id)).join(
+        Opl, col(Opl.id) == col(Process.opl_id))
+    rows = session.execute(
+        sa.select(ActivationCode, window_open(now), Aspirant, Process, Opl).select_from(ActivationCode)
+        .outerjoin(listed, sa.and_(col(Aspirant.is_active).is_(True), col(Process.starts_at) <= now,
+                                   col(Process.ends_at) >= now))
+        .where(col(ActivationCode.id) == code_id).order_by(col(Process.name), col(Aspirant.full_name))).all()
+    usable_code(rows[0][0] if rows else None, account_id=account_id, window=bool(rows and rows[0][1]), now=now)
+    return [_choice(aspirant, process, opl) for _code, _window, aspirant, process, opl in rows
+            if aspirant is not None]
 
 
 def check_draft_code(*, session: Session, account_id: int, code_id: int, now: datetime) -> None:
@@ -253,14 +267,14 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
     """The citizen's support: consumes the code and calls submit_support in one transaction, queueing the receipt
     e-mail with it. The same key sent again (double tap, reload) returns the first receipt and mails nothing."""
     # Kept referenced until the end, so submit_support and the receipt find them in the session, not the database.
-    code, reading, _account = _code_with_reading(session, account_id, draft.code_id)
+    code, reading, window, _held = _code_with_reading(session, account_id, draft, now)
     submission = _submission(account_id, code, reading, draft, idempotency_key, now)
     prechecked: Prechecked | None = None
     if stored_support(session, idempotency_key) is None:
-        _aspirant, _process = aspirant_with_process(session, draft.aspirant_id)  # held: see above
         prechecked = _conflict_checked(session, code, draft.aspirant_id, acknowledged_other_office)
         try:
-            consume_code(session=session, account_id=account_id, code_id=draft.code_id, now=now)
+            consume_open_code(session=session, code=usable_code(code, account_id=account_id, window=window, now=now),
+                              now=now)
         except CodeRefused:
             if stored_support(session, idempotency_key) is None:  # a concurrent twin may have just won
                 raise
@@ -272,16 +286,20 @@ def give_support(*, session: Session, account_id: int, draft: SupportDraft, idem
     return receipt
 
 
-def _code_with_reading(session: Session, account_id: int,
-                       code_id: int) -> tuple[ActivationCode, CredentialReading | None, Account | None]:
-    """The account's code with its reading and the account (for the receipt's address) in one query, not three."""
-    row = session.exec(select(ActivationCode, CredentialReading, Account)
-                       .outerjoin(CredentialReading, col(CredentialReading.id) == ActivationCode.reading_id)
-                       .outerjoin(Account, col(Account.id) == ActivationCode.account_id)
-                       .where(ActivationCode.id == code_id)).first()
+def _code_with_reading(session: Session, account_id: int, draft: SupportDraft,
+                       now: datetime) -> tuple[ActivationCode, CredentialReading | None, bool, tuple[object, ...]]:
+    """The account's code with its reading, whether a collection window is open, and (held, for the identity map)
+    the account (the receipt's address), the aspirant and its process: one query (they were three)."""
+    row = session.execute(sa.select(ActivationCode, CredentialReading, window_open(now), Account, Aspirant, Process)
+                          .select_from(ActivationCode)
+                          .outerjoin(CredentialReading, col(CredentialReading.id) == col(ActivationCode.reading_id))
+                          .outerjoin(Account, col(Account.id) == col(ActivationCode.account_id))
+                          .outerjoin(Aspirant, col(Aspirant.id) == draft.aspirant_id)
+                          .outerjoin(Process, col(Process.id) == col(Aspirant.process_id))
+                          .where(col(ActivationCode.id) == draft.code_id)).first()
     if row is None or row[0].account_id != account_id:
         raise CodeRefused(CodeOutcome.NONE_OPEN)
-    return row[0], row[1], row[2]
+    return row[0], row[1], bool(row[2]), (row[3], row[4], row[5])
 
 
 def _conflict_checked(session: Session, code: ActivationCode, aspirant_id: int, acknowledged: bool) -> Prechecked:
@@ -329,56 +347,3 @@ def _submission(account_id: int, code: ActivationCode, reading: CredentialReadin
         manual_capture=reading is not None and reading.source is ReadingSource.MANUAL,
         reading_id=reading.id if reading else None,
     )
-
-
-@dataclass(frozen=True)
-class MySupport:
-    folio: str
-    received_at: datetime
-    aspirant_name: str
-    office: str
-    process_name: str
-    status: SupportStatus
-    situacion: SituacionRegistral
-    inconsistency_es: str | None = None  # the mesa de control's reason, when it found one
-    inconsistency_en: str | None = None
-    disowned: bool = False  # the citizen reported they never gave it (registry.disown)
-
-    @property
-    def counts_for_aspirant(self) -> bool:
-        return self.situacion is not SituacionRegistral.DUPLICADO_OTRO_ASPIRANTE
-
-
-def my_supports(*, session: Session, account_id: int, folio: str | None = None) -> list[MySupport]:
-    """Only this citizen's own supports, newest first (or the one with `folio`)."""
-    query = (select(Support, Aspirant, Process).join(Aspirant, col(Aspirant.id) == Support.aspirant_id)
-             .join(Process, col(Process.id) == Support.process_id)
-             .where(Support.citizen_account_id == account_id))
-    if folio is not None:
-        query = query.where(Support.folio == folio)
-    rows = session.exec(query.order_by(col(Support.received_at).desc(), col(Support.id).desc())).all()
-    ids = [support.id for support, _, _ in rows if support.id is not None]
-    reasons, disowned = _inconsistencies(session, ids), disowned_ids(session=session, support_ids=ids)
-    return [replace(_mine(support, aspirant, process, reasons.get(support.id)), disowned=support.id in disowned)
-            for support, aspirant, process in rows]
-
-
-def _mine(support: Support, aspirant: Aspirant, process: Process,
-          reason: InconsistencyType | None) -> MySupport:
-    return MySupport(folio=support.folio, received_at=support.received_at, aspirant_name=aspirant.full_name,
-                     office=process.office, process_name=process.name, status=support.status,
-                     situacion=support.situacion_registral, inconsistency_es=reason.label_es if reason else None,
-                     inconsistency_en=reason.label_en if reason else None)
-
-
-def _inconsistencies(session: Session, support_ids: list[int]) -> dict[int | None, InconsistencyType]:
-    """The latest mesa de control inconsistency per support (later decisions overwrite earlier ones)."""
-    if not support_ids:
-        return {}
-    decisions = session.exec(
-        select(ReviewDecision, InconsistencyType)
-        .join(InconsistencyType, col(InconsistencyType.id) == ReviewDecision.inconsistency_id)
-        .where(col(ReviewDecision.support_id).in_(support_ids))
-        .order_by(col(ReviewDecision.decided_at), col(ReviewDecision.id))
-    ).all()
-    return {decision.support_id: kind for decision, kind in decisions}

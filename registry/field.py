@@ -5,22 +5,24 @@ The device's own reading is never trusted: every back photo is decoded by the se
 per photo: the instant read and the batch share it). Client idempotency keys are
 namespaced by the auxiliary (`campo:<auxiliary id>:<key>`), so one auxiliary's keys can never collide with, or
 probe, another's. The batch the phones send is checked, decoded and cleaned item by item outside any transaction,
-then written in one transaction with a savepoint per item, so one item's refusal or failure undoes only its own
-writes, and answered after the commit, so an item answered "received" is already committed. The
-collection window (`registry.field_window`) is checked before any photo is decoded or stored."""
+then written in one transaction (first without savepoints; again with a savepoint per item should an item fail
+after writing), so one item's refusal or failure undoes only its own writes, and answered after the commit, so an
+item answered "received" is already committed. The collection window (`registry.field_window`) is checked before
+any photo is decoded or stored."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from core.audit import DEFERRED_ROWS
+from core.audit import DEFERRED_ROWS, add_or_defer
 from core.db import session_scope
 from registry.field_batch import (
     FieldCapture,
@@ -30,6 +32,18 @@ from registry.field_batch import (
     received,
     refused,
 )
+from registry.field_batch_state import (
+    FLUSHES,
+    HELD,
+    Marks,
+    Ready,
+    aspirant_of,
+    count_flush,
+    forget_photos,
+    hold_teams,
+    known_supports_of,
+    look_up_batch_flags,
+)
 from registry.field_checks import BatchLookups, Prepared, field_key, look_up_batch, prepare_capture, prepared_from
 from registry.field_checks import capturing_auxiliary as capturing_auxiliary
 from registry.field_checks import window_flag as window_flag
@@ -38,15 +52,15 @@ from registry.field_views import OwnCapture as OwnCapture
 from registry.field_views import memberships as memberships
 from registry.field_views import own_captures as own_captures
 from registry.field_window import WindowRules
-from registry.images import KNOWN_IMAGES, CleanImage, ImageStore, already_stored
+from registry.images import KNOWN_IMAGES, CleanImage, ImageStore, StoredImage, already_stored
 from registry.intake.credential import Credential, CredentialData, credential_from_reading
 from registry.intake.photos import clean_photos, store_photos
 from registry.intake.reading import BackDecode, ImageLimits
 from registry.intake.receipts import receipt_of, stored_support
 from registry.intake.refusals import Refusal, Refused
-from registry.models import Aspirant, Auxiliary, Process, Support
+from registry.models import Aspirant, Support, SupportFlag
 from registry.reports.counters import DEFERRED_MOVES, count_transitions
-from registry.review.flags import add_flag
+from registry.review.flags import BATCH_FLAGS
 from registry.states import (
     Channel,
     ImageKind,
@@ -58,9 +72,7 @@ from registry.supports import (
     Prechecked,
     SupportReceipt,
     SupportSubmission,
-    aspirant_with_process,
     find_conflict,
-    known_supports,
     replay_of_clash,
     submit_support,
 )
@@ -71,12 +83,15 @@ log = logging.getLogger(__name__)
 def flag_device_time(session: Session, receipt: SupportReceipt) -> None:
     """Mark a support just stored as needing a look at its device time, in the caller's transaction."""
     support = session.get(Support, receipt.support_id)
-    if support is not None and receipt.created:
+    # Already suspect when stored: the intake flagged it then (flag_on_intake), in this very transaction.
+    if support is not None and receipt.created and not support.device_time_suspect:
         support.device_time_suspect = True
         session.add(support)
-        # The intake's flags are already written: without this one the compulsa would count it unreviewed.
-        add_flag(session=session, support_id=receipt.support_id, flag=ReviewFlag.DEVICE_TIME,
-                 detail="hora del dispositivo fuera de la ventana o adelantada", now=receipt.received_at)
+        # The intake's flags are already written: without this one the compulsa would count it unreviewed. The
+        # support is new in this transaction, so no other flag of this kind can stand: no look-up, no savepoint.
+        add_or_defer(session, SupportFlag(support_id=receipt.support_id, flag=ReviewFlag.DEVICE_TIME,
+                                          detail="hora del dispositivo fuera de la ventana o adelantada",
+                                          at=receipt.received_at))
 
 
 # ---------------------------------------------------------------- storing one capture
@@ -92,7 +107,7 @@ def record_capture(*, session: Session, store: ImageStore, images: Mapping[Image
     beforehand; `in_savepoint`: the caller's savepoint turns a clash of keys into a replay (submit_support's
     Prechecked). Raises Refused."""
     # Held until the end, so submit_support finds them in the session rather than reading them again.
-    aspirant, _process = _aspirant_of(session, capture.aspirant_id)
+    aspirant, _process = aspirant_of(session, capture.aspirant_id)
     conflict, other_aspirant = _known_duplicate(session, aspirant, credential.data, known)
     if conflict is not None:
         # A retry of this very key that raced us (the phone gave up waiting and sent it again) is a replay.
@@ -109,14 +124,6 @@ def record_capture(*, session: Session, store: ImageStore, images: Mapping[Image
     if flagged:
         flag_device_time(session, receipt)
     return receipt
-
-
-def _aspirant_of(session: Session, aspirant_id: int) -> tuple[Aspirant | None, Process | None]:
-    """From the session when a batch holds them (`_hold_teams`), else both in one query."""
-    aspirant = session.identity_map.get(session.identity_key(Aspirant, aspirant_id))
-    if isinstance(aspirant, Aspirant):
-        return aspirant, session.get(Process, aspirant.process_id)
-    return aspirant_with_process(session, aspirant_id)
 
 
 def field_submission(*, auxiliary_id: int, client_key: str, aspirant_id: int, captured_at: datetime,
@@ -173,13 +180,13 @@ def process_batch(context: BatchContext, items: Sequence[FieldCapture | Malforme
     each in a savepoint of its own (`_write_ready`)."""
     lookups = _look_up(context, [item for item in items if isinstance(item, FieldCapture)])
     answers: dict[int, ItemAnswer] = {}
-    ready: dict[int, _Ready] = {}
+    ready: dict[int, Ready] = {}
     seen: set[tuple[int, str]] = set()
     for position, item in enumerate(items):
         repeated = isinstance(item, FieldCapture) and (item.aspirant_id, item.client_key) in seen
         # A key repeated in the batch is looked up again when its turn comes: its first item may have stored it.
         outcome = _answer(context, item, None if repeated else lookups, repeated=repeated)
-        if isinstance(outcome, _Ready):
+        if isinstance(outcome, Ready):
             ready[position] = outcome
         else:
             answers[position] = outcome
@@ -187,17 +194,6 @@ def process_batch(context: BatchContext, items: Sequence[FieldCapture | Malforme
             seen.add((item.aspirant_id, item.client_key))
     answers |= _write_ready(context, ready)
     return [answers[position] for position in range(len(items))]
-
-
-@dataclass(frozen=True)
-class _Ready:
-    """An item past every check, its back read and its photos cleaned: what its write needs."""
-
-    item: FieldCapture
-    prepared: Prepared
-    credential: Credential
-    images: Mapping[ImageKind, CleanImage]
-    repeated: bool  # its key came earlier in this batch: stored there, it is a replay
 
 
 def _look_up(context: BatchContext, captures: Sequence[FieldCapture]) -> BatchLookups | None:
@@ -213,7 +209,7 @@ def _look_up(context: BatchContext, captures: Sequence[FieldCapture]) -> BatchLo
 
 
 def _answer(context: BatchContext, item: FieldCapture | MalformedItem, lookups: BatchLookups | None, *,
-            repeated: bool) -> ItemAnswer | _Ready:
+            repeated: bool) -> ItemAnswer | Ready:
     if isinstance(item, MalformedItem):
         return error(item.index, item.client_key, item.code, item.field, retryable=item.retryable)
     try:
@@ -235,7 +231,7 @@ def _prepare(context: BatchContext, item: FieldCapture, lookups: BatchLookups | 
 
 
 def _process(context: BatchContext, item: FieldCapture, lookups: BatchLookups | None, *,
-             repeated: bool) -> ItemAnswer | _Ready:
+             repeated: bool) -> ItemAnswer | Ready:
     prepared = _prepare(context, item, lookups)
     if prepared.stored is not None:
         return received(item.index, item.client_key, prepared.stored, replay=True, manual=None)
@@ -243,39 +239,60 @@ def _process(context: BatchContext, item: FieldCapture, lookups: BatchLookups | 
     decoded = context.decode(item.images.back or b"")  # outside any transaction: decoding takes a while
     credential = credential_from_reading(decoded.reading, item.typed, today=context.today)
     images = clean_photos(item.images.present(), context.limits, back=decoded.image)  # outside it too
-    return _Ready(item, prepared, credential, images, repeated)
+    return Ready(item, prepared, credential, images, repeated)
 
 
-def _write_ready(context: BatchContext, ready: Mapping[int, _Ready]) -> dict[int, ItemAnswer]:
+def _write_ready(context: BatchContext, ready: Mapping[int, Ready]) -> dict[int, ItemAnswer]:
     """The items' writes in one transaction (one commit, one chaining of the audit trail and the support events
     for all of them, the aspirant's rows read once, the rows nothing reads back added together at the end: one
-    INSERT per table), each item in a savepoint, so a refused or failed item undoes only its own writes. Answers
-    leave only after the commit: an item answered "received" is stored. Should the commit itself fail, each item
-    is written again in a transaction of its own, as one item at a time always was."""
+    INSERT per table). First without savepoints (two statements an item): should an item fail once it has written
+    anything, the transaction is rolled back and the batch written again with a savepoint per item, so a refused
+    or failed item undoes only its own writes. Answers leave only after the commit: an item answered "received" is
+    stored. Should the commit itself fail, each item is written again in a transaction of its own."""
     if not ready:
         return {}
+    for savepoints in (False, True):
+        try:
+            return _write_batch(context, ready, savepoints=savepoints)
+        except _Redo:
+            log.info("field batch: an item failed after writing; written again with a savepoint per item")
+        except Exception:
+            log.exception("field batch commit failed; items are written one by one")
+            break
+    return {position: _write_alone(context, one) for position, one in ready.items()}
+
+
+class _Redo(Exception):
+    """An item failed after writing, outside any savepoint: its rows cannot be undone alone."""
+
+
+def _write_batch(context: BatchContext, ready: Mapping[int, Ready], *, savepoints: bool) -> dict[int, ItemAnswer]:
+    images: dict[tuple[str, ImageKind], StoredImage] = {}
     try:
         with session_scope(context.engine) as session:
-            session.info[_HELD] = _hold_teams(session, ready.values())
-            known = _known_supports(session, ready.values())
-            session.info[KNOWN_IMAGES] = already_stored(session, (image.sha256 for one in ready.values()
-                                                                  for image in one.images.values()))
+            session.info[HELD] = hold_teams(session, ready.values())
+            known = known_supports_of(session, ready.values())
+            images = already_stored(session, (image.sha256 for one in ready.values()
+                                              for image in one.images.values()))
+            before = dict(images)
+            session.info[KNOWN_IMAGES] = images
+            session.info[BATCH_FLAGS] = look_up_batch_flags(session, ready.values())
             session.info[DEFERRED_ROWS], session.info[DEFERRED_MOVES] = [], []
-            answers = {position: _write_one(context, session, one, known) for position, one in ready.items()}
+            if not savepoints:
+                event.listen(session, "before_flush", count_flush)
+            answers = {position: _write_one(context, session, one, known, savepoints=savepoints)
+                       for position, one in ready.items()}
             count_transitions(session=session, moves=session.info.pop(DEFERRED_MOVES))
             rows = session.info.pop(DEFERRED_ROWS)
             session.add_all(rows)
             session.flush()  # while `rows` holds the supports: their events' streams are known (audit_chain)
             return answers
-    except Exception:
-        log.exception("field batch commit failed; items are written one by one")
-    return {position: _write_alone(context, one) for position, one in ready.items()}
+    except _Redo:  # rolled back before any commit: the photos this attempt put in the store belong to no row
+        forget_photos(context.store, (row for key, row in images.items() if key not in before))
+        raise
 
 
-_HELD = "registro_field_held"  # session.info: rows kept referenced, so the identity map keeps them
-
-
-def _write_alone(context: BatchContext, one: _Ready) -> ItemAnswer:
+def _write_alone(context: BatchContext, one: Ready) -> ItemAnswer:
     try:
         with session_scope(context.engine) as session:
             return _write_one(context, session, one)
@@ -284,77 +301,38 @@ def _write_alone(context: BatchContext, one: _Ready) -> ItemAnswer:
         return error(one.item.index, one.item.client_key, "server_error", "", retryable=True)
 
 
-def _hold_teams(session: Session, ready: Iterable[_Ready]) -> list[object]:
-    """The batch's aspirants, processes and auxiliaries, loaded once; while referenced, every item's gets of
-    them (record_capture, submit_support's checks) come from the session instead of the database."""
-    held: list[object] = []
-    for aspirant_id in sorted({one.item.aspirant_id for one in ready}):
-        held.extend(aspirant_with_process(session, aspirant_id))
-    auxiliary_ids = sorted({one.prepared.auxiliary_id for one in ready})
-    auxiliaries = session.exec(select(Auxiliary).where(col(Auxiliary.id).in_(auxiliary_ids))).all()
-    return [*held, *auxiliaries]
-
-
-def _known_supports(session: Session, ready: Iterable[_Ready]) -> dict[int, KnownSupports]:
-    """Per aspirant, the supports already standing for the batch's credentials in its process: one query per
-    process instead of one per item (the aspirants are held: `_hold_teams`)."""
-    by_process: dict[int, list[_Ready]] = {}
-    for one in ready:
-        _aspirant, process = _aspirant_of(session, one.item.aspirant_id)
-        if process is not None and process.id is not None:
-            by_process.setdefault(process.id, []).append(one)
-    known: dict[int, KnownSupports] = {}
-    for process_id, items in by_process.items():
-        found = known_supports(session=session, process_id=process_id,
-                               credentials=[(one.credential.data.cic, one.credential.data.clave_elector)
-                                            for one in items])
-        known |= {one.item.aspirant_id: found for one in items}
-    return known
-
-
-def _write_one(context: BatchContext, session: Session, one: _Ready,
-               known: Mapping[int, KnownSupports] | None = None) -> ItemAnswer:
-    """One item's answer; what it leaves for the batch's end stays only when it stored a support."""
+def _write_one(context: BatchContext, session: Session, one: Ready,
+               known: Mapping[int, KnownSupports] | None = None, *, savepoints: bool = True) -> ItemAnswer:
+    """One item's answer; what it leaves for the batch's end stays only when it stored a support. Without
+    `savepoints`, a failure after the item wrote anything raises _Redo."""
     item = one.item
     found = known.get(item.aspirant_id) if known is not None else None
-    undo = _Marks.of(session)
+    if not savepoints:
+        session.flush()  # what the items before left pending, so that only this item's writes count as its own
+    undo = Marks.of(session)
     try:
-        answer = _write_in_savepoint(context, session, one, found)
+        answer = _write_in_savepoint(context, session, one, found) if savepoints else \
+            _write(context, session, one, found)
     except Refused as refusal:
         answer = refused(item.index, item.client_key, refusal)
-    except Exception:  # a server fault: the phone keeps the item and sends it again later
+    except Exception as failure:  # a server fault: the phone keeps the item and sends it again later
+        if not savepoints:
+            raise _Redo from failure
         log.exception("field capture item %d failed", item.index)
         answer = error(item.index, item.client_key, "server_error", "", retryable=True)
     if answer.status != "received" or answer.replay:
-        undo.roll_back()  # its rows went with its savepoint
+        # Its rows went with its savepoint; with none, only an item that wrote nothing may store nothing.
+        if not savepoints and undo.flushes != session.info.get(FLUSHES, 0):
+            raise _Redo
+        forget_photos(context.store, undo.new_images())
+        undo.roll_back()
     elif found is not None:  # stored: from now on it stands for the batch's later items
         found.add(aspirant_id=item.aspirant_id, cic=one.credential.data.cic,
                   clave_elector=one.credential.data.clave_elector)
     return answer
 
 
-@dataclass(frozen=True)
-class _Marks:
-    """Where the batch's collections stood before an item, to forget what the item added if it stores nothing."""
-
-    lists: tuple[tuple[list[object], int], ...]
-    images: dict[object, object]
-    images_before: frozenset[object]
-
-    @classmethod
-    def of(cls, session: Session) -> _Marks:
-        lists = [session.info.get(DEFERRED_ROWS, []), session.info.get(DEFERRED_MOVES, [])]
-        images = session.info.get(KNOWN_IMAGES, {})
-        return cls(tuple((rows, len(rows)) for rows in lists), images, frozenset(images))
-
-    def roll_back(self) -> None:
-        for rows, mark in self.lists:
-            del rows[mark:]
-        for key in set(self.images) - self.images_before:
-            del self.images[key]
-
-
-def _write_in_savepoint(context: BatchContext, session: Session, one: _Ready,
+def _write_in_savepoint(context: BatchContext, session: Session, one: Ready,
                         known: KnownSupports | None) -> ItemAnswer:
     item, prepared = one.item, one.prepared
     try:
@@ -369,7 +347,7 @@ def _write_in_savepoint(context: BatchContext, session: Session, one: _Ready,
         return received(item.index, item.client_key, receipt, replay=True, manual=one.credential.manual)
 
 
-def _write(context: BatchContext, session: Session, one: _Ready, known: KnownSupports | None) -> ItemAnswer:
+def _write(context: BatchContext, session: Session, one: Ready, known: KnownSupports | None) -> ItemAnswer:
     item, prepared = one.item, one.prepared
     if one.repeated:  # stored by its first item in this very transaction: answered as a replay, as before
         stored = stored_support(session, field_key(prepared.auxiliary_id, item.client_key))

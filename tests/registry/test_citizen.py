@@ -14,11 +14,11 @@ from registry.citizen import (
     SupportDraft,
     generate_code,
     give_support,
-    my_supports,
     open_aspirants,
     record_back_reading,
     statement_of_will,
 )
+from registry.citizen_supports import my_supports
 from registry.claims import CLAIM_REASON
 from registry.codes import CodeOutcome, CodeRefused, IssueRefusal, check_code
 from registry.images import CleanImage, ImageStore, clean_image, open_image_store
@@ -232,6 +232,25 @@ def test_my_supports_lists_only_mine_with_status_and_reason(session: Session) ->
         (receipt.folio, SupportStatus.INVALID, "Firma ausente o no válida")]
     assert my_supports(session=session, account_id=theirs, folio=receipt.folio) == []
 
+
+
+def test_my_supports_shows_the_latest_decision_that_names_an_inconsistency(session: Session) -> None:
+    """Read beside each support in the list's one query: a later inconsistency replaces an earlier one, and a later
+    decision without one (valid at second level) leaves the last named reason."""
+    aspirant, mine = make_aspirant(session), new_citizen(session)
+    receipt = support(session, mine, code_for(session, mine), aspirant)
+    reviewer = new_citizen(session, "Revisora Prueba", None)
+    process = session.get(Process, aspirant.process_id)
+    assert process is not None
+    kinds = [add(session, InconsistencyType(opl_id=process.opl_id, code=code, label_es=label, label_en=label))
+             for code, label in (("firma", "Firma ausente"), ("foto", "Foto borrosa"))]
+    start = utcnow()
+    for minutes, kind in ((1, kinds[1]), (2, kinds[0]), (3, None)):
+        add(session, ReviewDecision(support_id=receipt.support_id, reviewer_account_id=reviewer,
+                                    outcome=ReviewOutcome.VALID if kind is None else ReviewOutcome.INVALID,
+                                    inconsistency_id=kind.id if kind else None,
+                                    decided_at=start + timedelta(minutes=minutes)))
+    assert [s.inconsistency_es for s in my_supports(session=session, account_id=mine)] == ["Firma ausente"]
 
 def notice() -> tuple[str, str]:
     return "Tu credencial fue reclamada", "Aviso sin datos personales"

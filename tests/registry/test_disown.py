@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 from auth.models import Account
 from core.audit import AuditEvent
 from core.clock import utcnow
-from registry.citizen import my_supports
+from registry.citizen_supports import my_supports
 from registry.disown import DISOWN_REASON, UnknownSupport, disown_support
 from registry.models import Opl, Process, Support, SupportEvent, SupportFlag
 from registry.states import ReviewFlag, SituacionRegistral, SupportStatus

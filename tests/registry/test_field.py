@@ -134,14 +134,16 @@ def test_repeated_keys_answer_the_same_folio_and_store_once(engine: Engine, sess
     assert _supports(engine) == 1
 
 
-def _failing_on(call: int) -> tuple[Callable[..., SupportReceipt], list[int]]:
-    """record_capture, except that its `call`-th write raises after writing: a real mid-write failure."""
-    calls: list[int] = []
+def _failing_on(call: int) -> tuple[Callable[..., SupportReceipt], list[str]]:
+    """record_capture, except that the `call`-th capture it writes raises after writing, each time it is written
+    (the batch writes it again, with a savepoint, after such a failure): a real mid-write failure."""
+    calls: list[str] = []
 
     def write(**kwargs: Any) -> SupportReceipt:
-        calls.append(1)
+        key = kwargs["capture"].client_key
+        calls.extend([key] if key not in calls else [])
         receipt = record_capture(**kwargs)
-        if len(calls) == call:
+        if calls.index(key) == call - 1:
             raise OSError("disk went away mid-write")
         return receipt
 

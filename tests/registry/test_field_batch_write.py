@@ -22,8 +22,9 @@ from registry.field import process_batch, record_capture
 from registry.intake.credential import credential_from_reading
 from registry.intake.photos import clean_photos
 from registry.intake.reading import BackDecode
-from registry.models import PendingVerification, Support, SupportEvent
+from registry.models import PendingVerification, StoredImage, Support, SupportEvent
 from tests.factories.photos import flat_back
+from tests.factories.sql import statements
 from tests.registry.test_field import LIMITS, TODAY, Team, _capture, _context, _failing_on
 
 
@@ -59,6 +60,23 @@ def test_an_item_failing_after_its_writes_leaves_none_of_its_rows(engine: Engine
     assert [(a.status, a.retryable) for a in answers] == [("received", False), ("error", True),
                                                           ("received", False), ("received", False)]
     assert _rows(engine) == (3, 3, 3, 3)
+    # Written first without savepoints, then again with one each: the first attempt's photos are not left behind.
+    with Session(engine) as check:
+        rows = {image.storage_key for image in check.exec(select(StoredImage))}
+    assert {path.stem for path in (tmp_path / "images").rglob("*.enc")} == rows
+
+
+def test_a_batch_whose_items_all_pass_is_written_without_savepoints(engine: Engine, session: Session,
+                                                                     tmp_path: Path) -> None:
+    team = Team(session)
+    context = _context(engine, tmp_path, team.account.id)
+    with statements(engine) as seen:
+        answers = process_batch(context, [_capture(0, team.aspirant.id), _capture(1, team.aspirant.id, seed=0),
+                                          _capture(2, team.aspirant.id)])
+    assert [(a.status, a.code) for a in answers] == [("received", ""), ("refused", "already_supported"),
+                                                     ("received", "")]
+    assert not [sql for sql in seen if "SAVEPOINT" in sql.upper()]
+    assert _rows(engine) == (2, 2, 2, 2)
 
 
 def test_a_batch_whose_commit_fails_is_written_item_by_item(engine: Engine, session: Session, tmp_path: Path,

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -436,46 +435,3 @@ def test_the_holder_claims_a_credential_another_account_registered(client: TestC
         notices = db.exec(select(OutboxMessage.subject).where(OutboxMessage.to_address == "carmen@correo.mx")).all()
     assert "Una credencial de tu cuenta de Registro Ciudadano fue reclamada" in notices
 
-
-def _statements(engine: Any) -> list[str]:
-    """Every statement the app's engine runs from now on, but SQLite's own BEGIN (core/db.py)."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith("BEGIN"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    return seen
-
-
-def test_choosing_an_aspirant_and_the_photos_take_few_statements(client: TestClient, app: Starlette,
-                                                                 citizen: int, aspirants: dict[str, int]) -> None:
-    """The code's check shares the step's own look-ups' transaction (the statement of will in one query, not
-    three), and both photos are stored together: each wizard step was 9 and 7 statements."""
-    entered = enter_code(client, quick_code(app, citizen))
-    page = client.get(entered.headers["location"])
-    seen = _statements(app.state.engine)
-    chosen = client.post("/ciudadano/apoyo/aspirante", data={"flujo": flow_of(page), "aspirante": aspirants["ana"]},
-                         follow_redirects=False)
-    assert chosen.status_code == 303 and len(seen) <= 5, seen
-    photos = client.get(chosen.headers["location"])
-    seen.clear()
-    files = {"frente": jpeg("f.jpg", plain_photo(140)), "foto_viva": jpeg("s.jpg", plain_photo(170))}
-    sent = client.post("/ciudadano/apoyo/fotos", data={"flujo": flow_of(photos)}, files=files,
-                       follow_redirects=False)
-    assert sent.status_code == 303 and len(seen) <= 6, seen  # SQLite inserts the two rows one by one
-
-
-def test_a_code_that_expires_mid_way_stops_the_aspirant_and_confirmation_steps(
-        client: TestClient, app: Starlette, citizen: int, sign_in: SignIn, clock: MovableClock,
-        aspirants: dict[str, int]) -> None:
-    code = quick_code(app, citizen)
-    confirm = to_confirmation(client, code, aspirants["ana"])
-    page = client.get(enter_code(client, code).headers["location"])
-    clock.offset = timedelta(hours=25)
-    sign_in(client, citizen)
-    chosen = client.post("/ciudadano/apoyo/aspirante", data={"flujo": flow_of(page), "aspirante": aspirants["ana"]})
-    assert chosen.status_code == 400 and "venció" in chosen.text
-    again = client.get(str(confirm.url))
-    assert again.status_code == 400 and "venció" in again.text

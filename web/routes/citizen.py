@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from auth.permissions import Permission
-from registry.citizen import MySupport, my_supports
+from registry.citizen_supports import MySupport, my_supports
 from registry.disown import UnknownSupport, disown_support
 from registry.states import SituacionRegistral, SupportStatus
 from web import i18n
