@@ -102,9 +102,9 @@ def browser() -> Iterator[Any]:
 
 
 @contextmanager
-def phone_page(browser: Any) -> Iterator[Any]:
-    """One person's browser (its own cookies): a phone, in Spanish."""
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX")
+def phone_page(browser: Any, **options: Any) -> Iterator[Any]:
+    """One person's browser (its own cookies): a phone, in Spanish; `options` go to new_context as they are."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX", **options)
     context.set_default_timeout(15_000)
     try:
         yield context.new_page()

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from auth.roles import Role
 from registry.demo_supports import KEY_PREFIX as DEMO_KEY_PREFIX
 from registry.models import Support
-from tests.browser.conftest import PHONE, SignInAs
+from tests.browser.conftest import SignInAs, phone_page
 from tests.factories.photos import flat_back, plain_photo, signature_png
 
 pytestmark = pytest.mark.browser
@@ -51,9 +51,6 @@ def _stored_folios(app: Starlette) -> list[str]:
 def test_a_batch_answered_503_waits_for_its_retry_after_and_the_capture_stays_queued(
         live_server: Any, sign_in_as: SignInAs, browser: Any) -> None:
     # No service worker: the page's own requests go through page.route (the worker sends /api/ straight on anyway).
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX",
-                                  service_workers="block")
-    context.set_default_timeout(15_000)
     answered: list[int] = []
 
     def overloaded_once(route: Any) -> None:
@@ -65,8 +62,7 @@ def test_a_batch_answered_503_waits_for_its_retry_after_and_the_capture_stays_qu
             answered.append(0)
             route.continue_()
 
-    try:
-        page = context.new_page()
+    with phone_page(browser, service_workers="block") as page:
         page.add_init_script(RECORD_BATCH_TIMES)
         page.route("**/api/campo/lote", overloaded_once)
         page.clock.install()  # the queue's timers are moved forward instead of waited for
@@ -90,16 +86,11 @@ def test_a_batch_answered_503_waits_for_its_retry_after_and_the_capture_stays_qu
         assert answered == [503, 0]
         folio = page.locator("#cola-lista li[data-state=received]").get_attribute("data-folio")
         assert _stored_folios(live_server.app) == [folio]
-    finally:
-        context.close()
 
 
 def test_a_batch_stored_whose_answer_never_reached_the_phone_is_sent_again_and_stored_once(
         live_server: Any, sign_in_as: SignInAs, browser: Any) -> None:
     # The signal drops while the answer travels back: the server has stored the support, the phone heard nothing.
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-MX",
-                                  service_workers="block")
-    context.set_default_timeout(15_000)
     answered: list[int] = []
 
     def answer_lost_once(route: Any) -> None:
@@ -110,8 +101,7 @@ def test_a_batch_stored_whose_answer_never_reached_the_phone_is_sent_again_and_s
             answered.append(0)
             route.continue_()
 
-    try:
-        page = context.new_page()
+    with phone_page(browser, service_workers="block") as page:
         page.route("**/api/campo/lote", answer_lost_once)
         page.clock.install()
         sign_in_as(page, Role.AUXILIARY)
@@ -127,5 +117,3 @@ def test_a_batch_stored_whose_answer_never_reached_the_phone_is_sent_again_and_s
                                timeout=30_000)
         folio = page.locator("#cola-lista li[data-state=received]").get_attribute("data-folio")
         assert answered == [200, 0] and _stored_folios(live_server.app) == stored == [folio]
-    finally:
-        context.close()

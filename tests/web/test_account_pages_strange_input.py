@@ -78,22 +78,27 @@ def test_the_signed_out_page_takes_any_state(client: TestClient) -> None:
         assert "Cerraste tu sesión" in answer.text
 
 
-@pytest.mark.parametrize("value", [*STRANGE, "google", "local"])
-def test_the_staff_policy_refuses_a_strange_provider_and_keeps_what_was_stored(
-        institution_client: tuple[TestClient, Institution], engine: Engine, opl_id: int, session: Session,
-        value: str) -> None:
-    client, institution = institution_client
+def _policy_csrf_as_admin(client: TestClient, institution: Institution, engine: Engine, opl_id: int) -> str:
+    """The OPL admin signs in through the institution with a second factor; the staff policy page's CSRF token."""
     with session_scope(engine) as db:
         admin = make_account(db, role=Role.OPL_ADMIN, opl_id=opl_id)
         assert admin.id is not None
         db.add(OAuthIdentity(account_id=admin.id, provider=NAME, subject="demo-admin-opl"))
     assert sign_in_at(client, institution, "demo-admin-opl", amr=["otp"]).status_code == 303
-    page = client.get("/opl/acceso-personal")
+    return csrf_from(client.get("/opl/acceso-personal").text)
+
+
+@pytest.mark.parametrize("value", [*STRANGE, "google", "local"])
+def test_the_staff_policy_refuses_a_strange_provider_and_keeps_what_was_stored(
+        institution_client: tuple[TestClient, Institution], engine: Engine, opl_id: int, session: Session,
+        value: str) -> None:
+    client, institution = institution_client
+    csrf = _policy_csrf_as_admin(client, institution, engine, opl_id)
     saved = client.post("/opl/acceso-personal", follow_redirects=False,
-                        data={"csrf_token": csrf_from(page.text), "proveedor": NAME, "segundo_factor": "si"})
+                        data={"csrf_token": csrf, "proveedor": NAME, "segundo_factor": "si"})
     assert saved.status_code == 303
     refused = client.post("/opl/acceso-personal", follow_redirects=False,
-                          data={"csrf_token": csrf_from(page.text), "proveedor": value, "segundo_factor": value})
+                          data={"csrf_token": csrf, "proveedor": value, "segundo_factor": value})
     assert refused.status_code == 400
     assert "Elige uno de los proveedores de la lista." in refused.text
     assert "x" * 1_000 not in refused.text
@@ -105,14 +110,9 @@ def test_the_staff_policy_refuses_a_strange_provider_and_keeps_what_was_stored(
 def test_a_huge_staff_policy_form_is_refused_as_too_large(institution_client: tuple[TestClient, Institution],
                                                            engine: Engine, opl_id: int, session: Session) -> None:
     client, institution = institution_client
-    with session_scope(engine) as db:
-        admin = make_account(db, role=Role.OPL_ADMIN, opl_id=opl_id)
-        assert admin.id is not None
-        db.add(OAuthIdentity(account_id=admin.id, provider=NAME, subject="demo-admin-opl"))
-    assert sign_in_at(client, institution, "demo-admin-opl", amr=["otp"]).status_code == 303
-    page = client.get("/opl/acceso-personal")
+    csrf = _policy_csrf_as_admin(client, institution, engine, opl_id)
     refused = client.post("/opl/acceso-personal", follow_redirects=False,
-                          data={"csrf_token": csrf_from(page.text), "proveedor": "x" * 2_000_000})
+                          data={"csrf_token": csrf, "proveedor": "x" * 2_000_000})
     assert refused.status_code == 413
     assert "Traceback" not in refused.text and "x" * 1_000 not in refused.text
     assert session.get(StaffSignInPolicy, opl_id) is None
